@@ -1,0 +1,130 @@
+"""Write a validated, typed file (temp table ``_typed``) into the store, mapping ids to keys.
+
+Dimension kinds (labels, items, annotators) are upserts; the log kinds (annotations,
+reference) append. New ids met in the log get a key first, so every row joins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from qualitylib.ingest.validate import TYPED
+from qualitylib.store import scalar
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    """What one file added: rows, new annotators, new items."""
+
+    n_rows: int
+    n_new_annotators: int
+    n_new_items: int
+
+
+def _add_keys(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, source_column: str
+) -> int:
+    """Give every id of ``_typed.source_column`` not yet in ``table`` the next integer key."""
+    before = int(scalar(con, f"SELECT count(*) FROM {table}"))
+    con.execute(
+        f"""
+        INSERT INTO {table} ({key}, {id_column})
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY id),
+               id
+        FROM (SELECT DISTINCT {source_column} AS id FROM {TYPED}) AS new
+        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{id_column} = new.id)
+        """
+    )
+    return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
+
+
+def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """Labels first met in the log join the label set as undeclared."""
+    con.execute(
+        f"""
+        INSERT INTO labels (label_key, label, declared)
+        SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
+               + row_number() OVER (ORDER BY label), label, false
+        FROM (SELECT DISTINCT label FROM {TYPED}) AS new
+        WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = new.label)
+        """
+    )
+
+
+def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCounts:
+    """Insert or upsert ``_typed`` as ``kind``; return what it added."""
+    n_rows = int(scalar(con, f"SELECT count(*) FROM {TYPED}"))
+    new_annotators = new_items = 0
+    match kind:
+        case "annotations":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_annotators = _add_keys(
+                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
+            )
+            con.execute(
+                f"""
+                INSERT INTO annotations
+                SELECT i.item_key, a.annotator_key, l.label_key, t.reason, t.unsure,
+                       t.annotated_at, t.policy_version, t.phase, t.batch, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN annotators a ON a.annotator_id = t.annotator_id
+                JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "reference":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            con.execute(
+                f"""
+                INSERT INTO reference
+                SELECT i.item_key, l.label_key, t.reason, t.policy_version, t.decided_at,
+                       t.decided_by, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "labels":
+            con.execute(
+                f"""
+                INSERT INTO labels (label_key, label, declared)
+                SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
+                       + row_number() OVER (ORDER BY _row), label, true
+                FROM {TYPED} t WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = t.label)
+                """
+            )
+            con.execute(
+                f"""
+                UPDATE labels SET is_positive = t.is_positive, rank = coalesce(t.rank, t._row - 1),
+                       color = t.color, declared = true
+                FROM {TYPED} t WHERE labels.label = t.label
+                """
+            )
+        case "items":
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            con.execute(
+                f"""
+                UPDATE items SET uri = coalesce(t.uri, items.uri),
+                       metadata = coalesce(t.metadata, items.metadata)
+                FROM {TYPED} t WHERE items.item_id = t.item_id
+                """
+            )
+        case "annotators":
+            new_annotators = _add_keys(
+                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
+            )
+            con.execute(
+                f"""
+                UPDATE annotators SET name = coalesce(t.name, annotators.name),
+                       team = coalesce(t.team, annotators.team), role = t.role,
+                       started_at = coalesce(t.started_at, annotators.started_at)
+                FROM {TYPED} t WHERE annotators.annotator_id = t.annotator_id
+                """
+            )
+    return LoadCounts(n_rows, new_annotators, new_items)

@@ -1,0 +1,221 @@
+"""The DuckDB store: connections (writer or read-only, bounded lock retry), schema, migrations.
+
+One file holds everything. Ids (item, annotator, label) are stored once and referred to by
+integer keys, so the log tables are narrow and counting maps onto dense arrays.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from qualitylib.errors import QualitylibError
+
+SCHEMA_VERSION = 1
+
+# Forward migrations: MIGRATIONS[v] brings a store from version v to v + 1.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE schema_version (
+            version INTEGER NOT NULL,
+            applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+        """CREATE TABLE labels (
+            label_key SMALLINT PRIMARY KEY,
+            label VARCHAR NOT NULL UNIQUE,
+            is_positive BOOLEAN,            -- NULL until a label set is imported
+            rank INTEGER,                   -- ordinal position, for weighted coefficients
+            color VARCHAR,
+            declared BOOLEAN NOT NULL)      -- true when it came from a `labels` import""",
+        """CREATE TABLE annotators (
+            annotator_key INTEGER NOT NULL,
+            annotator_id VARCHAR NOT NULL,
+            name VARCHAR,
+            team VARCHAR,
+            role VARCHAR,                   -- annotator | committee
+            started_at TIMESTAMP)""",
+        """CREATE TABLE items (
+            item_key INTEGER NOT NULL,
+            item_id VARCHAR NOT NULL,
+            uri VARCHAR,
+            metadata JSON)                  -- every other column of an `items` import""",
+        """CREATE TABLE annotations (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            reason VARCHAR,
+            unsure BOOLEAN NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,  -- UTC
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL,           -- training | production
+            batch VARCHAR,
+            import_id INTEGER NOT NULL)""",
+        """CREATE TABLE reference (
+            item_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            reason VARCHAR,
+            policy_version VARCHAR,
+            decided_at TIMESTAMP NOT NULL,    -- UTC; in force from then until the next decision
+            decided_by VARCHAR,
+            import_id INTEGER NOT NULL)""",
+        """CREATE TABLE imports (
+            import_id INTEGER PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            source_name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            n_rows BIGINT NOT NULL,
+            n_new_annotators INTEGER NOT NULL,
+            n_new_items INTEGER NOT NULL,
+            imported_by VARCHAR,
+            imported_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL)""",
+    ],
+]
+
+LOCK_RETRY_SECONDS = 30.0
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    """True when DuckDB refused the file because another process holds its lock."""
+    return "lock" in str(error).lower()
+
+
+def _open(
+    path: str,
+    read_only: bool,
+    retry_seconds: float,
+    on_busy: Callable[[str], None] | None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying while another process holds the writer lock."""
+    deadline = time.monotonic() + retry_seconds
+    delay = 0.05
+    warned = False
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as error:
+            if not _is_lock_error(error) or time.monotonic() >= deadline:
+                if _is_lock_error(error):
+                    raise QualitylibError(
+                        f"store {path} is busy (another process is writing to it); "
+                        f"gave up after {retry_seconds:.0f} s, try again later"
+                    ) from error
+                raise
+            if not warned and on_busy is not None:
+                on_busy(f"store {path} is busy, retrying for up to {retry_seconds:.0f} s")
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _warn_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def connect(
+    db_path: str | Path,
+    read_only: bool = False,
+    retry_seconds: float = LOCK_RETRY_SECONDS,
+    on_busy: Callable[[str], None] | None = _warn_stderr,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the store; a writer creates or migrates the schema.
+
+    Read-only connections let the dashboard read while an import waits for its turn; both
+    kinds retry for ``retry_seconds`` when another process holds the file's lock.
+    """
+    path = str(db_path)
+    if read_only and not Path(path).exists():
+        raise QualitylibError(
+            f"no store at {path}: create one with `qualitylib import` or `qualitylib demo`"
+        )
+    con = _open(path, read_only, retry_seconds, on_busy)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if read_only:
+            check_version(con)
+        else:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
+    """The first value of a one-row query (read fully, so the connection is free again)."""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0][0] if rows else None
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's schema version; 0 for an empty file."""
+    exists = scalar(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    )
+    if not exists:
+        return 0
+    return int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version"))
+
+
+def check_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a store written by a newer qualitylib, or one that was never initialised."""
+    version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        raise QualitylibError(
+            f"this store has schema version {version}, newer than this qualitylib "
+            f"({SCHEMA_VERSION}): upgrade qualitylib"
+        )
+    if version < SCHEMA_VERSION:
+        raise QualitylibError(
+            f"this store has schema version {version}; open it once for writing "
+            "(e.g. `qualitylib import`) to migrate it"
+        )
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every pending forward migration in one transaction; return the new version."""
+    version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        check_version(con)
+    if version == SCHEMA_VERSION:
+        return version
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for target in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[target]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version (version) VALUES (?)", [target + 1])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+def label_set(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The label set in rank order: ``label_key, label, is_positive, rank, color``.
+
+    Without an imported label set, every label other than the most frequent one counts as
+    positive (the usual "safe vs flagged reasons" shape of a policy).
+    """
+    return con.execute(
+        """
+        WITH freq AS (
+            SELECT label_key, count(*) AS n FROM annotations GROUP BY label_key
+        ), majority AS (
+            SELECT l.label_key FROM labels l LEFT JOIN freq f USING (label_key)
+            ORDER BY coalesce(f.n, 0) DESC, l.label LIMIT 1
+        )
+        SELECT l.label_key, l.label,
+               CASE WHEN l.declared THEN coalesce(l.is_positive, false)
+                    ELSE l.label_key <> (SELECT label_key FROM majority) END AS is_positive,
+               l.rank, l.color
+        FROM labels l
+        ORDER BY l.rank NULLS LAST, l.label
+        """
+    ).df()

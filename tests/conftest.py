@@ -1,0 +1,46 @@
+"""Shared fixtures: a temporary store, tiny CSV writers, and a store fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qualitylib.store import connect
+
+TABLES = ("labels", "annotators", "items", "annotations", "reference", "imports")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Path of a fresh (not yet created) store."""
+    return tmp_path / "store.duckdb"
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write ``text`` (dedented lines) to ``tmp_path/name`` and return the path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        lines = [line.strip() for line in text.strip().splitlines()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return _write
+
+
+def fingerprint(db_path: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent content checksum of every table."""
+    if not db_path.exists():
+        return {}
+    with connect(db_path, read_only=True) as con:
+        return {
+            table: tuple(
+                con.execute(
+                    f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {table} t"
+                ).fetchall()[0]
+            )
+            for table in TABLES
+        }
