@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from qualitylib.errors import QualitylibError
@@ -39,6 +40,32 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from qualitylib.export import EXPORTS, write_table
+    from qualitylib.metrics.filters import Filters
+    from qualitylib.store import connect
+
+    filters = Filters(
+        since=args.since,
+        until=args.until,
+        teams=tuple(args.team),
+        policy_versions=tuple(args.policy_version),
+    )
+    with connect(args.db, read_only=True) as con:
+        frame = EXPORTS[args.table](con, filters)
+    write_table(frame, args.out, args.format)
+    if args.out is not None:
+        print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.exists():
@@ -61,6 +88,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
+    from qualitylib.export import EXPORTS
     from qualitylib.ingest import KINDS
 
     parser = argparse.ArgumentParser(
@@ -84,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--annotations", type=int, default=200_000, help="about how many labels (default 200,000)"
     )
     dem.set_defaults(handler=_demo)
+
+    exp = commands.add_parser("export", help="write a tidy metrics table as CSV or Parquet")
+    exp.add_argument("--db", required=True, help="the DuckDB store")
+    exp.add_argument("table", choices=list(EXPORTS), help="which table")
+    exp.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    exp.add_argument("--out", type=Path, help="output file (CSV goes to stdout without it)")
+    exp.add_argument("--since", type=_date, help="first day included (YYYY-MM-DD)")
+    exp.add_argument("--until", type=_date, help="last day included (YYYY-MM-DD)")
+    exp.add_argument("--team", action="append", default=[], help="only this team (repeatable)")
+    exp.add_argument(
+        "--policy-version", action="append", default=[], help="only labels under this version"
+    )
+    exp.set_defaults(handler=_export)
 
     dash = commands.add_parser("dashboard", help="open the Streamlit dashboard on a store")
     dash.add_argument("--db", default=str(DEMO_DB), help=f"the store (default {DEMO_DB})")
