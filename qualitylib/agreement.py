@@ -247,6 +247,12 @@ def _check_alpha(alpha: float) -> float:
     return float(stats.norm.ppf(1.0 - alpha / 2.0))
 
 
+def _snap(value: ArrayLike) -> np.ndarray:
+    """Remove floating-point overshoot at +/-1 (e.g. kappa = 1.0000000000000002)."""
+    v = np.asarray(value, dtype=float)
+    return np.where(np.abs(np.abs(v) - 1.0) < 1e-12, np.sign(v), v)
+
+
 def _normal_ci(value: ArrayLike, se: ArrayLike, z: float) -> tuple[np.ndarray, np.ndarray]:
     """value -/+ z*se, clipped to [-1, 1] (NaN passes through)."""
     v = np.asarray(value, dtype=float)
@@ -438,7 +444,7 @@ def cohen_kappa_tables(
     ok_pe = (1.0 - p_e) > _EPS
     ok = ok_n & ok_pe
     one_m_pe = np.where(ok, 1.0 - p_e, 1.0)
-    kappa = np.where(ok, (p_o - p_e) / one_m_pe, np.nan)
+    kappa = _snap(np.where(ok, (p_o - p_e) / one_m_pe, np.nan))
 
     wbar_row = p_col @ w.T  # wbar_k. = sum_l p_.l w_kl
     wbar_col = p_row @ w  # wbar_.l = sum_k p_k. w_kl
@@ -576,7 +582,7 @@ def _multi_rater(
             details=base,
         )
         return res, s
-    coef = (s.pa - pe) / (1.0 - pe)
+    coef = float(_snap((s.pa - pe) / (1.0 - pe)))
     se, _ = _linearised(s, pe, pe_i, coef)
     lo, hi = _normal_ci(coef, se, z_crit)
     res = AgreementResult(
@@ -975,7 +981,7 @@ def krippendorff_alpha_counts(
     >>> round(res.value, 4)
     0.5333
     """
-    z_crit = _check_alpha(alpha)  # noqa: F841 - validates alpha; the CI is a percentile CI
+    _check_alpha(alpha)  # validates alpha; the bootstrap CI is a percentile interval
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         raise ValueError(
             f"level must be 'nominal', 'ordinal', 'interval' or 'ratio'; got {level!r}"
@@ -1006,7 +1012,7 @@ def krippendorff_alpha_counts(
     c_pat = _coincidences_per_unit(patterns)  # (P, k*k)
     o = (freq @ c_pat).reshape(1, k, k)
     a, d_o, d_e, n_dd = _alpha_from_o(o, level, v)
-    value = float(a[0])
+    value = float(_snap(a[0]))
     nominal = level == "nominal"
     p_o = 1.0 - float(d_o[0]) if nominal else math.nan
     p_e = 1.0 - float(d_e[0]) if nominal else math.nan
@@ -1140,7 +1146,7 @@ def _item_counts(c: _Coded) -> np.ndarray:
 def _finish(res: AgreementResult, c: _Coded) -> AgreementResult:
     """Attach annotator count, categories and the one-annotator reason."""
     reason = res.reason
-    if len(c.annotators) < 2 and reason is not None:
+    if len(c.annotators) == 1 and reason is not None:
         reason = REASON_ONE_ANNOTATOR
     details = {**res.details, "categories": c.categories}
     return replace(res, n_raters=len(c.annotators), reason=reason, details=details)
