@@ -747,7 +747,7 @@ def gwet_ac_counts(
     k = np.shape(counts)[1] if np.ndim(counts) == 2 else 0
     w = weight_matrix(k, weights, ranks)
     res, _ = _multi_rater(metric, counts, unit_weights, w, alpha, "gwet")
-    return replace(res, details={**res.details, "weights": weights})
+    return replace(res, details={**res.details, "weights": weights or "none"})
 
 
 def brennan_prediger_counts(
@@ -791,7 +791,7 @@ def brennan_prediger_counts(
     k = np.shape(counts)[1] if np.ndim(counts) == 2 else 0
     w = weight_matrix(k, weights, ranks)
     res, _ = _multi_rater("pabak", counts, unit_weights, w, alpha, "bp")
-    return replace(res, details={**res.details, "weights": weights})
+    return replace(res, details={**res.details, "weights": weights or "none"})
 
 
 def percent_agreement_counts(
@@ -837,7 +837,9 @@ def percent_agreement_counts(
     ci = (res.ci_low, res.ci_high)
     if res.reason is None:  # a proportion: keep the interval in [0, 1]
         ci = (max(res.ci_low, 0.0), min(res.ci_high, 1.0))
-    return replace(res, ci_low=ci[0], ci_high=ci[1], details={**res.details, "weights": weights})
+    return replace(
+        res, ci_low=ci[0], ci_high=ci[1], details={**res.details, "weights": weights or "none"}
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1218,7 +1220,7 @@ def cohen_kappa(
         "se0": t.se0[0],
         "z": t.z[0],
         "p_value": t.p_value[0],
-        "weights": weights,
+        "weights": weights or "none",
         "annotators": c.annotators,
         "categories": c.categories,
         "table": table,

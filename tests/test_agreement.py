@@ -431,6 +431,11 @@ def test_result_json_round_trip(nan_result: bool) -> None:
         assert back.reason == ag.REASON_PE_ONE
     with pytest.raises(AttributeError):
         res.value = 0.0  # type: ignore[misc]
+    # string details survive too (weights=None is stored as "none", since null means NaN)
+    pa = ag.percent_agreement(df)
+    assert ag.AgreementResult.from_dict(json.loads(json.dumps(pa.to_dict()))).details[
+        "weights"
+    ] == ("none")
 
 
 def test_prevalence_paradox_rule() -> None:
