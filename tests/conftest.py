@@ -44,3 +44,13 @@ def fingerprint(db_path: Path) -> dict[str, tuple[int, int]]:
             )
             for table in TABLES
         }
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded demo team (60,000 labels), built once per test session; do not write to it."""
+    from qualitylib import demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    demo.build(path, seed=0, n_annotations=60_000)
+    return path

@@ -1,0 +1,221 @@
+"""What every page shares: the store, the sidebar filters, the pseudonym switch, formatting.
+
+The sidebar is drawn once per run by ``app.py`` (widgets of the entry file keep their values
+across pages); pages read the chosen values with :func:`filters`, :func:`label_focus` and
+:func:`people`.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import mimetypes
+import numbers
+import os
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from qualitylib.export import neutralise
+from qualitylib.metrics.filters import Filters
+from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
+
+DB_ENV = "QUALITYLIB_DB"
+KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # set it to make pseudonyms unguessable from the ids
+NOT_ENOUGH = "not enough data"
+THUMBNAIL_MAX_BYTES = 2_000_000
+ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
+
+
+def store() -> data.Store:
+    """The store named by ``QUALITYLIB_DB`` with its current version; stops the page if none."""
+    path = os.environ.get(DB_ENV, "")
+    if not path or not Path(path).is_file():
+        st.error(
+            f"No store to show: start the dashboard with `qualitylib dashboard --db PATH` "
+            f"(or `--demo`), or set {DB_ENV}. Got {path or 'nothing'}."
+        )
+        st.stop()
+    return data.Store(path, data.store_version(path))
+
+
+def sidebar() -> None:
+    """Draw the shared filters and the pseudonym switch in the sidebar."""
+    options = data.options(store())
+    first, last = options["first_day"], options["last_day"]
+    with st.sidebar:
+        st.subheader("Filters")
+        if first is not None:
+            st.date_input(
+                "Date range",
+                value=(first, last),
+                min_value=first,
+                max_value=last,
+                key="f_dates",
+                help="Labels made on these days (UTC), both included.",
+            )
+        st.multiselect("Team", options["teams"], key="f_teams", placeholder="All teams")
+        st.multiselect(
+            "Policy version",
+            options["policy_versions"],
+            key="f_policies",
+            placeholder="All versions",
+            help="Labels made under these policy versions.",
+        )
+        st.multiselect(
+            "Label",
+            options["labels"],
+            key="f_labels",
+            placeholder="All labels",
+            help="Show only rows about these labels in per-label lists: drift alerts, "
+            "an annotator's misses (by reference label), the review queue (by majority label).",
+        )
+        st.toggle(
+            "Pseudonyms",
+            key="pseudonyms",
+            help="Replace names and ids with stable pseudonyms (same person, same pseudonym) "
+            "in charts, tables and downloads: for screens the whole team can see.",
+        )
+
+
+def filters() -> Filters:
+    """The sidebar's selection as :class:`Filters` (the label choice is :func:`label_focus`)."""
+    dates = tuple(st.session_state.get("f_dates") or ())
+    since: date | None = dates[0] if len(dates) >= 1 else None
+    until: date | None = dates[1] if len(dates) >= 2 else None
+    return Filters(
+        since=since,
+        until=until,
+        teams=tuple(st.session_state.get("f_teams") or ()),
+        policy_versions=tuple(st.session_state.get("f_policies") or ()),
+    )
+
+
+def label_focus() -> tuple[str, ...]:
+    """Labels chosen in the sidebar; empty means all."""
+    return tuple(st.session_state.get("f_labels") or ())
+
+
+def only_labels(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows of ``frame`` whose ``column`` is one of the focused labels (all when none)."""
+    focus = label_focus()
+    return frame[frame[column].isin(focus)] if focus else frame
+
+
+def pseudonyms_on() -> bool:
+    """Whether the sidebar's pseudonym switch is on."""
+    return bool(st.session_state.get("pseudonyms", False))
+
+
+def _key() -> str:
+    return os.environ.get(KEY_ENV, DEFAULT_KEY)
+
+
+def people(frame: pd.DataFrame, columns: Iterable[str] = ID_COLUMNS) -> pd.DataFrame:
+    """``frame`` with annotator id columns shown as names, or as pseudonyms when switched on.
+
+    The ``name`` column is dropped either way (it is then redundant or revealing).
+    """
+    columns = [c for c in columns if c in frame.columns]
+    if pseudonyms_on():
+        return pseudonymize(frame, columns, key=_key())
+    names = data.annotators(store()).set_index("annotator_id")["name"].dropna()
+    out = frame.drop(columns=[c for c in ("name",) if c in frame.columns])
+    for column in columns:
+        out[column] = out[column].map(lambda v: names.get(v, v))
+    return out
+
+
+def for_download(frame: pd.DataFrame, columns: Iterable[str] = ID_COLUMNS) -> pd.DataFrame:
+    """``frame`` as downloaded: ids kept, or pseudonymised (names dropped) when switched on."""
+    if pseudonyms_on():
+        return pseudonymize(frame, [c for c in columns if c in frame.columns], key=_key())
+    return frame
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV of ``frame``, with formula-like cells neutralised for spreadsheets."""
+    return neutralise(frame).to_csv(index=False).encode("utf-8")
+
+
+def is_number(value: object) -> bool:
+    """True for a finite number (not None, not NaN)."""
+    return isinstance(value, numbers.Real) and math.isfinite(float(value))
+
+
+def percent(value: object, digits: int = 1) -> str:
+    """``93.4 %``, or "not enough data" for an undefined value."""
+    return f"{float(value) * 100:.{digits}f} %" if is_number(value) else NOT_ENOUGH
+
+
+def number(value: object, digits: int = 2) -> str:
+    """A coefficient with ``digits`` decimals, or "not enough data"."""
+    return f"{float(value):.{digits}f}" if is_number(value) else NOT_ENOUGH
+
+
+def interval(low: object, high: object, as_percent: bool = True) -> str:
+    """``95 % CI 91.2–95.0 %``, or empty when the interval is undefined."""
+    if not (is_number(low) and is_number(high)):
+        return ""
+    if as_percent:
+        return f"95 % CI {float(low) * 100:.1f}–{float(high) * 100:.1f} %"
+    return f"95 % CI {float(low):.2f}–{float(high):.2f}"
+
+
+def _svg(text: str) -> str:
+    """A grey 96x72 placeholder image saying ``text``, as a data URL."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="72">'
+        '<rect width="96" height="72" fill="#eef1f4"/>'
+        '<text x="48" y="40" font-family="sans-serif" font-size="11" fill="#6b7785" '
+        f'text-anchor="middle">{text}</text></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+HIDDEN_IMAGE = _svg("hidden")
+NO_IMAGE = _svg("no image")
+
+
+def thumbnail(uri: object, hidden: bool) -> str:
+    """What an image column shows for ``uri``: the image, or a placeholder.
+
+    http(s) URLs are passed to the browser; local paths (or ``file://``) that exist and are
+    small images are inlined; anything else (``demo://``, missing files) is a placeholder.
+    """
+    if hidden:
+        return HIDDEN_IMAGE
+    if not isinstance(uri, str) or not uri:
+        return NO_IMAGE
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        return uri
+    if parsed.scheme not in ("", "file"):
+        return NO_IMAGE
+    path = Path(unquote(parsed.path) if parsed.scheme == "file" else uri)
+    kind = mimetypes.guess_type(path.name)[0] or ""
+    if not kind.startswith("image/") or not path.is_file():
+        return NO_IMAGE
+    if path.stat().st_size > THUMBNAIL_MAX_BYTES:
+        return NO_IMAGE
+    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def not_available(what: str) -> None:
+    """Say plainly that a section waits for a metric that is not in this version yet."""
+    st.info(
+        f"{what}: not available yet in this version of qualitylib.", icon=":material/hourglass:"
+    )
+
+
+def rate_cells(frame: pd.DataFrame, rates: Iterable[str]) -> pd.DataFrame:
+    """Display copies of rate columns: "93.4 %" or "not enough data" (never NaN)."""
+    out = frame.copy()
+    for rate in rates:
+        out[rate] = [percent(v) for v in frame[rate]]
+    return out

@@ -1,0 +1,223 @@
+"""The dashboard's cached loaders: every query the pages run, in one place.
+
+Each loader takes a :class:`Store` (the file and its version token) first, so results are
+cached per filters *and* per store version: an import changes the token and the next rerun
+recomputes. Connections are opened read-only for one query and closed at once, so the CLI
+can import while the dashboard is open.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
+from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
+from qualitylib.store import connect
+
+MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
+
+
+@dataclass(frozen=True)
+class Store:
+    """A store file and its version token (changes whenever anything writes to the file)."""
+
+    path: str
+    version: tuple[int, int, int]
+
+
+def store_version(path: str) -> tuple[int, int, int]:
+    """``(mtime_ns, size, wal mtime_ns)``: every DuckDB write touches the file or its WAL."""
+    stat = os.stat(path)
+    wal = Path(f"{path}.wal")
+    wal_mtime = wal.stat().st_mtime_ns if wal.exists() else 0
+    return stat.st_mtime_ns, stat.st_size, wal_mtime
+
+
+def _read(store: Store) -> duckdb.DuckDBPyConnection:
+    """A short-lived read-only connection (context manager) to the store."""
+    return connect(store.path, read_only=True, on_busy=None)
+
+
+@st.cache_data(show_spinner=False)
+def options(store: Store) -> dict[str, object]:
+    """What the sidebar offers: date bounds, teams, policy versions, labels."""
+    with _read(store) as con:
+        first, last = con.execute(
+            "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+        ).fetchall()[0]
+        teams = con.execute(
+            "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"
+        ).fetchall()
+        policies = con.execute(
+            "SELECT DISTINCT policy_version FROM annotations "
+            "WHERE policy_version IS NOT NULL ORDER BY policy_version"
+        ).fetchall()
+        labels = con.execute("SELECT label FROM labels ORDER BY rank NULLS LAST, label").fetchall()
+    return {
+        "first_day": first,
+        "last_day": last,
+        "teams": [row[0] for row in teams],
+        "policy_versions": [row[0] for row in policies],
+        "labels": [row[0] for row in labels],
+    }
+
+
+@st.cache_data(show_spinner=False)
+def annotators(store: Store) -> pd.DataFrame:
+    """Everyone in the store: ``annotator_id, name, team, role, started_at``."""
+    with _read(store) as con:
+        return con.execute(
+            "SELECT annotator_id, name, team, role, started_at FROM annotators "
+            "ORDER BY annotator_id"
+        ).df()
+
+
+@st.cache_data(show_spinner=False)
+def latest_week(store: Store, filters: Filters) -> date | None:
+    """Monday of the latest week with labels under ``filters`` (None when there are none)."""
+    where, params = filters.where("x")
+    with _read(store) as con:
+        value = con.execute(
+            f"SELECT date_trunc('week', max(x.annotated_at))::DATE "
+            f"FROM annotations x WHERE {where}",
+            params,
+        ).fetchall()[0][0]
+    return value
+
+
+def week_filters(filters: Filters, monday: date) -> Filters:
+    """``filters`` narrowed to the week starting ``monday`` (within the chosen date range)."""
+    since = max(monday, filters.since) if filters.since else monday
+    sunday = monday + timedelta(days=6)
+    until = min(sunday, filters.until) if filters.until else sunday
+    return replace(filters, since=since, until=until)
+
+
+@st.cache_data(show_spinner=False)
+def summary(store: Store, filters: Filters) -> pd.DataFrame:
+    """Per-annotator rates against the reference (``annotator_summary``)."""
+    with _read(store) as con:
+        return annotator_summary(con, filters)
+
+
+@st.cache_data(show_spinner=False)
+def team_summary(store: Store, filters: Filters) -> pd.DataFrame:
+    """The team's pooled rates against the reference, annotators only (one row)."""
+    with _read(store) as con:
+        confusion = confusion_counts(con, filters)
+    members = (confusion.annotators["role"] != "committee").to_numpy()
+    pooled = confusion.counts[members].sum(axis=0, keepdims=True)
+    return summary_from_counts(pooled, confusion.labels.names, confusion.labels.positive)
+
+
+@st.cache_data(show_spinner=False)
+def confusion(store: Store, filters: Filters) -> pd.DataFrame:
+    """Tidy confusion counts per annotator (``confusion_table``)."""
+    with _read(store) as con:
+        return confusion_table(con, filters)
+
+
+@st.cache_data(show_spinner=False)
+def pairs(store: Store, filters: Filters) -> pd.DataFrame:
+    """Cohen's kappa of every annotator pair (``pairwise_kappa``)."""
+    with _read(store) as con:
+        return pairwise_kappa(con, filters)
+
+
+@st.cache_data(show_spinner=False)
+def team_agreement(store: Store, filters: Filters) -> tuple[pd.DataFrame, bool]:
+    """Team coefficients (``agreement_table``) and whether kappa shows the prevalence paradox."""
+    with _read(store) as con:
+        results = agreement_results(con, filters)
+    table = agreement_table(results)
+    return table, bool(table["prevalence_paradox"].any())
+
+
+@st.cache_data(show_spinner=False)
+def misses(
+    store: Store, filters: Filters, annotator_id: str, labels: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, int]:
+    """One annotator's labels that differ from the reference, latest first, and their count.
+
+    ``labels``: only misses on items whose reference label is one of these (all when empty).
+
+    Columns: ``item_id, uri, annotated_at, phase, policy_version, reference_label,
+    reference_reason, given_label, given_reason, unsure``; at most :data:`MAX_ROWS` rows.
+    """
+    person = replace(filters, annotators=(annotator_id,))
+    scored, params = scored_sql(person)
+    with _read(store) as con:
+        frame = con.execute(
+            f"""SELECT i.item_id, i.uri, s.annotated_at, s.phase, s.policy_version,
+                       r.label AS reference_label, s.ref_reason AS reference_reason,
+                       g.label AS given_label, s.reason AS given_reason, s.unsure,
+                       count(*) OVER () AS n_misses
+                FROM {scored} AS s
+                JOIN items i USING (item_key)
+                JOIN labels r ON r.label_key = s.ref_label_key
+                JOIN labels g ON g.label_key = s.label_key
+                WHERE s.label_key <> s.ref_label_key
+                  AND (len($labels) = 0 OR r.label IN (SELECT unnest($labels)))
+                ORDER BY s.annotated_at DESC
+                LIMIT {MAX_ROWS}""",
+            params | {"labels": list(labels)},
+        ).df()
+    total = int(frame["n_misses"].iloc[0]) if len(frame) else 0
+    return frame.drop(columns="n_misses"), total
+
+
+@st.cache_data(show_spinner=False)
+def disagreements(
+    store: Store, filters: Filters, annotator_a: str, annotator_b: str
+) -> tuple[pd.DataFrame, int]:
+    """Items two annotators both labelled differently (their latest labels), and the count.
+
+    Columns: ``item_id, uri, label_a, label_b``; at most :data:`MAX_ROWS` rows.
+    """
+    latest, params = latest_sql(filters)
+    with _read(store) as con:
+        frame = con.execute(
+            f"""WITH l AS {latest},
+                people AS (SELECT annotator_key, annotator_id FROM annotators
+                           WHERE annotator_id IN ($pair_a, $pair_b))
+                SELECT i.item_id, i.uri, la.label AS label_a, lb.label AS label_b,
+                       count(*) OVER () AS n_items
+                FROM l a
+                JOIN people pa ON pa.annotator_key = a.annotator_key AND pa.annotator_id = $pair_a
+                JOIN l b ON b.item_key = a.item_key
+                JOIN people pb ON pb.annotator_key = b.annotator_key AND pb.annotator_id = $pair_b
+                JOIN items i ON i.item_key = a.item_key
+                JOIN labels la ON la.label_key = a.label_key
+                JOIN labels lb ON lb.label_key = b.label_key
+                WHERE a.label_key <> b.label_key
+                ORDER BY i.item_id
+                LIMIT {MAX_ROWS}""",
+            {**params, "pair_a": annotator_a, "pair_b": annotator_b},
+        ).df()
+    total = int(frame["n_items"].iloc[0]) if len(frame) else 0
+    return frame.drop(columns="n_items"), total
+
+
+@st.cache_data(show_spinner=False)
+def imports(store: Store) -> pd.DataFrame:
+    """The import history, newest first (the ``imports`` table)."""
+    with _read(store) as con:
+        return con.execute("SELECT * FROM imports ORDER BY import_id DESC").df()
+
+
+def weekly_pooled(frame: pd.DataFrame, rate: str) -> tuple[float, float, float, int]:
+    """``(value, ci_low, ci_high, n)`` of ``rate`` from a one-row pooled summary."""
+    if frame.empty:
+        return np.nan, np.nan, np.nan, 0
+    row = frame.iloc[0]
+    return row[rate], row[f"{rate}_ci_low"], row[f"{rate}_ci_high"], int(row[f"{rate}_n"])

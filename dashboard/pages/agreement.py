@@ -1,0 +1,147 @@
+"""Agreement between annotators: team coefficients with intervals, every pair's kappa, and
+the items a chosen pair labelled differently."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import common, data
+from qualitylib import charts
+from qualitylib.agreement import PARADOX_NOTE
+
+COEFFICIENTS = {
+    "fleiss_kappa": "Fleiss' κ",
+    "krippendorff_alpha_nominal": "Krippendorff's α (nominal)",
+    "gwet_ac1": "Gwet's AC1",
+    "pabak": "PABAK",
+    "percent_agreement": "Raw agreement",
+}
+
+store = common.store()
+filters = common.filters()
+st.title("Agreement")
+st.caption(
+    "How much annotators agree with each other on items labelled by two or more people "
+    "(each person's latest label per item), whatever the committee decided."
+)
+
+table, paradox = data.team_agreement(store, filters)
+shown = table[table["metric"].isin(list(COEFFICIENTS))].copy()
+shown["metric"] = shown["metric"].map(COEFFICIENTS)
+shown = shown.set_index("metric").loc[list(COEFFICIENTS.values())].reset_index()
+
+st.subheader("Team coefficients")
+cards = st.columns(len(shown), border=True)
+for card, row in zip(cards, shown.itertuples(), strict=True):
+    with card:
+        as_percent = row.metric == COEFFICIENTS["percent_agreement"]
+        st.metric(row.metric, common.percent(row.value) if as_percent else common.number(row.value))
+        st.caption(
+            f"n = {row.n_items:,} items · {row.n_raters} raters  \n"
+            f"{common.interval(row.ci_low, row.ci_high, as_percent=as_percent)}"
+        )
+if shown["value"].notna().any():
+    st.altair_chart(charts.coefficient_chart(shown), width="stretch")
+if paradox:
+    st.info(PARADOX_NOTE, icon=":material/balance:")
+
+st.subheader("Pairs")
+pairs = data.pairs(store, filters)
+if pairs.empty:
+    st.info("No two annotators share an item under these filters: not enough data.")
+    st.stop()
+display = common.people(pairs)
+selection = alt.selection_point(fields=["annotator_a", "annotator_b"], name="pair")
+event = st.altair_chart(
+    charts.kappa_heatmap(display, selection),
+    on_select="rerun",
+    selection_mode="pair",
+    key="kappa_map",
+    width="stretch",
+)
+st.caption("Click a cell to list the items that pair labelled differently.")
+
+order = pairs.assign(name_a=display["annotator_a"], name_b=display["annotator_b"]).sort_values(
+    "kappa", na_position="first"
+)
+picked = event.selection.get("pair", []) if event else []
+default = 0
+if picked:
+    a, b = picked[0].get("annotator_a"), picked[0].get("annotator_b")
+    match = order.index[
+        ((order["name_a"] == a) & (order["name_b"] == b))
+        | ((order["name_a"] == b) & (order["name_b"] == a))
+    ]
+    default = order.index.get_loc(match[0]) if len(match) else 0
+
+
+def _pair_label(position: int) -> str:
+    row = order.iloc[position]
+    return (
+        f"{row['name_a']} & {row['name_b']} · κ {common.number(row['kappa'])} "
+        f"(n = {row['n_items']:,} items)"
+    )
+
+
+position = st.selectbox(
+    "Pair (lowest kappa first)", range(len(order)), index=default, format_func=_pair_label
+)
+pair = order.iloc[position]
+left, right = st.columns(2, border=True)
+with left:
+    st.metric("Cohen's κ", common.number(pair["kappa"]))
+    st.caption(
+        f"n = {pair['n_items']:,} shared items · "
+        f"{common.interval(pair['kappa_ci_low'], pair['kappa_ci_high'], as_percent=False)}"
+    )
+    if isinstance(pair["reason"], str):
+        st.caption(pair["reason"])
+with right:
+    st.metric("Raw agreement", common.percent(pair["percent_agreement"]))
+    st.caption(f"n = {pair['n_items']:,} shared items")
+if pair["prevalence_paradox"]:
+    st.info(PARADOX_NOTE, icon=":material/balance:")
+
+items, total = data.disagreements(store, filters, pair["annotator_a"], pair["annotator_b"])
+hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
+st.markdown(
+    f"**{total:,} items** labelled differently"
+    + (" (first 500 shown)" if total > len(items) else "")
+)
+if total:
+    items = items.assign(image=[common.thumbnail(u, hide) for u in items["uri"]])
+    st.dataframe(
+        items[["image", "item_id", "label_a", "label_b", "uri"]],
+        hide_index=True,
+        column_config={
+            "image": st.column_config.ImageColumn("Image"),
+            "item_id": "Item",
+            "label_a": pair["name_a"],
+            "label_b": pair["name_b"],
+            "uri": st.column_config.TextColumn("URI"),
+        },
+    )
+    name = f"disagreements_{pair['name_a']}_{pair['name_b']}.csv".replace(" ", "-")
+    st.download_button(
+        "Download these items (CSV)",
+        common.csv_bytes(
+            items.drop(columns="image").rename(
+                columns={"label_a": pair["name_a"], "label_b": pair["name_b"]}
+            )
+        ),
+        file_name=name,
+        mime="text/csv",
+    )
+
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Annotator": order["name_a"],
+            "with": order["name_b"],
+            "n shared items": order["n_items"],
+            "κ": [common.number(v) for v in order["kappa"]],
+            "Raw agreement": [common.percent(v) for v in order["percent_agreement"]],
+        }
+    ),
+    hide_index=True,
+)

@@ -1,0 +1,66 @@
+"""Data: import files into the store (the CLI's validation and messages) and the history."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import common, data
+from qualitylib.errors import QualitylibError
+from qualitylib.ingest import KINDS, import_files
+
+MAX_UPLOAD_MB = 200
+SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq"]
+
+store = common.store()
+st.title("Data")
+
+st.subheader("Import files")
+st.caption(
+    "Same rules as `qualitylib import`: every file is validated, all files are imported or "
+    "none, and a file imported before is skipped. Import in order: labels, annotators, items, "
+    "reference, then annotations."
+)
+kind = st.selectbox("What the files hold", list(KINDS), index=list(KINDS).index("annotations"))
+uploads = st.file_uploader(
+    "Files", type=SUFFIXES, accept_multiple_files=True, help=f"Up to {MAX_UPLOAD_MB} MB per file."
+)
+if st.button("Import", type="primary", disabled=not uploads):
+    too_big = [u.name for u in uploads if u.size > MAX_UPLOAD_MB * 1_000_000]
+    if too_big:
+        st.error(f"error: larger than {MAX_UPLOAD_MB} MB: {', '.join(too_big)}; use the CLI")
+    else:
+        with tempfile.TemporaryDirectory(prefix="qualitylib-upload-") as folder:
+            paths = []
+            for upload in uploads:
+                path = Path(folder) / Path(upload.name).name
+                path.write_bytes(upload.getbuffer())
+                paths.append(path)
+            try:
+                with st.spinner("Validating and importing…"):
+                    summary = import_files(store.path, kind, paths)
+            except QualitylibError as error:
+                st.error(f"error: {error}")
+            else:
+                st.success(str(summary))
+
+st.subheader("Import history")
+history = data.imports(common.store())
+if history.empty:
+    st.info("Nothing imported yet.")
+else:
+    st.dataframe(
+        history.drop(columns=["sha256"]),
+        hide_index=True,
+        column_config={
+            "import_id": st.column_config.NumberColumn("#", format="%d"),
+            "kind": "Kind",
+            "source_name": "File",
+            "n_rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "n_new_annotators": st.column_config.NumberColumn("New annotators", format="%d"),
+            "n_new_items": st.column_config.NumberColumn("New items", format="localized"),
+            "imported_by": "By",
+            "imported_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+            "status": "Status",
+        },
+    )

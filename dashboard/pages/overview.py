@@ -1,0 +1,76 @@
+"""Overview, for the team lead: the team against the committee this week, alerts, training,
+the review queue, and the trend of divergence on control items."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import streamlit as st
+
+from dashboard import common, data
+
+store = common.store()
+filters = common.filters()
+st.title("Overview")
+
+monday = data.latest_week(store, filters)
+if monday is None:
+    st.info("No labels match the filters: widen the date range or clear the team filter.")
+    st.stop()
+previous = monday - timedelta(days=7)
+production = replace(filters, phases=("production",))
+this_week = data.team_summary(store, data.week_filters(production, monday))
+last_week = data.team_summary(store, data.week_filters(production, previous))
+st.caption(
+    f"Week of {monday:%A %d %B %Y}, the latest week with labels, against the week before. "
+    "Agreement counts production labels on control items (reference items mixed into the work)."
+)
+
+agreement, low, high, n = data.weekly_pooled(this_week, "accuracy")
+before, *_, n_before = data.weekly_pooled(last_week, "accuracy")
+delta = (
+    f"{(agreement - before) * 100:+.1f} pts vs last week"
+    if common.is_number(agreement) and common.is_number(before)
+    else None
+)
+cards = st.columns(4, border=True)
+with cards[0]:
+    st.metric("Team agreement with the committee", common.percent(agreement), delta)
+    st.caption(f"n = {n:,} control labels · {common.interval(low, high)}")
+    st.caption(f"last week {common.percent(before)} (n = {n_before:,})")
+with cards[1]:
+    common.not_available("Open drift alerts")
+with cards[2]:
+    common.not_available("Annotators in training")
+with cards[3]:
+    common.not_available("Review queue")
+
+st.subheader("Team divergence on control items")
+common.not_available("Weekly divergence")
+
+st.subheader("By annotator, this week")
+now = data.summary(store, data.week_filters(production, monday))
+then = data.summary(store, data.week_filters(production, previous))
+table = now[["annotator_id", "accuracy_n", "accuracy", "accuracy_ci_low", "accuracy_ci_high"]]
+table = table.assign(tpr=now["tpr"], fpr=now["fpr"]).merge(
+    then[["annotator_id", "accuracy"]].rename(columns={"accuracy": "last_week"}),
+    on="annotator_id",
+    how="left",
+)
+table["interval"] = [
+    common.interval(lo, hi)
+    for lo, hi in zip(table.pop("accuracy_ci_low"), table.pop("accuracy_ci_high"), strict=True)
+]
+table = common.rate_cells(table, ["accuracy", "last_week", "tpr", "fpr"])
+st.dataframe(
+    common.people(table),
+    hide_index=True,
+    column_config={
+        "annotator_id": "Annotator",
+        "accuracy_n": st.column_config.NumberColumn("n control labels", format="%d"),
+        "accuracy": "Agreement",
+        "interval": "Interval",
+        "last_week": "Last week",
+        "tpr": st.column_config.TextColumn("TPR", help="Flagged items they flagged too"),
+        "fpr": st.column_config.TextColumn("FPR", help="Safe items they flagged"),
+    },
+)

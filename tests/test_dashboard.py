@@ -1,0 +1,179 @@
+"""The Streamlit dashboard on the demo store, page by page, with AppTest.
+
+Each test checks that the page runs without an exception, that its key numbers are the
+library's numbers, and that a sidebar filter changes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qualitylib.metrics.counts import confusion_counts
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.reference import annotator_summary
+from qualitylib.metrics.team_agreement import agreement_results
+from qualitylib.pseudonyms import pseudonym
+from qualitylib.store import connect, scalar
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+Open = Callable[[str], AppTest]
+
+
+@pytest.fixture
+def open_page(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
+    """Run the app on the demo store and switch to ``pages/<name>.py``."""
+    monkeypatch.setenv("QUALITYLIB_DB", str(demo_db))
+
+    def _open(name: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60).run()
+        if name != "overview":  # the default page; AppTest cannot switch to it by file
+            at.switch_page(f"pages/{name}.py").run()
+        _assert_clean(at)
+        return at
+
+    return _open
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _choose(at: AppTest, key: str, value: object) -> None:
+    """Set a sidebar widget and rerun (AppTest does not list the entry file's sidebar
+    widgets after a page switch, so this goes through their session-state key)."""
+    at.session_state[key] = value
+    at.run()
+
+
+def _metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r} in {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def _texts(at: AppTest) -> str:
+    parts = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    parts += [m.value for m in at.info] + [m.label for m in at.metric]
+    return "\n".join(parts)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def _latest_monday(db: Path, filters: Filters) -> Filters:
+    with connect(db, read_only=True) as con:
+        where, params = filters.where("x")
+        monday = scalar(
+            con,
+            f"SELECT date_trunc('week', max(annotated_at))::DATE FROM annotations x WHERE {where}",
+            params,
+        )
+    return replace(filters, since=monday, until=monday + timedelta(days=6), phases=("production",))
+
+
+def _team_accuracy(db: Path, filters: Filters) -> tuple[float, int]:
+    with connect(db, read_only=True) as con:
+        found = confusion_counts(con, _latest_monday(db, filters))
+    counts = found.counts[(found.annotators["role"] != "committee").to_numpy()].sum(axis=0)
+    return counts.trace() / counts.sum(), int(counts.sum())
+
+
+def test_overview_shows_this_weeks_team_agreement_and_the_team_filter_changes_it(
+    open_page: Open, demo_db: Path
+) -> None:
+    at = open_page("overview")
+    accuracy, n = _team_accuracy(demo_db, Filters())
+    assert _metric(at, "Team agreement with the committee") == _pct(accuracy)
+    assert f"n = {n:,} control labels" in _texts(at)
+
+    at.sidebar.multiselect(key="f_teams").set_value(["team-b"]).run()  # the default page
+    _assert_clean(at)
+    team_b, n_b = _team_accuracy(demo_db, Filters(teams=("team-b",)))
+    assert _metric(at, "Team agreement with the committee") == _pct(team_b)
+    assert n_b < n
+
+
+def test_annotator_page_debriefs_the_lenient_annotator(open_page: Open, demo_db: Path) -> None:
+    at = open_page("annotator")
+    at.selectbox(key="annotator").set_value("a09").run()  # Ivan Novak, misses positives
+    _assert_clean(at)
+    with connect(demo_db, read_only=True) as con:
+        row = annotator_summary(con, Filters(annotators=("a09",))).iloc[0]
+    assert _metric(at, "True positive rate") == _pct(row["tpr"])
+    assert row["tpr"] < 0.75
+    assert f"n = {row['tpr_n']:,}" in _texts(at)
+    assert at.get("download_button"), "the debrief can be downloaded"
+    assert "Ivan Novak" in at.selectbox(key="annotator").format_func("a09")
+
+    _choose(at, "f_policies", ["v1"])
+    _assert_clean(at)
+    with connect(demo_db, read_only=True) as con:
+        v1 = annotator_summary(con, Filters(annotators=("a09",), policy_versions=("v1",)))
+    assert _metric(at, "True positive rate") == _pct(v1.iloc[0]["tpr"])
+
+
+def test_pseudonym_switch_hides_names_everywhere(open_page: Open) -> None:
+    at = open_page("annotator")
+    _choose(at, "pseudonyms", True)
+    _assert_clean(at)
+    shown = at.selectbox(key="annotator").format_func("a09")
+    assert shown == pseudonym("a09")
+    everything = _texts(at) + "".join(str(d.value.to_dict()) for d in at.dataframe)
+    assert "Ivan Novak" not in everything and "Alice Martin" not in everything
+
+
+def test_agreement_page_shows_team_coefficients_and_pair_disagreements(
+    open_page: Open, demo_db: Path
+) -> None:
+    at = open_page("agreement")
+    with connect(demo_db, read_only=True) as con:
+        results = agreement_results(con, Filters(), n_boot=10)
+        team_a = agreement_results(con, Filters(teams=("team-a",)), n_boot=10)
+    assert _metric(at, "Fleiss' κ") == f"{results['fleiss_kappa'].value:.2f}"
+    assert _metric(at, "Raw agreement") == _pct(results["percent_agreement"].value)
+    assert f"n = {results['fleiss_kappa'].n_items:,} items" in _texts(at)
+    # The random clicker's pairs come first (lowest kappa) and they disagree on many items.
+    assert "Kevin Doyle" in at.selectbox[0].format_func(at.selectbox[0].value)
+    assert "items** labelled differently" in _texts(at)
+
+    _choose(at, "f_teams", ["team-a"])
+    _assert_clean(at)
+    assert _metric(at, "Fleiss' κ") == f"{team_a['fleiss_kappa'].value:.2f}"
+
+
+def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
+    tmp_path: Path, demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("QUALITYLIB_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("pages/imports.py").run()
+    _assert_clean(at)
+    assert len(at.dataframe[0].value) == 5  # the demo's five imports
+
+    bad = b"item_id,annotator_id,label,annotated_at\ni1,a01,safe,31/02/2026\n"
+    at.file_uploader[0].set_value(("week47.csv", bad, "text/csv")).run()
+    at.button[0].click().run()
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith("error: week47.csv row 1") and "\n" not in message
+    assert len(at.dataframe[0].value) == 5  # nothing was written
+
+    good = b"item_id,annotator_id,label,annotated_at\ni-new,a01,safe,2026-11-20T10:00:00Z\n"
+    at.file_uploader[0].set_value(("week48.csv", good, "text/csv")).run()
+    at.button[0].click().run()
+    assert not at.error
+    assert at.success[0].value.startswith("imported 1 file(s): 1 rows")
+    history = at.dataframe[0].value
+    assert len(history) == 6 and history.iloc[0]["source_name"] == "week48.csv"
