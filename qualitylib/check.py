@@ -1,0 +1,108 @@
+"""Integrity check of a store: schema version, keys, and the log against the imports audit.
+
+Run after a crash or before trusting a copied file: every row of the log must join its item,
+annotator and label, ids must be unique, and every import must hold exactly the rows it says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from qualitylib.store import SCHEMA_VERSION, connect, scalar, schema_version
+
+DIMENSION_KINDS = ("labels", "items", "annotators")
+
+# (name, SQL counting offending rows, what an offence means)
+RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        "annotations -> items",
+        "SELECT count(*) FROM annotations x ANTI JOIN items i USING (item_key)",
+        "annotations whose item is missing",
+    ),
+    (
+        "annotations -> annotators",
+        "SELECT count(*) FROM annotations x ANTI JOIN annotators a USING (annotator_key)",
+        "annotations whose annotator is missing",
+    ),
+    (
+        "annotations -> labels",
+        "SELECT count(*) FROM annotations x ANTI JOIN labels l USING (label_key)",
+        "annotations whose label is missing",
+    ),
+    (
+        "reference -> items",
+        "SELECT count(*) FROM reference r ANTI JOIN items i USING (item_key)",
+        "reference decisions whose item is missing",
+    ),
+    (
+        "reference -> labels",
+        "SELECT count(*) FROM reference r ANTI JOIN labels l USING (label_key)",
+        "reference decisions whose label is missing",
+    ),
+    (
+        "unique item ids",
+        "SELECT count(*) - count(DISTINCT item_id) + count(*) - count(DISTINCT item_key) "
+        "FROM items",
+        "duplicated item ids or keys",
+    ),
+    (
+        "unique annotator ids",
+        "SELECT count(*) - count(DISTINCT annotator_id) + count(*) - count(DISTINCT "
+        "annotator_key) FROM annotators",
+        "duplicated annotator ids or keys",
+    ),
+    (
+        "log rows belong to an import",
+        "SELECT count(*) FROM (SELECT import_id FROM annotations UNION ALL "
+        "SELECT import_id FROM reference) AS x ANTI JOIN imports USING (import_id)",
+        "rows from an import that the imports table does not record",
+    ),
+    (
+        "imports hold their rows",
+        f"""SELECT count(*) FROM imports m
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM annotations GROUP BY ALL) a
+                USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM reference GROUP BY ALL) r
+                USING (import_id)
+            WHERE m.kind NOT IN {DIMENSION_KINDS}
+              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0)""",
+        "imports whose row count differs from the rows stored",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: its name, whether it passed, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+def check_connection(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """Every integrity rule on an open store."""
+    version = schema_version(con)
+    findings = [
+        Finding(
+            "schema version",
+            version == SCHEMA_VERSION,
+            f"{version} (this qualitylib expects {SCHEMA_VERSION})",
+        )
+    ]
+    for name, sql, meaning in RULES:
+        bad = int(scalar(con, sql))
+        findings.append(Finding(name, bad == 0, f"{bad:,} {meaning}" if bad else "ok"))
+    return findings
+
+
+def check_store(db_path: str | Path) -> list[Finding]:
+    """Open the store read-only and run every integrity rule."""
+    with connect(db_path, read_only=True) as con:
+        return check_connection(con)
