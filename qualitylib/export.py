@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from qualitylib.errors import QualitylibError
+from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
@@ -25,6 +26,7 @@ EXPORTS: dict[str, Exporter] = {
     "confusion": confusion_table,
     "pairwise-kappa": pairwise_kappa,
     "agreement": agreement_summary,
+    "audit": reference_history,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
