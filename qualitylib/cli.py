@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from qualitylib.errors import QualitylibError
@@ -20,11 +20,38 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _import(args: argparse.Namespace) -> int:
-    from qualitylib.ingest import import_files
+    from qualitylib.ingest import import_exports, import_files
 
-    summary = import_files(args.db, args.kind, args.files, progress=sys.stderr.isatty())
+    progress = sys.stderr.isatty()
+    if args.kind is not None:
+        if args.gold or args.control or args.at or not args.files:
+            print(
+                "error: --kind needs FILE...; --gold, --control and --at go with --format",
+                file=sys.stderr,
+            )
+            return 2
+        summary = import_files(args.db, args.kind, args.files, progress=progress)
+    else:
+        summary = import_exports(
+            args.db,
+            args.format,
+            args.files,
+            gold=args.gold,
+            control=args.control,
+            at=args.at,
+            progress=progress,
+        )
     print(summary)
     return 0
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 timestamp (e.g. 2026-09-01T14:30:00Z): {text!r}"
+        ) from error
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -59,6 +86,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from qualitylib.check import check_store
+
+    findings = check_store(args.db)
+    for finding in findings:
+        print(finding)
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -89,7 +125,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
     from qualitylib.export import EXPORTS
-    from qualitylib.ingest import KINDS
+    from qualitylib.ingest import FORMATS, KINDS
 
     parser = argparse.ArgumentParser(
         prog="qualitylib",
@@ -98,11 +134,36 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     imp = commands.add_parser(
-        "import", help="validate and import CSV/Parquet files (all or nothing, idempotent)"
+        "import",
+        help="validate and import CSV/Parquet files or tool exports (all or nothing, idempotent)",
     )
     imp.add_argument("--db", required=True, help="the DuckDB store (created if missing)")
-    imp.add_argument("--kind", required=True, choices=list(KINDS), help="what the files hold")
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    source = imp.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--kind", choices=list(KINDS), help="canonical CSV/Parquet files: what the files hold"
+    )
+    source.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        help="a labelling tool's export (auto: detect each file's tool from its content)",
+    )
+    imp.add_argument(
+        "--gold",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="with --format: a 'task,label' CSV of reference decisions (repeatable)",
+    )
+    imp.add_argument(
+        "--control", help="with --format: the classification control/field when there are several"
+    )
+    imp.add_argument(
+        "--at",
+        type=_timestamp,
+        help="with --format: timestamp for records without one (default: the file's mtime)",
+    )
+    imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
     imp.set_defaults(handler=_import)
 
     dem = commands.add_parser("demo", help="generate the seeded demo team into a new store")
@@ -125,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy-version", action="append", default=[], help="only labels under this version"
     )
     exp.set_defaults(handler=_export)
+
+    chk = commands.add_parser(
+        "check", help="check a store's integrity (schema, keys, rows vs the imports audit)"
+    )
+    chk.add_argument("--db", required=True, help="the DuckDB store")
+    chk.set_defaults(handler=_check)
 
     dash = commands.add_parser("dashboard", help="open the Streamlit dashboard on a store")
     dash.add_argument("--db", default=str(DEMO_DB), help=f"the store (default {DEMO_DB})")

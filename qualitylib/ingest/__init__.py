@@ -1,8 +1,12 @@
-"""Import canonical CSV/Parquet files into the store: validated, all-or-nothing, idempotent.
+"""Import files into the store: validated, all-or-nothing, idempotent.
 
-Every file of one call is validated and written inside one transaction: a bad file raises
-:class:`~qualitylib.errors.ValidationError` (file, row, column) and the store is unchanged.
-A file whose content (sha256) was imported before for the same kind is skipped, and says so.
+Two entry points share one code path. :func:`import_files` reads canonical CSV/Parquet files of
+one kind; :func:`import_exports` reads what labelling tools export (Label Studio, Prodigy,
+Toloka, SageMaker Ground Truth, crowd-kit CSV), each reader turning its file into canonical
+rows inside DuckDB. Every file of one call is staged, validated and written inside one
+transaction: a bad file raises :class:`~qualitylib.errors.ValidationError` (file, row or
+record, column or field) and the store is unchanged. A file whose content (sha256) was imported
+before as the same kind or format is skipped, and says so.
 """
 
 from __future__ import annotations
@@ -10,32 +14,100 @@ from __future__ import annotations
 import getpass
 import hashlib
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Literal
+
+import duckdb
 
 from qualitylib.errors import ValidationError
+from qualitylib.ingest import crowd_csv, label_studio, prodigy, sagemaker, toloka
+from qualitylib.ingest.detect import detect_format
+from qualitylib.ingest.exports import (
+    EXPORT,
+    RECORDS,
+    Options,
+    Reader,
+    Staged,
+    file_time,
+    stage_export,
+)
 from qualitylib.ingest.load import LoadCounts, load
-from qualitylib.ingest.read import stage_file
-from qualitylib.ingest.validate import KINDS, build_typed, validate
+from qualitylib.ingest.read import STAGE, stage_file
+from qualitylib.ingest.validate import KINDS, TYPED, build_typed, validate
 from qualitylib.store import connect, scalar
 
-__all__ = ["KINDS", "FileResult", "ImportSummary", "import_files"]
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "FileResult",
+    "ImportSummary",
+    "detect_format",
+    "import_exports",
+    "import_files",
+]
+
+Format = Literal["label-studio", "prodigy", "toloka", "sagemaker", "crowd-csv", "auto"]
+READERS: dict[str, Reader] = {
+    "label-studio": label_studio.read,
+    "prodigy": prodigy.read,
+    "toloka": toloka.read,
+    "sagemaker": sagemaker.read,
+    "crowd-csv": crowd_csv.read,
+}
+FORMATS: tuple[str, ...] = (*READERS, "auto")
+GOLD = "crowd-csv-gold"
+Stager = Callable[[duckdb.DuckDBPyConnection, Path], Iterator[Staged]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: the kind or format its import is recorded as, and how to stage it."""
+
+    path: Path
+    kind: str
+    stage: Stager
+    dated_by: str = ""
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """One imported file: its counts, or ``skipped_as`` the earlier import it duplicates."""
+    """One imported file: its counts, or ``skipped_as`` the earlier import it duplicates.
+
+    Tool exports also say how many rows went to each table (``rows``), which records were left
+    out on purpose (``skipped``: reason -> count) and how many rows had no timestamp and were
+    dated by ``dated_by`` (``n_dated``).
+    """
 
     path: Path
     kind: str
     counts: LoadCounts | None
     skipped_as: int | None = None
+    rows: Mapping[str, int] = field(default_factory=dict)
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    n_dated: int = 0
+    dated_by: str = ""
+
+    def notes(self) -> str:
+        """What a tool export turned into, for the summary; empty for canonical files."""
+        if self.kind in KINDS or self.counts is None:
+            return ""
+        names = {"annotations": "annotations", "reference": "reference decisions"}
+        parts = [", ".join(f"{n:,} {names[table]}" for table, n in self.rows.items())]
+        if self.skipped:
+            parts.append("skipped " + ", ".join(f"{n:,} {why}" for why, n in self.skipped.items()))
+        if self.n_dated:
+            parts.append(f"{self.n_dated:,} rows without a timestamp dated {self.dated_by}")
+        return f"{self.path.name} ({self.kind}): " + "; ".join(parts)
 
 
 @dataclass
 class ImportSummary:
-    """What one ``import_files`` call did, and how long it took."""
+    """What one import call did, and how long it took."""
 
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
@@ -65,7 +137,8 @@ class ImportSummary:
         if skipped:
             names = ", ".join(f"{f.path.name} (import #{f.skipped_as})" for f in skipped)
             parts.append(f"already imported, nothing to do: {names}")
-        return "; ".join(parts)
+        notes = [f"\n  {note}" for f in imported if (note := f.notes())]
+        return "; ".join(parts) + "".join(notes)
 
 
 def sha256(path: Path) -> str:
@@ -77,16 +150,68 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_files(
-    db_path: str | Path, kind: str, paths: list[Path] | list[str], progress: bool = False
-) -> ImportSummary:
-    """Validate and import ``paths`` as ``kind`` in one transaction: all files or none.
+def _stage_canonical(kind: str, con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Staged]:
+    yield Staged(kind, stage_file(con, path))
 
-    Raises ValidationError (nothing written) for the first bad file.
-    """
-    if kind not in KINDS:
-        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    if not paths:
+
+def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
+    """Stage, validate and load one file inside the caller's transaction."""
+    path = source.path
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file")
+    digest = sha256(path)
+    earlier = scalar(
+        con,
+        "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ?",
+        [digest, source.kind],
+    )
+    if earlier is not None:
+        return FileResult(path, source.kind, None, skipped_as=earlier)
+    import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
+    loaded: dict[str, LoadCounts] = {}
+    skipped: Counter[str] = Counter()
+    n_dated = 0
+    for step in source.stage(con, path):
+        validate(con, path, step.kind, step.columns, step.places)
+        build_typed(con, step.kind, step.columns)
+        loaded[step.kind] = load(con, step.kind, import_id)
+        skipped.update(step.skipped)
+        n_dated += step.n_dated
+    counts = LoadCounts(
+        sum(c.n_rows for c in loaded.values()),
+        sum(c.n_new_annotators for c in loaded.values()),
+        sum(c.n_new_items for c in loaded.values()),
+    )
+    con.execute(
+        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+        [
+            import_id,
+            source.kind,
+            path.name,
+            digest,
+            counts.n_rows,
+            counts.n_new_annotators,
+            counts.n_new_items,
+            getpass.getuser(),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    return FileResult(
+        path,
+        source.kind,
+        counts,
+        rows={kind: c.n_rows for kind, c in loaded.items()},
+        skipped=dict(skipped),
+        n_dated=n_dated,
+        dated_by=source.dated_by,
+    )
+
+
+def import_sources(
+    db_path: str | Path, sources: Sequence[Source], progress: bool = False
+) -> ImportSummary:
+    """Import every source in one transaction: all files or none."""
+    if not sources:
         raise ValidationError("no files given")
     started = time.perf_counter()
     summary = ImportSummary()
@@ -96,44 +221,75 @@ def import_files(
             con.execute("SET enable_progress_bar_print = true")
         con.execute("BEGIN TRANSACTION")
         try:
-            for raw_path in paths:
-                path = Path(raw_path)
-                if not path.exists():
-                    raise ValidationError(f"{path}: no such file")
-                digest = sha256(path)
-                earlier = scalar(
-                    con,
-                    "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ?",
-                    [digest, kind],
-                )
-                if earlier is not None:
-                    summary.files.append(FileResult(path, kind, None, skipped_as=earlier))
-                    continue
-                columns = stage_file(con, path)
-                validate(con, path, kind, columns)
-                build_typed(con, kind, columns)
-                import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
-                counts = load(con, kind, import_id)
-                con.execute(
-                    "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
-                    [
-                        import_id,
-                        kind,
-                        path.name,
-                        digest,
-                        counts.n_rows,
-                        counts.n_new_annotators,
-                        counts.n_new_items,
-                        getpass.getuser(),
-                        datetime.now(UTC).replace(tzinfo=None),
-                    ],
-                )
-                summary.files.append(FileResult(path, kind, counts))
-            con.execute("DROP TABLE IF EXISTS _stage")
-            con.execute("DROP TABLE IF EXISTS _typed")
+            for source in sources:
+                summary.files.append(_import_file(con, source))
+            for table in (STAGE, TYPED, EXPORT, RECORDS):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def import_files(
+    db_path: str | Path, kind: str, paths: list[Path] | list[str], progress: bool = False
+) -> ImportSummary:
+    """Validate and import canonical ``paths`` as ``kind`` in one transaction: all or none.
+
+    Raises ValidationError (nothing written) for the first bad file.
+    """
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    stage = partial(_stage_canonical, kind)
+    return import_sources(db_path, [Source(Path(p), kind, stage) for p in paths], progress)
+
+
+def _export_source(
+    path: Path, fmt: str, reader: Reader, control: str | None, at: datetime | None
+) -> Source:
+    """A tool-export source: ``reader`` with the control and the default timestamp."""
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file")
+    default_at = at if at is not None else file_time(path)
+    dated_by = (
+        f"{default_at:%Y-%m-%dT%H:%M:%SZ} ("
+        + ("--at" if at is not None else "file modification time")
+        + ")"
+    )
+    options = Options(default_at=default_at, dated_by=dated_by, control=control)
+    stage = partial(stage_export, reader=reader, options=options)
+    return Source(path, fmt, stage, dated_by)
+
+
+def import_exports(
+    db_path: str | Path,
+    fmt: Format,
+    paths: Sequence[Path | str],
+    *,
+    gold: Sequence[Path | str] = (),
+    control: str | None = None,
+    at: datetime | None = None,
+    progress: bool = False,
+) -> ImportSummary:
+    """Import labelling-tool exports (and ``gold`` files) in one transaction: all or none.
+
+    ``fmt`` is one of :data:`FORMATS`; ``auto`` detects each file's tool from its content.
+    The tool's ids are kept. Annotations go to the log; gold answers inside an export (Label
+    Studio ``ground_truth``, Toloka ``GOLDEN:``) and every ``gold`` file (``task, label`` CSV,
+    keyed by the same item ids) become reference decisions. ``control`` picks the
+    classification control when an export has several. Records without a timestamp get
+    ``at`` (naive UTC), else their file's modification time; the summary says how many.
+    """
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if at is not None and at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    sources = []
+    for raw in paths:
+        path = Path(raw)
+        resolved = detect_format(path) if fmt == "auto" else fmt
+        sources.append(_export_source(path, resolved, READERS[resolved], control, at))
+    sources += [_export_source(Path(p), GOLD, crowd_csv.read_gold, None, at) for p in gold]
+    return import_sources(db_path, sources, progress)

@@ -7,7 +7,8 @@ typed into temp table ``_typed``, which the loader reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -75,6 +76,28 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("started_at", "timestamp"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class Places:
+    """How errors name a place in the source: ``row 3, column 'x'`` or ``record 3, field 'y'``.
+
+    ``fields`` maps a canonical column to the source's own name for it, so an error in a tool
+    export names the field the user can find in that export.
+    """
+
+    unit: str = "row"
+    noun: str = "column"
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, source: Path, number: int, column: str) -> str:
+        """``file row N, column 'c'`` with the source's name for ``column``."""
+        return (
+            f"{source.name} {self.unit} {number}, {self.noun} {self.fields.get(column, column)!r}"
+        )
+
+
+ROWS = Places()
 
 # Rows whose combination must be unique, within the file and against the store.
 UNIQUE: dict[str, tuple[str, ...]] = {
@@ -172,6 +195,7 @@ def _fail_on(
     column: str,
     message: str,
     params: dict[str, object] | None = None,
+    places: Places = ROWS,
 ) -> None:
     """Raise naming the first offending rows when ``where`` matches any staged row."""
     rows = con.execute(
@@ -186,8 +210,8 @@ def _fail_on(
     more = ""
     if total > 1:
         others = ", ".join(str(row[0]) for row in rows[1:])
-        more = f"; {total - 1} more row(s) like this, e.g. {others}"
-    raise ValidationError(f"{source.name} row {first_row}, column {column!r}: {message}{got}{more}")
+        more = f"; {total - 1} more {places.unit}(s) like this, e.g. {others}"
+    raise ValidationError(f"{places.name(source, first_row, column)}: {message}{got}{more}")
 
 
 def _unique_in_store(kind: str) -> str:
@@ -215,7 +239,13 @@ def _unique_in_store(kind: str) -> str:
     raise ValueError(f"no store uniqueness rule for kind {kind!r}")
 
 
-def validate(con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: list[str]) -> None:
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    kind: str,
+    columns: list[str],
+    places: Places = ROWS,
+) -> None:
     """Check the staged file; raise ValidationError naming file, row and column."""
     spec = KINDS[kind]
     known = {column.name for column in spec}
@@ -244,7 +274,7 @@ def validate(con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: l
             continue
         where, message = problem
         params = {"declared": declared} if "$declared" in where else None
-        _fail_on(con, source, where, column.name, message, params)
+        _fail_on(con, source, where, column.name, message, params, places)
         if column.type == "timestamp":
             _fail_on(
                 con,
@@ -253,6 +283,7 @@ def validate(con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: l
                 column.name,
                 "timestamp out of range (before 1990 or in the future)",
                 {"earliest": EARLIEST, "latest": _latest()},
+                places,
             )
     key = UNIQUE[kind]
     key_sql = ", ".join(_timestamp(name) if name.endswith("_at") else _text(name) for name in key)
@@ -263,6 +294,7 @@ def validate(con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: l
         f"(PARTITION BY {key_sql} ORDER BY {ROW}) AS k FROM {STAGE}) WHERE k > 1)",
         key[-1],
         f"duplicate row: the same ({', '.join(key)}) appears earlier in the file",
+        places=places,
     )
     if kind in ("annotations", "reference"):
         _fail_on(
@@ -271,6 +303,7 @@ def validate(con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: l
             f"{ROW} IN ({_unique_in_store(kind)})",
             key[-1],
             f"already in the store: the same ({', '.join(key)}) was imported before",
+            places=places,
         )
 
 

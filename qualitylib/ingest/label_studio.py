@@ -1,0 +1,112 @@
+"""Label Studio JSON export (``Export -> JSON``): one task per record, its annotations inside.
+
+item = task ``id``; annotator = ``annotations[].completed_by`` (an integer, or an object whose
+``id``, else ``email``, is used); label = the one ``value.choices`` entry of the result whose
+``from_name`` is the chosen control; time = ``annotations[].created_at``. Annotations with
+``ground_truth: true`` become reference decisions (decided by their author), cancelled ones
+(``was_cancelled``) and submitted ones without a choice for the control are skipped and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from qualitylib.ingest.exports import (
+    EXPORT,
+    RECORDS,
+    Options,
+    list_controls,
+    pick_control,
+    read_json_records,
+)
+from qualitylib.ingest.read import ROW
+from qualitylib.ingest.validate import Places
+
+PLACES = Places(
+    unit="record",
+    noun="field",
+    fields={
+        "item_id": "id",
+        "annotator_id": "annotations[].completed_by",
+        "label": "annotations[].result[].value.choices",
+        "annotated_at": "annotations[].created_at",
+        "decided_at": "annotations[].created_at",
+    },
+)
+
+_ANNOTATIONS = f"""
+    SELECT r.{ROW}, r.json AS task, a.ann
+    FROM {RECORDS} r, unnest(json_extract(r.json, '$.annotations[*]')) AS a(ann)
+"""
+
+
+def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
+    """Write ``_export`` from a Label Studio JSON export."""
+    read_json_records(con, path)
+    controls = list_controls(
+        con,
+        f"""SELECT DISTINCT json_extract_string(x.res, '$.from_name')
+            FROM ({_ANNOTATIONS}) t, unnest(json_extract(t.ann, '$.result[*]')) AS x(res)
+            WHERE json_type(x.res, '$.value.choices') = 'ARRAY'""",
+    )
+    control = pick_control(path, controls, options.control, "choices control (from_name)")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {EXPORT} AS
+        WITH picked AS (
+            SELECT {ROW}, task, ann,
+                   list_filter(json_extract(ann, '$.result[*]'),
+                               lambda res: json_extract_string(res, '$.from_name') = $control
+                                      AND json_type(res, '$.value.choices') = 'ARRAY') AS hits
+            FROM ({_ANNOTATIONS})
+        ), fields AS (
+            SELECT {ROW},
+                   json_extract_string(task, '$.id') AS item_id,
+                   CASE json_type(ann, '$.completed_by')
+                       WHEN 'OBJECT' THEN coalesce(
+                           json_extract_string(ann, '$.completed_by.id'),
+                           json_extract_string(ann, '$.completed_by.email'))
+                       ELSE json_extract_string(ann, '$.completed_by') END AS annotator_id,
+                   json_extract_string(hits[1], '$.value.choices[0]') AS label,
+                   json_extract_string(ann, '$.created_at') AS stamp,
+                   coalesce(json_extract_string(ann, '$.was_cancelled') = 'true', false)
+                       AS cancelled,
+                   coalesce(json_extract_string(ann, '$.ground_truth') = 'true', false) AS gold,
+                   len(hits) AS n_hits,
+                   json_array_length(hits[1], '$.value.choices') AS n_choices,
+                   CAST(json_extract(hits[1], '$.value.choices') AS VARCHAR) AS choices,
+                   json_type(ann, '$.completed_by') AS by_type
+            FROM picked
+        )
+        SELECT {ROW},
+               CASE WHEN cancelled THEN 'cancelled'
+                    WHEN n_hits = 0 OR n_choices = 0 THEN 'without a choice'
+                    WHEN gold THEN 'reference'
+                    ELSE 'annotation' END AS role,
+               item_id, annotator_id, label, stamp, false AS unsure,
+               CASE WHEN cancelled OR n_hits = 0 OR n_choices = 0 THEN NULL
+                    WHEN by_type = 'OBJECT' AND annotator_id IS NULL
+                        THEN 'completed_by has neither id nor email'
+                    WHEN n_hits > 1 THEN 'several results for control ' || $control
+                    WHEN n_choices > 1
+                        THEN 'several choices; qualitylib stores one label per annotation'
+                    END AS problem,
+               CASE WHEN n_hits > 1 OR n_choices > 1 THEN 'annotations[].result[].value.choices'
+                    ELSE 'annotations[].completed_by' END AS field,
+               CASE WHEN n_choices > 1 THEN choices END AS got
+        FROM fields
+        UNION ALL
+        SELECT {ROW}, NULL, NULL, NULL, NULL, NULL, false,
+               CASE WHEN json_type(json) <> 'OBJECT' THEN 'not a Label Studio task object'
+                    ELSE 'not a list of annotations' END,
+               CASE WHEN json_type(json) <> 'OBJECT' THEN 'task' ELSE 'annotations' END,
+               left(json, 60)
+        FROM {RECORDS}
+        WHERE json_type(json) <> 'OBJECT'
+           OR coalesce(json_type(json, '$.annotations'), 'NULL') <> 'ARRAY'
+        """,
+        {"control": control},
+    )
+    return PLACES

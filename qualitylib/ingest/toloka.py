@@ -1,0 +1,90 @@
+"""Toloka assignments TSV (pool page -> "Download results"): one task of an assignment per row.
+
+item = the ``INPUT:`` value when the task has one input field, else a JSON object of all of
+them (the same input gives the same item across pools); annotator = ``ASSIGNMENT:worker_id``;
+label = ``OUTPUT:<field>`` (``--control`` picks the field when there are several); time =
+``ASSIGNMENT:submitted`` (UTC). ``GOLDEN:<field>`` (control tasks) becomes the item's reference
+decision, dated at its first submission in the file. Rejected, skipped and expired assignments
+are counted and left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from qualitylib.errors import ValidationError
+from qualitylib.ingest.exports import EXPORT, Options, pick_control
+from qualitylib.ingest.read import ROW, STAGE, stage_file
+from qualitylib.ingest.validate import Places, quote
+
+WORKER = "ASSIGNMENT:worker_id"
+STATUS = "ASSIGNMENT:status"
+SUBMITTED = "ASSIGNMENT:submitted"
+KEPT = ("SUBMITTED", "ACCEPTED", "APPROVED")
+LEFT_OUT = ("REJECTED", "SKIPPED", "EXPIRED")
+
+
+def _text(column: str) -> str:
+    return f"nullif(trim({quote(column)}), '')"
+
+
+def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
+    """Write ``_export`` from a Toloka assignments TSV."""
+    columns = stage_file(con, path)
+    missing = [name for name in (WORKER, STATUS, SUBMITTED) if name not in columns]
+    inputs = [name for name in columns if name.startswith("INPUT:")]
+    if not inputs:
+        missing.insert(0, "INPUT:<field>")
+    if missing:
+        raise ValidationError(
+            f"{path.name} row 0 (header): missing column(s) {', '.join(missing)} of a Toloka "
+            "assignments file"
+        )
+    outputs = [name.removeprefix("OUTPUT:") for name in columns if name.startswith("OUTPUT:")]
+    control = pick_control(path, outputs, options.control, "output field (OUTPUT:<field>)")
+    output, golden = f"OUTPUT:{control}", f"GOLDEN:{control}"
+    params: dict[str, object] = {"kept": list(KEPT), "left_out": list(LEFT_OUT)}
+    if len(inputs) == 1:
+        item = _text(inputs[0])
+    else:
+        keys = {f"key{i}": name.removeprefix("INPUT:") for i, name in enumerate(inputs)}
+        params |= keys
+        pairs = ", ".join(f"${key}, {_text(name)}" for key, name in zip(keys, inputs, strict=True))
+        item = f"CAST(json_object({pairs}) AS VARCHAR)"
+    status = f"coalesce(upper({_text(STATUS)}), '')"
+    gold_rows = ""
+    if golden in columns:
+        gold_rows = f"""
+        UNION ALL
+        SELECT min({ROW}), 'reference', item_id, NULL, gold, min(stamp), false, NULL, NULL, NULL
+        FROM (SELECT {ROW}, {item} AS item_id, {_text(golden)} AS gold, {_text(SUBMITTED)} AS stamp
+              FROM {STAGE})
+        WHERE gold IS NOT NULL
+        GROUP BY item_id, gold"""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {EXPORT} AS
+        SELECT {ROW},
+               CASE WHEN list_contains($left_out, {status}) THEN lower({status})
+                    ELSE 'annotation' END AS role,
+               {item} AS item_id, {_text(WORKER)} AS annotator_id, {_text(output)} AS label,
+               {_text(SUBMITTED)} AS stamp, false AS unsure,
+               CASE WHEN NOT list_contains($kept, {status})
+                         AND NOT list_contains($left_out, {status})
+                    THEN 'unknown assignment status' END AS problem,
+               '{STATUS}' AS field, {quote(STATUS)} AS got
+        FROM {STAGE}{gold_rows}
+        """,
+        params,
+    )
+    return Places(
+        fields={
+            "item_id": inputs[0] if len(inputs) == 1 else "INPUT:*",
+            "annotator_id": WORKER,
+            "label": output,
+            "annotated_at": SUBMITTED,
+            "decided_at": SUBMITTED,
+        }
+    )
