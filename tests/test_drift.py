@@ -1,0 +1,130 @@
+"""Control-item drift: weekly divergence from the store, the CUSUM rule on hand-made counts,
+and the demo personas (the drifter is found, steady experts are not)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qualitylib.ingest import import_files
+from qualitylib.metrics.drift import (
+    DriftRule,
+    WeeklyControls,
+    alerts_from_controls,
+    drift_alerts,
+    weekly_divergence,
+)
+from qualitylib.store import connect
+
+LABELS = "label,is_positive\nsafe,false\nnudity,true\n"
+REFERENCE = """
+item_id,label,decided_at
+r1,safe,2026-08-01
+r2,nudity,2026-08-01
+"""
+# Production labels on control items over two ISO weeks; a training label is ignored.
+ANNOTATIONS = """
+item_id,annotator_id,label,annotated_at,phase
+r1,ann,safe,2026-09-07T09:00:00Z,production
+r2,ann,safe,2026-09-07T10:00:00Z,production
+r2,bob,nudity,2026-09-08T10:00:00Z,production
+r1,bob,nudity,2026-09-08T11:00:00Z,production
+r2,ann,safe,2026-09-14T10:00:00Z,production
+r1,ann,safe,2026-09-15T10:00:00Z,production
+r2,bob,safe,2026-09-15T10:00:00Z,training
+p1,bob,safe,2026-09-15T10:00:00Z,production
+"""
+
+
+@pytest.fixture
+def store(db: Path, write) -> Path:
+    import_files(db, "labels", [write("labels.csv", LABELS)])
+    import_files(db, "reference", [write("reference.csv", REFERENCE)])
+    import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
+    return db
+
+
+def test_weekly_divergence_per_annotator_and_team(store: Path) -> None:
+    with connect(store, read_only=True) as con:
+        table = weekly_divergence(con)
+        by_class = weekly_divergence(con, by_class=True)
+    rows = table[["scope", "annotator_id", "week_start", "errors", "divergence_n"]]
+    assert rows.values.tolist() == [
+        ["annotator", "ann", pd.Timestamp("2026-09-07"), 1, 2],
+        ["annotator", "ann", pd.Timestamp("2026-09-14"), 1, 2],
+        ["annotator", "bob", pd.Timestamp("2026-09-07"), 1, 2],
+        ["team", None, pd.Timestamp("2026-09-07"), 2, 4],
+        ["team", None, pd.Timestamp("2026-09-14"), 1, 2],
+    ]
+    ann_second = table.iloc[1]
+    assert ann_second["divergence"] == 0.5 and ann_second["own_baseline"] == 0.5
+    assert np.isnan(ann_second["rest_of_team"])  # bob has no control labels that week
+    assert table.iloc[0]["rest_of_team"] == 0.5 and np.isnan(table.iloc[0]["own_baseline"])
+    ann_nudity = by_class[(by_class["annotator_id"] == "ann") & (by_class["label"] == "nudity")]
+    assert ann_nudity["divergence"].tolist() == [1.0, 1.0]  # ann calls r2 safe twice
+    bob_safe = by_class[(by_class["annotator_id"] == "bob") & (by_class["label"] == "safe")]
+    assert bob_safe[["errors", "divergence_n"]].values.tolist() == [[1, 1]]
+
+
+def _controls(x: np.ndarray, n: np.ndarray) -> WeeklyControls:
+    weeks = np.datetime64("2026-09-07") + 7 * np.arange(x.shape[1])
+    people = [f"p{i}" for i in range(x.shape[0])]
+    return WeeklyControls(people, weeks.astype("datetime64[D]"), ["safe", "nudity"], x, n)
+
+
+def _steady(n_people: int = 8, n_weeks: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Every week 40 safe controls with 1 error and 10 nudity controls with 1 error."""
+    x = np.tile(np.array([1, 1]), (n_people, n_weeks, 1))
+    n = np.tile(np.array([40, 10]), (n_people, n_weeks, 1))
+    return x, n
+
+
+def test_steady_counts_raise_no_alert() -> None:
+    x, n = _steady()
+    assert alerts_from_controls(_controls(x, n)).empty
+
+
+def test_one_person_jumping_on_one_class_is_an_individual_alert() -> None:
+    x, n = _steady()
+    x[3, 5:, 1] = 8  # p3 misses 8 of 10 nudity controls from week 6 on
+    rule = DriftRule()
+    alerts = alerts_from_controls(_controls(x, n), rule)
+    first = alerts.iloc[0]
+    assert (first["scope"], first["annotator_id"], first["label"]) == ("annotator", "p3", "nudity")
+    assert first["week_start"] == pd.Timestamp("2026-10-12")  # the first drifting week
+    assert (first["errors"], first["n"], first["divergence"]) == (8, 10, 0.8)
+    # a one-week excursion: the statistic is that week's log-likelihood ratio
+    expected = 8 * np.log(rule.odds_ratio) - 10 * np.log1p(
+        (rule.odds_ratio - 1) * first["baseline"]
+    )
+    assert first["cusum"] == pytest.approx(expected)
+    assert set(alerts["scope"]) == {"annotator"}  # one drifter is not team drift
+    assert set(alerts["annotator_id"]) == {"p3"}
+
+
+def test_whole_team_shift_is_a_team_alert_not_individual_ones() -> None:
+    x, n = _steady()
+    x[:, 5:, 1] = 3  # everybody misses 3 of 10 nudity controls from week 6 on
+    alerts = alerts_from_controls(_controls(x, n))
+    assert set(alerts["scope"]) == {"team"}
+    first = alerts.iloc[0]
+    assert first["annotator_id"] is None and first["label"] == "nudity"
+    assert first["week_start"] == pd.Timestamp("2026-10-19")  # the second week of the shift
+    assert (first["errors"], first["n"]) == (24, 80)
+
+
+def test_rule_validates_parameters() -> None:
+    with pytest.raises(ValueError, match="odds ratios must be > 1"):
+        DriftRule(odds_ratio=1.0)
+    with pytest.raises(ValueError, match="burn_in_weeks"):
+        DriftRule(burn_in_weeks=0)
+
+
+def test_empty_store_gives_empty_alert_table(db: Path, write) -> None:
+    import_files(db, "labels", [write("labels.csv", LABELS)])
+    with connect(db) as con:
+        alerts = drift_alerts(con)
+    assert alerts.empty and {"annotator_id", "week_start", "label", "n"} <= set(alerts.columns)
