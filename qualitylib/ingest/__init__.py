@@ -38,7 +38,7 @@ from qualitylib.ingest.exports import (
 )
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import STAGE, stage_file
-from qualitylib.ingest.validate import KINDS, TYPED, build_typed, validate
+from qualitylib.ingest.validate import KINDS, TYPED, validate
 from qualitylib.store import connect, scalar
 
 __all__ = [
@@ -173,7 +173,6 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
     n_dated = 0
     for step in source.stage(con, path):
         validate(con, path, step.kind, step.columns, step.places)
-        build_typed(con, step.kind, step.columns)
         loaded[step.kind] = load(con, step.kind, import_id)
         skipped.update(step.skipped)
         n_dated += step.n_dated
