@@ -48,6 +48,18 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     return [name.strip() for name in header]
 
 
+def _mixed_newlines(path: Path) -> bool:
+    """True when the file's head mixes ``\\n`` and ``\\r\\n`` line ends.
+
+    DuckDB's strict parser stops on such files (e.g. a header written apart from the rows);
+    they are read leniently instead, which does not flag ragged rows.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    crlf = head.count(b"\r\n")
+    return 0 < crlf < head.count(b"\n")
+
+
 def _duplicated(names: list[str]) -> list[str]:
     seen: set[str] = set()
     return [name for name in names if name in seen or seen.add(name)]
@@ -99,23 +111,24 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             raise ValidationError(f"{path.name} row 0 (header): column {position} has no name")
         source = (
             "read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
-            "comment = '', strict_mode = true, auto_detect = false, columns = $columns, "
+            "comment = '', strict_mode = $strict, auto_detect = false, columns = $columns, "
             "max_line_size = 1048576)"
         )
         params: dict[str, object] = {
             "path": str(path),
             "delim": delimiter,
             "columns": {name: "VARCHAR" for name in names},
+            "strict": not _mixed_newlines(path),
         }
     else:
         source = "read_parquet($path)"
         params = {"path": str(path)}
+    create = (
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
+        f"SELECT row_number() OVER () AS {ROW}, * FROM {source}"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
-            f"SELECT row_number() OVER () AS {ROW}, * FROM {source}",
-            params,
-        )
+        con.execute(create, params)
     except duckdb.Error as error:
         if fmt == "csv":
             raise _csv_error(path, error) from error
