@@ -78,8 +78,25 @@ def _export(args: argparse.Namespace) -> int:
         teams=tuple(args.team),
         policy_versions=tuple(args.policy_version),
     )
+    exporter = EXPORTS[args.table]
+    if args.table == "onboarding":
+        from functools import partial
+
+        from qualitylib.metrics.onboarding import Objective
+
+        defaults = Objective()
+        objective = Objective(
+            tpr_min=defaults.tpr_min if args.tpr_min is None else args.tpr_min,
+            fpr_max=defaults.fpr_max if args.fpr_max is None else args.fpr_max,
+            window=defaults.window if args.window is None else args.window,
+        )
+        exporter = partial(exporter, objective=objective)
+    elif args.table == "timeline":
+        from functools import partial
+
+        exporter = partial(exporter, period=args.period)
     with connect(args.db, read_only=True) as con:
-        frame = EXPORTS[args.table](con, filters)
+        frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
@@ -184,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--team", action="append", default=[], help="only this team (repeatable)")
     exp.add_argument(
         "--policy-version", action="append", default=[], help="only labels under this version"
+    )
+    exp.add_argument("--tpr-min", type=float, help="onboarding: objective TPR (default 0.85)")
+    exp.add_argument("--fpr-max", type=float, help="onboarding: objective FPR (default 0.05)")
+    exp.add_argument(
+        "--window", type=int, help="onboarding: last N reference labels judged (default 100)"
+    )
+    exp.add_argument(
+        "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
     )
     exp.set_defaults(handler=_export)
 

@@ -15,11 +15,31 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
+from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
+from qualitylib.metrics.timeline import timeline
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
+
+
+def onboarding_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters, objective: Objective | None = None
+) -> pd.DataFrame:
+    """``onboarding_status`` with the exporter signature (``objective`` via functools.partial)."""
+    return onboarding_status(con, objective or Objective(), filters)
+
+
+def drift_alerts_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters, rule: DriftRule | None = None
+) -> pd.DataFrame:
+    """``drift_alerts`` with the exporter signature (``rule`` via functools.partial)."""
+    return drift_alerts(con, rule or DriftRule(), filters)
+
 
 EXPORTS: dict[str, Exporter] = {
     "annotator-summary": annotator_summary,
@@ -27,6 +47,11 @@ EXPORTS: dict[str, Exporter] = {
     "pairwise-kappa": pairwise_kappa,
     "agreement": agreement_summary,
     "audit": reference_history,
+    "drift-alerts": drift_alerts_export,
+    "onboarding": onboarding_export,
+    "timeline": timeline,
+    "review-queue": review_queue,
+    "stale-policy": stale_policy,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -69,9 +69,7 @@ class Filters:
         if self.slice_column is not None:
             clauses.append(
                 f"{alias}.item_key IN (SELECT item_key FROM items "
-                "WHERE json_extract_string(metadata, '$."
-                " || $f_slice_column || "
-                "') "
+                "WHERE json_extract_string(metadata, '$.' || $f_slice_column) "
                 "IN (SELECT unnest($f_slice_values)))"
             )
             params["f_slice_column"] = self.slice_column
