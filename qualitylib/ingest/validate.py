@@ -248,7 +248,11 @@ def _unique_in_store(kind: str) -> str:
                 SELECT t.{ROW} FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN annotators a ON a.annotator_id = t.annotator_id
-                JOIN annotations x ON x.item_key = i.item_key
+                JOIN (
+                    -- only stored rows inside the file's time span can collide; the scan
+                    -- of a large store then skips every other row group (zone maps)
+                    SELECT * FROM annotations WHERE annotated_at BETWEEN $lo AND $hi
+                ) x ON x.item_key = i.item_key
                     AND x.annotator_key = a.annotator_key AND x.annotated_at = t.annotated_at"""
         case "reference":
             return f"""
@@ -332,12 +336,15 @@ def validate(
             places,
         )
     if kind in ("annotations", "reference"):
+        span = con.execute(f"SELECT min({quote(key[-1])}), max({quote(key[-1])}) FROM {TYPED}")
+        lo, hi = span.fetchall()[0]
         _fail_on(
             con,
             source,
             f"{ROW} IN ({_unique_in_store(kind)})",
             key[-1],
             f"already in the store: the same ({', '.join(key)}) was imported before",
+            {"lo": lo, "hi": hi} if kind == "annotations" else None,
             places=places,
         )
 
