@@ -10,7 +10,12 @@ page = st.navigation(
     {
         "Team": [
             st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:"),
-            st.Page("pages/controls.py", title="Controls & drift", icon=":material/trending_up:"),
+            st.Page(
+                "pages/controls.py",
+                title="Controls & drift",
+                icon=":material/trending_up:",
+                url_path="controls",
+            ),
             st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:"),
         ],
         "People": [
@@ -19,7 +24,9 @@ page = st.navigation(
         ],
         "Committee": [
             st.Page("pages/review.py", title="Review queue", icon=":material/rule:"),
-            st.Page("pages/imports.py", title="Data", icon=":material/upload_file:"),
+            st.Page(
+                "pages/imports.py", title="Data", icon=":material/upload_file:", url_path="data"
+            ),
         ],
     }
 )

@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
+from qualitylib import charts
 from qualitylib.export import neutralise
 from qualitylib.metrics.filters import Filters
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
@@ -158,13 +159,15 @@ def number(value: object, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}" if is_number(value) else NOT_ENOUGH
 
 
-def interval(low: object, high: object, as_percent: bool = True) -> str:
-    """``95 % CI 91.2–95.0 %``, or empty when the interval is undefined."""
+def interval(low: object, high: object, as_percent: bool = True, prefix: bool = True) -> str:
+    """``95 % CI 91.2 to 95.0 %``, or empty when the interval is undefined."""
     if not (is_number(low) and is_number(high)):
         return ""
     if as_percent:
-        return f"95 % CI {float(low) * 100:.1f}–{float(high) * 100:.1f} %"
-    return f"95 % CI {float(low):.2f}–{float(high):.2f}"
+        text = f"{float(low) * 100:.1f} to {float(high) * 100:.1f} %"
+    else:
+        text = f"{float(low):.2f} to {float(high):.2f}"
+    return f"95 % CI {text}" if prefix else text
 
 
 def _svg(text: str) -> str:
@@ -219,3 +222,9 @@ def rate_cells(frame: pd.DataFrame, rates: Iterable[str]) -> pd.DataFrame:
     for rate in rates:
         out[rate] = [percent(v) for v in frame[rate]]
     return out
+
+
+def with_who(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``who``: the annotator's display name (or pseudonym), "team" for team rows."""
+    shown = people(frame.assign(who=frame["annotator_id"]), ["who"])
+    return shown.assign(who=shown["who"].where(shown["who"].notna(), charts.TEAM))

@@ -19,9 +19,11 @@ import pandas as pd
 import streamlit as st
 
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
+from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
+from qualitylib.metrics.timeline import timeline
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -221,3 +223,24 @@ def weekly_pooled(frame: pd.DataFrame, rate: str) -> tuple[float, float, float, 
         return np.nan, np.nan, np.nan, 0
     row = frame.iloc[0]
     return row[rate], row[f"{rate}_ci_low"], row[f"{rate}_ci_high"], int(row[f"{rate}_n"])
+
+
+@st.cache_data(show_spinner=False)
+def weekly(store: Store, filters: Filters) -> pd.DataFrame:
+    """Rates per annotator and week (``timeline``)."""
+    with _read(store) as con:
+        return timeline(con, filters, "week")
+
+
+@st.cache_data(show_spinner=False)
+def divergence(store: Store, filters: Filters) -> pd.DataFrame:
+    """Weekly control-item divergence per annotator and for the team (``weekly_divergence``)."""
+    with _read(store) as con:
+        return weekly_divergence(con, filters)
+
+
+@st.cache_data(show_spinner=False)
+def alerts(store: Store, filters: Filters) -> pd.DataFrame:
+    """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    with _read(store) as con:
+        return drift_alerts(con, DriftRule(), filters)

@@ -18,6 +18,7 @@ TEAM = "team"  # how a team-level row (annotator_id None) is labelled in a chart
 MUTED = "#9aa5b1"
 ACCENT = "#1f6feb"
 RATE_COLORS = {"TPR": "#1f6feb", "FPR": "#d1495b"}
+HIGHLIGHT_COLORS = ["#1f2937", "#1f6feb", "#e07b39", "#2a9d8f", "#8e6bbf", "#c9a227", "#d1495b"]
 
 
 def _with_share(confusion: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +29,11 @@ def _with_share(confusion: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def confusion_heatmap(confusion: pd.DataFrame, labels: Sequence[str] | None = None) -> alt.Chart:
+def confusion_heatmap(
+    confusion: pd.DataFrame,
+    labels: Sequence[str] | None = None,
+    title: str = "Confusion with the committee",
+) -> alt.Chart:
     """Confusion matrix against the reference: rows = committee label, columns = given label.
 
     ``confusion``: ``reference_label, label, n`` (one annotator, zeros included). Colour is
@@ -38,8 +43,18 @@ def confusion_heatmap(confusion: pd.DataFrame, labels: Sequence[str] | None = No
     data = _with_share(confusion[["reference_label", "label", "n"]])
     order = list(labels) if labels is not None else None
     base = alt.Chart(data).encode(
-        x=alt.X("label:N", sort=order, title="Given label", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("reference_label:N", sort=order, title="Committee (reference) label"),
+        x=alt.X(
+            "label:N",
+            sort=order,
+            title="Given label",
+            axis=alt.Axis(labelAngle=-30, labelOverlap=False),
+        ),
+        y=alt.Y(
+            "reference_label:N",
+            sort=order,
+            title="Committee (reference) label",
+            axis=alt.Axis(labelOverlap=False),
+        ),
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color(
@@ -59,7 +74,7 @@ def confusion_heatmap(confusion: pd.DataFrame, labels: Sequence[str] | None = No
         text=alt.Text("n:Q", format=","),
         color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("#333333")),
     )
-    return (cells + text).properties(height=HEIGHT, title="Confusion with the committee")
+    return (cells + text).properties(height=HEIGHT, title=title)
 
 
 def rate_over_time(
@@ -119,6 +134,7 @@ def learning_curves(
     curves: pd.DataFrame,
     objective: float | None = None,
     metric_title: str = "Accuracy vs reference",
+    title: str = "Learning curves",
 ) -> alt.Chart:
     """One curve per annotator over tenure (labels since start), with an optional objective.
 
@@ -158,7 +174,7 @@ def learning_curves(
             .encode(y="objective:Q", tooltip=[alt.Tooltip("objective:Q", format=".0%")])
         )
         layers.append(rule)
-    return alt.layer(*layers).properties(height=HEIGHT, title="Learning curves")
+    return alt.layer(*layers).properties(height=HEIGHT, title=title)
 
 
 def _symmetric(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +183,11 @@ def _symmetric(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([pairs, swapped], ignore_index=True)
 
 
-def kappa_heatmap(pairs: pd.DataFrame, selection: alt.Parameter | None = None) -> alt.Chart:
+def kappa_heatmap(
+    pairs: pd.DataFrame,
+    selection: alt.Parameter | None = None,
+    title: str = "Pairwise Cohen's κ",
+) -> alt.Chart:
     """Cohen's kappa of every annotator pair as a square heatmap.
 
     ``pairs``: ``annotator_a, annotator_b, kappa, n_items, percent_agreement`` (one row per
@@ -182,8 +202,13 @@ def kappa_heatmap(pairs: pd.DataFrame, selection: alt.Parameter | None = None) -
         alt.Chart(data)
         .mark_rect(stroke="white")
         .encode(
-            x=alt.X("annotator_a:N", sort=names, title=None, axis=alt.Axis(labelAngle=-40)),
-            y=alt.Y("annotator_b:N", sort=names, title=None),
+            x=alt.X(
+                "annotator_a:N",
+                sort=names,
+                title=None,
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False),
+            ),
+            y=alt.Y("annotator_b:N", sort=names, title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.Color(
                 "kappa:Q",
                 title="Cohen's κ",
@@ -197,7 +222,7 @@ def kappa_heatmap(pairs: pd.DataFrame, selection: alt.Parameter | None = None) -
                 alt.Tooltip("n_items:Q", title="n shared items", format=","),
             ],
         )
-        .properties(height=max(HEIGHT, 26 * len(names)), title="Pairwise Cohen's κ")
+        .properties(height=max(HEIGHT, 26 * len(names)), title=title)
     )
     if selection is not None:
         chart = chart.add_params(selection).encode(
@@ -206,7 +231,7 @@ def kappa_heatmap(pairs: pd.DataFrame, selection: alt.Parameter | None = None) -
     return chart
 
 
-def coefficient_chart(table: pd.DataFrame) -> alt.Chart:
+def coefficient_chart(table: pd.DataFrame, title: str = "Team agreement") -> alt.Chart:
     """Team agreement coefficients as points with 95 % interval bars.
 
     ``table``: ``metric`` (display name), ``value``, ``ci_low``, ``ci_high``, ``n_items``;
@@ -214,7 +239,9 @@ def coefficient_chart(table: pd.DataFrame) -> alt.Chart:
     """
     data = table.dropna(subset=["value"])
     base = alt.Chart(data).encode(
-        y=alt.Y("metric:N", sort=list(data["metric"]), title=None),
+        y=alt.Y(
+            "metric:N", sort=list(data["metric"]), title=None, axis=alt.Axis(labelOverlap=False)
+        ),
     )
     bars = base.mark_rule(color=MUTED, size=2).encode(
         x=alt.X("ci_low:Q", title="Coefficient (95 % interval)", scale=alt.Scale(domain=[-0.2, 1])),
@@ -230,15 +257,20 @@ def coefficient_chart(table: pd.DataFrame) -> alt.Chart:
             alt.Tooltip("n_items:Q", title="n items", format=","),
         ],
     )
-    return (bars + points).properties(height=34 * max(len(data), 1), title="Team agreement")
+    return (bars + points).properties(height=40 * max(len(data), 1), title=title)
 
 
-def divergence_chart(divergence: pd.DataFrame, highlight: Sequence[str] = (TEAM,)) -> alt.Chart:
+def divergence_chart(
+    divergence: pd.DataFrame,
+    highlight: Sequence[str] = (TEAM,),
+    title: str = "Divergence on control items",
+) -> alt.Chart:
     """Control-item divergence per week: one grey line per annotator, the team in colour.
 
     ``divergence``: ``week_start`` (datetime), ``who`` (annotator, or :data:`TEAM`),
     ``divergence`` (share of control labels that differ from the committee), ``n``.
-    ``highlight``: the lines drawn in colour (the team, and anyone with an open alert).
+    ``highlight``: the lines drawn in colour, in legend order (the team, anyone alerted);
+    the first is drawn in the darkest colour.
     """
     data = divergence.dropna(subset=["divergence"]).assign(
         highlighted=lambda d: d["who"].isin(list(highlight))
@@ -260,6 +292,13 @@ def divergence_chart(divergence: pd.DataFrame, highlight: Sequence[str] = (TEAM,
     shown = (
         base.transform_filter("datum.highlighted")
         .mark_line(point=True, strokeWidth=2.5)
-        .encode(color=alt.Color("who:N", title=None))
+        .encode(
+            color=alt.Color(
+                "who:N",
+                title=None,
+                sort=list(highlight),
+                scale=alt.Scale(domain=list(highlight), range=HIGHLIGHT_COLORS),
+            )
+        )
     )
-    return (others + shown).properties(height=HEIGHT, title="Divergence on control items")
+    return (others + shown).properties(height=HEIGHT, title=title)

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qualitylib.metrics.counts import confusion_counts
+from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary
 from qualitylib.metrics.team_agreement import agreement_results
@@ -93,13 +94,14 @@ def test_overview_shows_this_weeks_team_agreement_and_the_team_filter_changes_it
 ) -> None:
     at = open_page("overview")
     accuracy, n = _team_accuracy(demo_db, Filters())
-    assert _metric(at, "Team agreement with the committee") == _pct(accuracy)
+    assert _metric(at, "Team agreement") == _pct(accuracy)
     assert f"n = {n:,} control labels" in _texts(at)
+    assert at.get("vega_lite_chart"), "the divergence trend is drawn"
 
     at.sidebar.multiselect(key="f_teams").set_value(["team-b"]).run()  # the default page
     _assert_clean(at)
     team_b, n_b = _team_accuracy(demo_db, Filters(teams=("team-b",)))
-    assert _metric(at, "Team agreement with the committee") == _pct(team_b)
+    assert _metric(at, "Team agreement") == _pct(team_b)
     assert n_b < n
 
 
@@ -177,3 +179,23 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     assert at.success[0].value.startswith("imported 1 file(s): 1 rows")
     history = at.dataframe[0].value
     assert len(history) == 6 and history.iloc[0]["source_name"] == "week48.csv"
+
+
+def test_controls_page_lists_the_drifter_and_the_label_filter_narrows_alerts(
+    open_page: Open, demo_db: Path
+) -> None:
+    at = open_page("controls")
+    with connect(demo_db, read_only=True) as con:
+        alerts = drift_alerts(con, DriftRule(), Filters())
+    table = at.dataframe[0].value
+    assert len(table) == len(alerts)
+    drifter = table[table["who"] == "Hannah Becker"]  # a08 starts calling alcohol `safe`
+    assert set(drifter["label"]) == {"alcohol"}
+    assert "Hannah Becker" in at.multiselect[0].value  # highlighted in the chart
+    assert at.get("vega_lite_chart")
+
+    _choose(at, "f_labels", ["alcohol"])
+    _assert_clean(at)
+    narrowed = at.dataframe[0].value
+    assert set(narrowed["label"]) == {"alcohol"}
+    assert len(narrowed) == (alerts["label"] == "alcohol").sum() < len(alerts)

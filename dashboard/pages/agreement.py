@@ -11,7 +11,7 @@ from qualitylib.agreement import PARADOX_NOTE
 
 COEFFICIENTS = {
     "fleiss_kappa": "Fleiss' κ",
-    "krippendorff_alpha_nominal": "Krippendorff's α (nominal)",
+    "krippendorff_alpha_nominal": "Krippendorff's α",
     "gwet_ac1": "Gwet's AC1",
     "pabak": "PABAK",
     "percent_agreement": "Raw agreement",
@@ -41,7 +41,7 @@ for card, row in zip(cards, shown.itertuples(), strict=True):
             f"{common.interval(row.ci_low, row.ci_high, as_percent=as_percent)}"
         )
 if shown["value"].notna().any():
-    st.altair_chart(charts.coefficient_chart(shown), width="stretch")
+    st.altair_chart(charts.coefficient_chart(shown, title=""), width="stretch")
 if paradox:
     st.info(PARADOX_NOTE, icon=":material/balance:")
 
@@ -53,7 +53,7 @@ if pairs.empty:
 display = common.people(pairs)
 selection = alt.selection_point(fields=["annotator_a", "annotator_b"], name="pair")
 event = st.altair_chart(
-    charts.kappa_heatmap(display, selection),
+    charts.kappa_heatmap(display, selection, title=""),
     on_select="rerun",
     selection_mode="pair",
     key="kappa_map",
@@ -99,7 +99,9 @@ with left:
 with right:
     st.metric("Raw agreement", common.percent(pair["percent_agreement"]))
     st.caption(f"n = {pair['n_items']:,} shared items")
-if pair["prevalence_paradox"]:
+if pair["prevalence_paradox"] and paradox:
+    st.caption("High raw agreement with a low κ: see the prevalence paradox note above.")
+elif pair["prevalence_paradox"]:
     st.info(PARADOX_NOTE, icon=":material/balance:")
 
 items, total = data.disagreements(store, filters, pair["annotator_a"], pair["annotator_b"])

@@ -38,7 +38,7 @@ cards = st.columns(4, border=True)
 for card, (rate, title, help_text) in zip(
     cards,
     [
-        ("accuracy", "Agreement with the committee", "Labels equal to the reference decision"),
+        ("accuracy", "Agreement", "Labels equal to the committee's reference decision"),
         ("tpr", "True positive rate", "Flagged reference items they flagged (any reason)"),
         ("fpr", "False positive rate", "Safe reference items they flagged"),
         ("kappa", "Cohen's κ vs reference", "Agreement beyond chance with the committee"),
@@ -88,7 +88,28 @@ with right:
     )
 
 st.subheader("Week by week")
-common.not_available("TPR and FPR week by week")
+weeks = data.weekly(store, mine)
+tidy = pd.concat(
+    [
+        pd.DataFrame(
+            {
+                "period": pd.to_datetime(weeks["period_start"]),
+                "metric": metric,
+                "value": weeks[rate],
+                "ci_low": weeks[f"{rate}_ci_low"],
+                "ci_high": weeks[f"{rate}_ci_high"],
+                "n": weeks[f"{rate}_n"],
+            }
+        )
+        for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
+    ],
+    ignore_index=True,
+)
+if tidy["value"].notna().any():
+    st.altair_chart(charts.rate_over_time(tidy), width="stretch")
+    st.caption("Bands: 95 % Wilson intervals. Weeks without reference labels are left out.")
+else:
+    st.info("No week has labels on reference items: not enough data.")
 
 st.subheader("Misses on reference items")
 focus = common.label_focus()
@@ -99,7 +120,11 @@ about = f" on items the committee labelled {', '.join(focus)}" if focus else ""
 st.markdown(f"**{total:,}** labels differ from the committee{about}{more}.")
 if len(misses):
     st.dataframe(
-        misses.assign(image=[common.thumbnail(u, hide) for u in misses["uri"]])[
+        misses.assign(
+            image=[common.thumbnail(u, hide) for u in misses["uri"]],
+            given_reason=misses["given_reason"].fillna(""),
+            reference_reason=misses["reference_reason"].fillna(""),
+        )[
             [
                 "image",
                 "item_id",

@@ -4,9 +4,11 @@ the review queue, and the trend of divergence on control items."""
 from dataclasses import replace
 from datetime import timedelta
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import common, data
+from qualitylib import charts
 
 store = common.store()
 filters = common.filters()
@@ -34,18 +36,43 @@ delta = (
 )
 cards = st.columns(4, border=True)
 with cards[0]:
-    st.metric("Team agreement with the committee", common.percent(agreement), delta)
+    st.metric(
+        "Team agreement",
+        common.percent(agreement),
+        delta,
+        help="Team production labels on control items equal to the committee's decision",
+    )
     st.caption(f"n = {n:,} control labels · {common.interval(low, high)}")
     st.caption(f"last week {common.percent(before)} (n = {n_before:,})")
 with cards[1]:
-    common.not_available("Open drift alerts")
+    found = common.with_who(data.alerts(store, filters))
+    recent = found[pd.to_datetime(found["week_start"]) >= pd.Timestamp(previous)]
+    st.metric("Open drift alerts", f"{len(recent):,}", help="Raised this week or last")
+    by_person = recent.groupby("who", sort=True)["label"].agg(lambda s: ", ".join(sorted(set(s))))
+    st.caption(
+        "  \n".join(f"{who}: {labels}" for who, labels in by_person.items())
+        or "nobody drifts this week or last"
+    )
 with cards[2]:
     common.not_available("Annotators in training")
 with cards[3]:
     common.not_available("Review queue")
 
 st.subheader("Team divergence on control items")
-common.not_available("Weekly divergence")
+weekly = common.with_who(data.divergence(store, filters))
+if weekly["divergence"].notna().any():
+    st.altair_chart(
+        charts.divergence_chart(
+            weekly.assign(
+                week_start=pd.to_datetime(weekly["week_start"]), n=weekly["divergence_n"]
+            ),
+            title="",
+        ),
+        width="stretch",
+    )
+    st.caption("The team in colour, each annotator in grey. Details on Controls & drift.")
+else:
+    st.info("No production labels on control items: not enough data.")
 
 st.subheader("By annotator, this week")
 now = data.summary(store, data.week_filters(production, monday))
@@ -57,18 +84,19 @@ table = table.assign(tpr=now["tpr"], fpr=now["fpr"]).merge(
     how="left",
 )
 table["interval"] = [
-    common.interval(lo, hi)
+    common.interval(lo, hi, prefix=False)
     for lo, hi in zip(table.pop("accuracy_ci_low"), table.pop("accuracy_ci_high"), strict=True)
 ]
 table = common.rate_cells(table, ["accuracy", "last_week", "tpr", "fpr"])
 st.dataframe(
     common.people(table),
     hide_index=True,
+    column_order=["annotator_id", "accuracy_n", "accuracy", "interval", "last_week", "tpr", "fpr"],
     column_config={
         "annotator_id": "Annotator",
         "accuracy_n": st.column_config.NumberColumn("n control labels", format="%d"),
         "accuracy": "Agreement",
-        "interval": "Interval",
+        "interval": "95 % CI",
         "last_week": "Last week",
         "tpr": st.column_config.TextColumn("TPR", help="Flagged items they flagged too"),
         "fpr": st.column_config.TextColumn("FPR", help="Safe items they flagged"),

@@ -1,0 +1,80 @@
+"""Take the README's dashboard screenshots: serve the app on a store, shoot pages in Chromium.
+
+python docs/screenshots.py --db data/demo.duckdb [--page annotator ...] [--out docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PAGES = {"overview": "", "annotator": "annotator"}  # screenshot name -> url path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not start at {url}")
+
+
+def shoot(db: Path, names: list[str], out: Path, width: int, height: int) -> None:
+    """Write ``out/<name>.png`` for each page name."""
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true"]
+    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": width, "height": height})
+            for name in names:
+                page.goto(f"{url}/{PAGES.get(name, name)}")
+                page.wait_for_selector("h1", timeout=60_000)
+                page.wait_for_selector(".vega-embed svg, .vega-embed canvas", timeout=60_000)
+                page.wait_for_timeout(1500)  # let charts finish their first layout
+                page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+                print(f"wrote {out / f'{name}.png'}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="the store to show")
+    parser.add_argument("--page", action="append", help="page url path (default: README's)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=1000)
+    args = parser.parse_args()
+    shoot(args.db, args.page or list(PAGES), args.out, args.width, args.height)
+
+
+if __name__ == "__main__":
+    main()
