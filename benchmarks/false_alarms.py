@@ -104,11 +104,11 @@ def detection(seeds: list[int], n_annotations: int, rule: DriftRule) -> pd.DataF
         controls, personas = controls_for(seed, n_annotations, "personas")
         table = alerts_from_controls(controls, rule)
         drifter = personas[personas["persona"] == "drifter"].iloc[0]
-        start = drifter["drift_start"].date()
+        start = pd.Timestamp(drifter["drift_start"]).tz_localize(None)
         hits = table[
             (table["annotator_id"] == drifter["annotator_id"])
             & (table["label"] == drifter["drift_label"])
-            & (pd.to_datetime(table["week_start"]).dt.date >= start)
+            & (pd.to_datetime(table["week_start"]) >= start)
         ]
         first = hits["week_start"].min() if len(hits) else None
         experts = set(personas.loc[personas["persona"] == "expert", "annotator_id"])

@@ -54,3 +54,17 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     demo.build(path, seed=0, n_annotations=60_000)
     return path
+
+
+@pytest.fixture(scope="session")
+def personas_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded demo team at 200,000 labels (seed 0), built once per test session; read only.
+
+    About 65 control labels per annotator-week: enough for the persona tests of drift and
+    onboarding (at 60,000 labels a 100-label onboarding window spans five weeks).
+    """
+    from qualitylib import demo
+
+    path = tmp_path_factory.mktemp("personas") / "demo.duckdb"
+    demo.build(path, seed=0, n_annotations=200_000)
+    return path

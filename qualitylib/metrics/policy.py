@@ -59,11 +59,12 @@ def policy_comparison(
         ],
         axis=1,
     ).merge(starts, on="policy_version", how="left")
-    out = out.sort_values(["annotator_id", "version_start"], ignore_index=True)
+    out["_team"] = out["annotator_id"] == "\x00team"
+    out = out.sort_values(["_team", "annotator_id", "version_start"], ignore_index=True)
     for rate in ("accuracy", "tpr", "fpr"):
         out[f"{rate}_change"] = out.groupby("annotator_id")[rate].diff()
-    is_team = out["annotator_id"] == "\x00team"
-    out["annotator_id"] = out["annotator_id"].astype(object).where(~is_team, None)
+    out["annotator_id"] = out["annotator_id"].astype(object).where(~out["_team"], None)
+    out = out.drop(columns="_team")
     lead = ["annotator_id", "policy_version", "version_start", "n_reference"]
     return out[lead + [c for c in out.columns if c not in lead]]
 
