@@ -84,12 +84,17 @@ def _export(args: argparse.Namespace) -> int:
 
         from qualitylib.metrics.onboarding import Objective
 
-        defaults = Objective()
-        objective = Objective(
-            tpr_min=defaults.tpr_min if args.tpr_min is None else args.tpr_min,
-            fpr_max=defaults.fpr_max if args.fpr_max is None else args.fpr_max,
-            window=defaults.window if args.window is None else args.window,
-        )
+        chosen = {
+            "tpr_min": args.tpr_min,
+            "fpr_max": args.fpr_max,
+            "window": args.window,
+            "min_positives": args.min_positives,
+            "min_negatives": args.min_negatives,
+        }
+        try:
+            objective = Objective(**{k: v for k, v in chosen.items() if v is not None})
+        except ValueError as error:
+            raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
     elif args.table == "timeline":
         from functools import partial
@@ -207,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--window", type=int, help="onboarding: last N reference labels judged (default 100)"
     )
+    exp.add_argument("--min-positives", type=int, help="onboarding: positives in the window (20)")
+    exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
     )

@@ -153,3 +153,27 @@ def test_demo_drifter_is_alerted_on_its_class_and_no_expert_is(personas_db: Path
     experts = set(personas.loc[personas["persona"] == "expert", "annotator_id"])
     assert experts.isdisjoint(set(alerts["annotator_id"].dropna()))
     assert not (alerts["scope"] == "team").any()  # individuals, not the team, diverge
+
+
+def test_cli_exports_the_new_tables(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(store), "drift-alerts"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert {"annotator_id", "week_start", "label", "divergence", "baseline", "n"} <= set(header)
+    assert main(["export", "--db", str(store), "timeline", "--period", "month"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("annotator_id,period_start,n_labels") and len(lines) == 3
+    assert lines[1].startswith("ann,2026-09-01,")
+    options = ["--tpr-min", "0.5", "--fpr-max", "0.5", "--window", "2"]
+    # a window of 2 cannot hold 20 positives and 20 negatives: a one-line error
+    assert main(["export", "--db", str(store), "onboarding", *options]) == 1
+    assert "can never hold" in capsys.readouterr().err
+    small = ["--min-positives", "1", "--min-negatives", "1"]
+    assert main(["export", "--db", str(store), "onboarding", *options, *small]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    # every 2-label window of ann misses r2; every one of bob's flags r1 or misses r2
+    assert rows[0].startswith("annotator_id,name,team,status,since")
+    assert [row.split(",")[3] for row in rows[1:]] == ["in_training", "in_training"]
+    assert main(["export", "--db", str(store), "review-queue"]) == 0
+    assert capsys.readouterr().out.startswith("item_id,uri,n_labels")
