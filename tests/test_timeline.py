@@ -114,3 +114,23 @@ def test_learning_curve_bins_by_tenure(store: Path) -> None:
     assert alice["n_reference"].tolist() == [2, 2, 1]
     # tenure is counted over the whole log: a later window keeps alice's bin numbers
     assert later["tenure_bin"].tolist() == [1, 2] and later["n_reference"].tolist() == [1, 1]
+
+
+def test_breakdown_by_item_metadata(db: Path, write) -> None:
+    from qualitylib.metrics.slices import breakdown, slice_values
+
+    import_files(db, "labels", [write("labels.csv", LABELS)])
+    items = "item_id,source\nr1,net-a\nr2,net-b\nr3,net-a\nr4,net-a\np1,net-b\n"
+    import_files(db, "items", [write("items.csv", items)])
+    import_files(db, "reference", [write("reference.csv", REFERENCE)])
+    import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
+    with connect(db, read_only=True) as con:
+        values = slice_values(con, "source")
+        table = breakdown(con, timeline, "source", period="month")
+    assert values.values.tolist() == [["net-a", 3, 4], ["net-b", 2, 4]]
+    assert table[["slice", "annotator_id", "n_labels", "n_reference"]].values.tolist() == [
+        ["net-a", "alice", 3, 3],
+        ["net-a", "bob", 1, 1],
+        ["net-b", "alice", 3, 2],
+        ["net-b", "bob", 1, 1],
+    ]
