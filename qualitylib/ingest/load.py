@@ -26,15 +26,36 @@ class LoadCounts:
 def _add_keys(
     con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, source_column: str
 ) -> int:
-    """Give every id of ``_typed.source_column`` not yet in ``table`` the next integer key."""
+    """Give every id of ``_typed.source_column`` not yet in ``table`` the next integer key.
+
+    Keys follow the ids' first appearance in the file, so the same file gives the same keys.
+    """
     before = int(scalar(con, f"SELECT count(*) FROM {table}"))
     con.execute(
         f"""
         INSERT INTO {table} ({key}, {id_column})
-        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY id),
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY first),
                id
-        FROM (SELECT DISTINCT {source_column} AS id FROM {TYPED}) AS new
-        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{id_column} = new.id)
+        FROM (
+            SELECT {source_column} AS id, min(_row) AS first FROM {TYPED} GROUP BY {source_column}
+        ) AS new
+        ANTI JOIN {table} t ON t.{id_column} = new.id
+        """
+    )
+    return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
+
+
+def _insert_new(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, columns: tuple[str, ...]
+) -> int:
+    """Insert the rows of ``_typed`` whose id is not in ``table`` yet, keyed in file order."""
+    before = int(scalar(con, f"SELECT count(*) FROM {table}"))
+    con.execute(
+        f"""
+        INSERT INTO {table} ({key}, {id_column}, {", ".join(columns)})
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY _row),
+               t.{id_column}, {", ".join(f"t.{column}" for column in columns)}
+        FROM {TYPED} t ANTI JOIN {table} x ON x.{id_column} = t.{id_column}
         """
     )
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
@@ -107,7 +128,8 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 """
             )
         case "items":
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            # Existing items get the new uri/metadata; new ones are inserted whole (an UPDATE
+            # of millions of freshly keyed rows would cost more than the insert itself).
             con.execute(
                 f"""
                 UPDATE items SET uri = coalesce(t.uri, items.uri),
@@ -115,10 +137,8 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 FROM {TYPED} t WHERE items.item_id = t.item_id
                 """
             )
+            new_items = _insert_new(con, "items", "item_key", "item_id", ("uri", "metadata"))
         case "annotators":
-            new_annotators = _add_keys(
-                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
-            )
             con.execute(
                 f"""
                 UPDATE annotators SET name = coalesce(t.name, annotators.name),
@@ -126,5 +146,12 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                        started_at = coalesce(t.started_at, annotators.started_at)
                 FROM {TYPED} t WHERE annotators.annotator_id = t.annotator_id
                 """
+            )
+            new_annotators = _insert_new(
+                con,
+                "annotators",
+                "annotator_key",
+                "annotator_id",
+                ("name", "team", "role", "started_at"),
             )
     return LoadCounts(n_rows, new_annotators, new_items)
