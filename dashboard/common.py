@@ -24,6 +24,7 @@ from dashboard import data
 from qualitylib import charts
 from qualitylib.export import neutralise
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
 
 DB_ENV = "QUALITYLIB_DB"
@@ -209,13 +210,6 @@ def thumbnail(uri: object, hidden: bool) -> str:
     return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def not_available(what: str) -> None:
-    """Say plainly that a section waits for a metric that is not in this version yet."""
-    st.info(
-        f"{what}: not available yet in this version of qualitylib.", icon=":material/hourglass:"
-    )
-
-
 def rate_cells(frame: pd.DataFrame, rates: Iterable[str]) -> pd.DataFrame:
     """Display copies of rate columns: "93.4 %" or "not enough data" (never NaN)."""
     out = frame.copy()
@@ -228,3 +222,30 @@ def with_who(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``who``: the annotator's display name (or pseudonym), "team" for team rows."""
     shown = people(frame.assign(who=frame["annotator_id"]), ["who"])
     return shown.assign(who=shown["who"].where(shown["who"].notna(), charts.TEAM))
+
+
+def objective() -> Objective:
+    """The onboarding objective chosen on the Onboarding page (the library's default before)."""
+    return st.session_state.get("objective", Objective())
+
+
+def voters(text: object, mapping: dict[str, str]) -> object:
+    """A review-queue ``labels`` cell ("safe: a01, a02?; nudity: a03") with people renamed."""
+    if not isinstance(text, str):
+        return text
+    groups = []
+    for group in text.split("; "):
+        label, _, names = group.partition(": ")
+        renamed = [
+            mapping.get(name.rstrip("?"), name.rstrip("?")) + ("?" if name.endswith("?") else "")
+            for name in names.split(", ")
+        ]
+        groups.append(f"{label}: {', '.join(renamed)}")
+    return "; ".join(groups)
+
+
+def display_names(ids: Iterable[str]) -> dict[str, str]:
+    """``{id: shown name}``: pseudonyms when switched on, else names (the id when unnamed)."""
+    ids = list(dict.fromkeys(ids))
+    frame = people(pd.DataFrame({"annotator_id": ids, "shown": ids}), ["shown"])
+    return dict(zip(frame["annotator_id"], frame["shown"], strict=True))

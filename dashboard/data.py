@@ -21,12 +21,15 @@ import streamlit as st
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
+from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
-from qualitylib.metrics.timeline import timeline
+from qualitylib.metrics.timeline import learning_curve, timeline
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
+MAX_QUEUE = 5000  # review-queue items fetched; the overview says "5,000+" beyond
 
 
 @dataclass(frozen=True)
@@ -244,3 +247,38 @@ def alerts(store: Store, filters: Filters) -> pd.DataFrame:
     """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
+
+
+@st.cache_data(show_spinner=False)
+def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
+    """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+    with _read(store) as con:
+        return onboarding_status(con, objective, filters)
+
+
+@st.cache_data(show_spinner=False)
+def curves(store: Store, filters: Filters, bin_size: int) -> pd.DataFrame:
+    """Rates by tenure, in bins of ``bin_size`` reference labels (``learning_curve``)."""
+    with _read(store) as con:
+        return learning_curve(con, filters, bin_size)
+
+
+@st.cache_data(show_spinner=False)
+def newcomers(store: Store, filters: Filters) -> list[str]:
+    """Annotators with labels in the training phase under ``filters``."""
+    where, params = filters.where("x")
+    with _read(store) as con:
+        rows = con.execute(
+            f"""SELECT DISTINCT a.annotator_id FROM annotations x
+                JOIN annotators a USING (annotator_key)
+                WHERE x.phase = 'training' AND {where} ORDER BY 1""",
+            params,
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@st.cache_data(show_spinner=False)
+def queue(store: Store, filters: Filters) -> pd.DataFrame:
+    """The committee's review queue, best first, at most :data:`MAX_QUEUE` items."""
+    with _read(store) as con:
+        return review_queue(con, filters, MAX_QUEUE)

@@ -19,7 +19,8 @@ from playwright.sync_api import sync_playwright
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-PAGES = {"overview": "", "annotator": "annotator"}  # screenshot name -> url path
+# screenshot name -> url path (the annotator page opens the demo's learner)
+PAGES = {"overview": "", "annotator": "annotator?annotator=a07"}
 
 
 def _free_port() -> int:

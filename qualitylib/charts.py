@@ -94,7 +94,9 @@ def rate_over_time(
         title=None,
         scale=alt.Scale(domain=list(RATE_COLORS), range=list(RATE_COLORS.values())),
     )
-    base = alt.Chart(data).encode(x=alt.X("period:T", title=x_title), color=color)
+    base = alt.Chart(data).encode(
+        x=alt.X("period:T", title=x_title, axis=alt.Axis(format="%d %b")), color=color
+    )
     band = base.mark_area(opacity=0.18).encode(
         y=alt.Y(
             "ci_low:Q", title="Rate", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
@@ -276,7 +278,7 @@ def divergence_chart(
         highlighted=lambda d: d["who"].isin(list(highlight))
     )
     base = alt.Chart(data).encode(
-        x=alt.X("week_start:T", title="Week"),
+        x=alt.X("week_start:T", title="Week", axis=alt.Axis(format="%d %b")),
         y=alt.Y("divergence:Q", title="Divergence from the committee", axis=alt.Axis(format="%")),
         detail="who:N",
         tooltip=[

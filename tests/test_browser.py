@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 PAGES = {
     "": ("Overview", 1),
     "annotator": ("Annotator", 2),
-    "onboarding": ("Onboarding", 0),
+    "onboarding": ("Onboarding", 2),
     "agreement": ("Agreement", 2),
     "controls": ("Controls & drift", 1),
     "review": ("Review queue", 0),

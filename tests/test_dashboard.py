@@ -18,7 +18,9 @@ from streamlit.testing.v1 import AppTest
 from qualitylib.metrics.counts import confusion_counts
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import annotator_summary
+from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results
 from qualitylib.pseudonyms import pseudonym
 from qualitylib.store import connect, scalar
@@ -199,3 +201,43 @@ def test_controls_page_lists_the_drifter_and_the_label_filter_narrows_alerts(
     narrowed = at.dataframe[0].value
     assert set(narrowed["label"]) == {"alcohol"}
     assert len(narrowed) == (alerts["label"] == "alcohol").sum() < len(alerts)
+
+
+def test_onboarding_page_shows_status_counts_and_learning_curves(
+    open_page: Open, demo_db: Path
+) -> None:
+    at = open_page("onboarding")
+    with connect(demo_db, read_only=True) as con:
+        status = onboarding_status(con, Objective(), Filters())
+        strict = onboarding_status(con, Objective(tpr_min=0.99), Filters())
+    counts = status["status"].value_counts()
+    assert _metric(at, "Aligned") == f"{counts.get('aligned', 0):,}"
+    assert _metric(at, "In training") == f"{counts.get('in_training', 0):,}"
+    trainees = at.dataframe[0].value
+    assert "Gabriel Sousa" in set(trainees["Annotator"])  # the learner, a newcomer
+    assert "Ivan Novak" in set(trainees["Annotator"])  # lenient: never meets the objective
+    assert len(at.get("vega_lite_chart")) == 2  # TPR and FPR learning curves
+
+    at.number_input[0].set_value(0.99).run()  # a stricter TPR objective
+    _assert_clean(at)
+    assert _metric(at, "Aligned") == f"{(strict['status'] == 'aligned').sum():,}"
+    assert (strict["status"] == "aligned").sum() < counts.get("aligned", 0)
+
+
+def test_review_queue_page_filters_and_downloads(open_page: Open, demo_db: Path) -> None:
+    at = open_page("review")
+    with connect(demo_db, read_only=True) as con:
+        queue = review_queue(con, Filters(), 5000)
+    table = at.dataframe[0].value
+    assert len(table) == len(queue)
+    assert f"**{len(queue):,}** of {len(queue):,} items" in _texts(at)
+    assert at.get("download_button")
+
+    at.toggle[0].set_value(True).run()  # only flagged-vs-safe splits
+    _assert_clean(at)
+    assert len(at.dataframe[0].value) == queue["split"].sum() < len(queue)
+
+    _choose(at, "f_labels", ["safe"])
+    narrowed = at.dataframe[0].value
+    assert set(narrowed["majority_label"]) == {"safe"}
+    assert len(narrowed) == (queue["split"] & (queue["majority_label"] == "safe")).sum()

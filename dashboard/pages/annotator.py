@@ -22,7 +22,15 @@ names = dict(zip(shown["annotator_id"], shown["display"], strict=True))
 if not names:
     st.info("No annotators in the store yet: import some on the Data page.")
     st.stop()
-person = st.selectbox("Annotator", list(names), format_func=names.get, key="annotator")
+linked = st.query_params.get("annotator")
+person = st.selectbox(
+    "Annotator",
+    list(names),
+    index=list(names).index(linked) if linked in names else 0,
+    format_func=names.get,
+    key="annotator",
+)
+st.query_params["annotator"] = person  # a link to this page opens this person
 name = names[person]
 row = workers.set_index("annotator_id").loc[person]
 started = f"started {row['started_at']:%d %b %Y}" if pd.notna(row["started_at"]) else ""
@@ -58,8 +66,9 @@ left, right = st.columns(2)
 with left:
     confusion = data.confusion(store, mine)
     labels = data.options(store)["labels"]
+    st.markdown("**Confusion with the committee** (rows: committee, columns: given)")
     st.altair_chart(
-        charts.confusion_heatmap(confusion[confusion["annotator_id"] == person], labels),
+        charts.confusion_heatmap(confusion[confusion["annotator_id"] == person], labels, title=""),
         width="stretch",
     )
 with right:
@@ -106,8 +115,13 @@ tidy = pd.concat(
     ignore_index=True,
 )
 if tidy["value"].notna().any():
-    st.altair_chart(charts.rate_over_time(tidy), width="stretch")
-    st.caption("Bands: 95 % Wilson intervals. Weeks without reference labels are left out.")
+    goal = common.objective()
+    objectives = pd.DataFrame({"metric": ["TPR", "FPR"], "value": [goal.tpr_min, goal.fpr_max]})
+    st.altair_chart(charts.rate_over_time(tidy, objectives), width="stretch")
+    st.caption(
+        "Dashed: the onboarding objective (set on the Onboarding page). Bands: 95 % Wilson "
+        "intervals. Weeks without reference labels are left out."
+    )
 else:
     st.info("No week has labels on reference items: not enough data.")
 

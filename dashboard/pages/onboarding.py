@@ -1,9 +1,117 @@
-"""Onboarding, for the trainer: everyone in training, their status and learning curves."""
+"""Onboarding, for the trainer: who is aligned with the committee yet, since when, and the
+learning curves (rates by number of reference labels done) of everyone still in training."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, data
+from qualitylib import charts
+from qualitylib.metrics.onboarding import Objective
 
-common.store()
+STATUS_TEXT = {
+    "aligned": "aligned",
+    "in_training": "in training",
+    "regressed": "regressed",
+    "not_enough_data": "not enough data",
+}
+
+ORDER = {"in_training": 0, "regressed": 1, "not_enough_data": 2, "aligned": 3}
+
+store = common.store()
+filters = common.filters()
 st.title("Onboarding")
-common.not_available("Learning curves and onboarding status")
+
+current = common.objective()
+with st.expander(
+    f"Objective: TPR ≥ {current.tpr_min:.0%} and FPR ≤ {current.fpr_max:.0%} over the last "
+    f"{current.window} reference labels"
+):
+    left, middle, right = st.columns(3)
+    tpr_min = left.number_input("TPR at least", 0.0, 1.0, current.tpr_min, 0.01, format="%.2f")
+    fpr_max = middle.number_input("FPR at most", 0.0, 1.0, current.fpr_max, 0.01, format="%.2f")
+    window = right.number_input("Over the last … reference labels", 40, 1000, current.window, 10)
+    try:
+        chosen = Objective(tpr_min=tpr_min, fpr_max=fpr_max, window=int(window))
+    except ValueError as error:
+        st.error(f"error: {error}")
+        chosen = current
+st.session_state["objective"] = chosen  # the Annotator page draws the same objective
+
+status = data.onboarding(store, filters, chosen)
+if status.empty:
+    st.info("No labels on reference items under these filters: not enough data.")
+    st.stop()
+trainees = set(data.newcomers(store, filters)) | set(
+    status.loc[status["status"] != "aligned", "annotator_id"]
+)
+counts = status["status"].value_counts()
+cards = st.columns(4, border=True)
+for card, key in zip(cards, STATUS_TEXT, strict=True):
+    card.metric(STATUS_TEXT[key].capitalize(), f"{counts.get(key, 0):,}")
+st.caption(
+    "Aligned: the latest window meets the objective. Regressed: was aligned, and a later "
+    "window clearly fails it (its 95 % interval is on the wrong side)."
+)
+
+st.subheader("Everyone in training")
+st.caption("Newcomers (labels in the training phase) and anyone not aligned right now.")
+focus = status[status["annotator_id"].isin(trainees)]
+focus = focus.sort_values(
+    ["status", "annotator_id"],
+    key=lambda c: c.map(ORDER) if c.name == "status" else c,
+)
+table = common.people(focus.assign(shown=focus["annotator_id"]), ["shown"])
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Annotator": table["shown"],
+            "Team": table["team"],
+            "Status": table["status"].map(STATUS_TEXT),
+            "Since": table["since"].dt.date,
+            "First aligned": table["first_aligned"].dt.date,
+            "Reference labels": table["n_reference_labels"],
+            "TPR (window)": [common.percent(v) for v in table["tpr"]],
+            "n positives": table["tpr_n"],
+            "FPR (window)": [common.percent(v) for v in table["fpr"]],
+            "n negatives": table["fpr_n"],
+        }
+    ),
+    hide_index=True,
+)
+
+bin_size = st.select_slider("Bin size (reference labels)", [25, 50, 100, 200], value=50)
+learning = data.curves(store, filters, bin_size)
+learning = learning[learning["annotator_id"].isin(trainees)]
+if learning.empty:
+    st.info("Nobody in training has reference labels under these filters: not enough data.")
+else:
+    names = common.display_names(learning["annotator_id"])
+    left, right = st.columns(2)
+    for column, rate, limit, title in (
+        (left, "tpr", chosen.tpr_min, "TPR (flagged items caught)"),
+        (right, "fpr", chosen.fpr_max, "FPR (safe items flagged)"),
+    ):
+        curve = pd.DataFrame(
+            {
+                "annotator": learning["annotator_id"].map(names),
+                "tenure": learning["tenure_start"],
+                "value": learning[rate],
+                "ci_low": learning[f"{rate}_ci_low"],
+                "ci_high": learning[f"{rate}_ci_high"],
+                "n": learning[f"{rate}_n"],
+            }
+        )
+        column.altair_chart(
+            charts.learning_curves(curve, objective=limit, metric_title=title, title=title),
+            width="stretch",
+        )
+    st.caption(
+        "x: reference labels done since the start (bins of the chosen size); dashed: the "
+        "objective; bands: 95 % Wilson intervals."
+    )
+st.download_button(
+    "Download the status table (CSV)",
+    common.csv_bytes(common.for_download(status)),
+    file_name="onboarding_status.csv",
+    mime="text/csv",
+)

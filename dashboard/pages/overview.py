@@ -54,9 +54,22 @@ with cards[1]:
         or "nobody drifts this week or last"
     )
 with cards[2]:
-    common.not_available("Annotators in training")
+    status = data.onboarding(store, filters, common.objective())
+    training = status[status["status"] == "in_training"]
+    regressed = status[status["status"] == "regressed"]
+    st.metric("In training", f"{len(training):,}", help="Not yet aligned with the objective")
+    names = common.display_names(status["annotator_id"])
+    st.caption(", ".join(names[a] for a in training["annotator_id"]) or "everyone is aligned")
+    if len(regressed):
+        st.caption("regressed: " + ", ".join(names[a] for a in regressed["annotator_id"]))
 with cards[3]:
-    common.not_available("Review queue")
+    waiting = data.queue(store, filters)
+    more = "+" if len(waiting) >= data.MAX_QUEUE else ""
+    st.metric("Review queue", f"{len(waiting):,}{more}", help="Items annotators split on")
+    st.caption(
+        f"{int(waiting['split'].sum()):,} flagged-vs-safe splits · "
+        f"{int((waiting['n_unsure'] > 0).sum()):,} with unsure flags"
+    )
 
 st.subheader("Team divergence on control items")
 weekly = common.with_who(data.divergence(store, filters))
@@ -70,7 +83,7 @@ if weekly["divergence"].notna().any():
         ),
         width="stretch",
     )
-    st.caption("The team in colour, each annotator in grey. Details on Controls & drift.")
+    st.caption("The team in dark, each annotator in grey. Details on Controls & drift.")
 else:
     st.info("No production labels on control items: not enough data.")
 

@@ -1,9 +1,82 @@
-"""Review queue, for the committee: the items annotators split on."""
+"""Review queue, for the committee: items where annotators split or say they are unsure,
+most contested first, to rule on (and to download)."""
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, data
 
-common.store()
+store = common.store()
+filters = common.filters()
 st.title("Review queue")
-common.not_available("The review queue")
+st.caption(
+    "Items ranked by vote entropy (how evenly the labels split, in bits) plus the share of "
+    "'unsure' flags. Items the committee ruled on after their latest label are left out."
+)
+
+items = data.queue(store, filters)
+if items.empty:
+    st.success("Nothing to review under these filters.", icon=":material/check_circle:")
+    st.stop()
+
+left, middle, right = st.columns(3)
+split_only = left.toggle("Only flagged-vs-safe splits", help="Votes on both sides of the policy")
+unsure_only = middle.toggle("Only items flagged unsure")
+undecided = right.toggle("Only items without a committee decision")
+most = int(items["n_annotators"].max())
+minimum = st.slider("At least this many annotators", 1, most, 1) if most > 1 else 1
+
+shown = common.only_labels(items, "majority_label")
+shown = shown[shown["n_annotators"] >= minimum]
+if split_only:
+    shown = shown[shown["split"]]
+if unsure_only:
+    shown = shown[shown["n_unsure"] > 0]
+if undecided:
+    shown = shown[shown["reference_label"].isna()]
+
+more = "+" if len(items) >= data.MAX_QUEUE else ""
+st.markdown(f"**{len(shown):,}** of {len(items):,}{more} items in the queue match.")
+hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
+names = common.display_names(data.annotators(store)["annotator_id"])
+table = shown.assign(
+    image=[common.thumbnail(u, hide) for u in shown["uri"]],
+    labels=[common.voters(v, names) for v in shown["labels"]],
+    reference_label=shown["reference_label"].fillna(""),
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    column_order=[
+        "image",
+        "item_id",
+        "score",
+        "vote_entropy",
+        "n_labels",
+        "n_unsure",
+        "majority_label",
+        "labels",
+        "reference_label",
+        "last_label_at",
+    ],  # fmt: skip
+    column_config={
+        "image": st.column_config.ImageColumn("Image"),
+        "item_id": "Item",
+        "score": st.column_config.NumberColumn("Score", format="%.2f"),
+        "vote_entropy": st.column_config.NumberColumn("Entropy (bits)", format="%.2f"),
+        "n_labels": st.column_config.NumberColumn("n labels", format="%d"),
+        "n_unsure": st.column_config.NumberColumn("Unsure", format="%d"),
+        "majority_label": "Majority",
+        "labels": st.column_config.TextColumn("Who said what", help="? marks an unsure label"),
+        "reference_label": "Committee",
+        "last_label_at": st.column_config.DatetimeColumn("Last label", format="YYYY-MM-DD"),
+    },
+)
+pseudonymous = names if common.pseudonyms_on() else {}  # downloads keep ids otherwise
+st.download_button(
+    "Download the queue (CSV)",
+    common.csv_bytes(
+        shown.assign(labels=[common.voters(v, pseudonymous) for v in shown["labels"]])
+    ),
+    file_name="review_queue.csv",
+    mime="text/csv",
+)
