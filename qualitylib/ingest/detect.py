@@ -46,7 +46,7 @@ def detect_format(path: Path) -> str:
             return "label-studio"
         found = ", ".join(sorted(keys)[:8]) or "no keys"
         raise ValidationError(
-            f"{path.name}: JSON from an unknown tool (first record has {found}); "
+            f"{path.name}: JSON from an unknown tool (record 1 has fields {found}); "
             "pass --format label-studio, prodigy or sagemaker"
         )
     first_line = head.splitlines()[0] if head else ""

@@ -121,6 +121,26 @@ def read_json_records(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise ValidationError(f"{path.name}: the file holds no records")
 
 
+def reject_records(
+    con: duckdb.DuckDBPyConnection, path: Path, where: str, name: str, problem: str
+) -> None:
+    """Raise naming the first record of ``_records`` matching ``where`` and its field ``name``.
+
+    Run before anything else reads the records, so JSON that is not the tool's export is
+    named as such, not as an export without answers.
+    """
+    rows = con.execute(
+        f"SELECT {ROW}, left(json, 60), count(*) OVER () FROM {RECORDS} WHERE {where} "
+        f"ORDER BY {ROW} LIMIT 1"
+    ).fetchall()
+    if rows:
+        number, got, total = rows[0]
+        more = f"; {total - 1} more like this" if total > 1 else ""
+        raise ValidationError(
+            f"{path.name} record {number}, field {name!r}: {problem} (got {got!r}){more}"
+        )
+
+
 def list_controls(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> list[str]:
     """The distinct control names ``sql`` finds, sorted."""
     return sorted(row[0] for row in con.execute(sql, params).fetchall() if row[0] is not None)
@@ -186,7 +206,9 @@ def stage_export(
             f"FROM {EXPORT} WHERE role = $role ORDER BY {ROW}",
             {"role": role, "default_at": options.default_at.strftime("%Y-%m-%dT%H:%M:%S")},
         )
-        yield Staged(kind, [name for name, _ in columns], places, skipped, int(n_dated))
+        yield Staged(
+            kind, [name for name, _ in columns], places.for_kind(kind), skipped, int(n_dated)
+        )
         skipped = {}
 
 

@@ -20,6 +20,7 @@ from qualitylib.ingest.exports import (
     list_controls,
     pick_control,
     read_json_records,
+    reject_records,
 )
 from qualitylib.ingest.read import ROW
 from qualitylib.ingest.validate import Places
@@ -45,6 +46,13 @@ _ANNOTATIONS = f"""
 def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a Label Studio JSON export."""
     read_json_records(con, path)
+    reject_records(
+        con,
+        path,
+        "coalesce(json_type(json, '$.annotations'), 'NULL') <> 'ARRAY'",
+        "annotations",
+        "not a Label Studio task (expected an object with a list of annotations)",
+    )
     controls = list_controls(
         con,
         f"""SELECT DISTINCT json_extract_string(x.res, '$.from_name')
@@ -97,15 +105,6 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                     ELSE 'annotations[].completed_by' END AS field,
                CASE WHEN n_choices > 1 THEN choices END AS got
         FROM fields
-        UNION ALL
-        SELECT {ROW}, NULL, NULL, NULL, NULL, NULL, false,
-               CASE WHEN json_type(json) <> 'OBJECT' THEN 'not a Label Studio task object'
-                    ELSE 'not a list of annotations' END,
-               CASE WHEN json_type(json) <> 'OBJECT' THEN 'task' ELSE 'annotations' END,
-               left(json, 60)
-        FROM {RECORDS}
-        WHERE json_type(json) <> 'OBJECT'
-           OR coalesce(json_type(json, '$.annotations'), 'NULL') <> 'ARRAY'
         """,
         {"control": control},
     )

@@ -20,6 +20,9 @@ STAGE = "_stage"
 ROW = "_row"
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+MAX_LINE = 1 << 20
+# control characters and the byte-order mark: never part of a name or an id
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ufeff]")
 
 
 def file_format(path: Path) -> str:
@@ -32,19 +35,60 @@ def file_format(path: Path) -> str:
     raise ValidationError(f"{path.name}: unknown file type {suffix!r}; use .csv, .tsv or .parquet")
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
-    """The header's column names, stripped; errors name the file."""
+def _field_number(text: str, delimiter: str) -> int:
+    """1-based number of the field that the end of ``text`` (a line's start) falls in."""
+    return max(1, len(next(csv.reader([text], delimiter=delimiter), [])))
+
+
+def _not_utf8(path: Path, delimiter: str, header: list[str]) -> ValidationError:
+    """Find the first line that is not UTF-8 and name its row and column (error path only)."""
     with path.open("rb") as handle:
-        first = handle.readline(1 << 20)
+        for number, line in enumerate(handle):
+            try:
+                line.decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError as error:
+                prefix = line[: error.start].decode("utf-8-sig", errors="replace")
+                position = _field_number(prefix, delimiter)
+                column = header[position - 1] if position <= len(header) else position
+                where = "row 0 (header)" if number == 0 else f"row {number}"
+                return ValidationError(
+                    f"{path.name} {where}: not UTF-8 text (column {column!r}, byte "
+                    f"0x{line[error.start]:02x}); save the file as UTF-8"
+                )
+    return ValidationError(f"{path.name}: not UTF-8 text; save the file as UTF-8")
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    """The header's column names, stripped; errors name the file, and the column when they can.
+
+    A leading UTF-8 byte-order mark is dropped; one anywhere else, or any control character
+    (a binary or UTF-16 file), makes the header unreadable.
+    """
+    with path.open("rb") as handle:
+        first = handle.readline(MAX_LINE)
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        raise _not_utf8(path, delimiter, []) from error
+    try:
+        header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), None)
+    except csv.Error as error:
+        position = next(
+            n
+            for n, name in enumerate(text.split(delimiter), 1)
+            if len(name) > csv.field_size_limit()
+        )
         raise ValidationError(
-            f"{path.name} row 0 (header): not UTF-8 text; save the file as UTF-8"
+            f"{path.name} row 0 (header), column {position}: not a CSV header ({error})"
         ) from error
-    header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), None)
     if not header or all(not name.strip() for name in header):
         raise ValidationError(f"{path.name}: the file is empty (no header, no rows)")
+    for position, name in enumerate(header, start=1):
+        if _UNPRINTABLE.search(name):
+            raise ValidationError(
+                f"{path.name} row 0 (header), column {position}: the name holds control "
+                "characters or a byte-order mark; is this a text file saved as UTF-8?"
+            )
     return [name.strip() for name in header]
 
 
@@ -66,25 +110,53 @@ def _duplicated(names: list[str]) -> list[str]:
 
 
 _DUCKDB_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_DUCKDB_ORIGINAL = re.compile(r"^Original Line: (.*)$", re.MULTILINE)
+_DUCKDB_KIND = re.compile(r"^[A-Za-z ]*Error: ")
+_DUCKDB_COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
 
-def _csv_error(path: Path, error: duckdb.Error) -> ValidationError:
-    """DuckDB's multi-line CSV error as one line with the data row number."""
+def _where_in_row(text: str, delimiter: str, header: list[str]) -> str:
+    """Which column DuckDB's complaint about one row concerns, as a parenthesised note."""
+    if counts := _DUCKDB_COUNTS.search(text):
+        expected, found = int(counts.group(1)), int(counts.group(2))
+        if found < expected:
+            return f" (column {header[found]!r} is missing: a truncated row?)"
+        return (
+            f" (column {expected + 1} is beyond the header's last column {header[-1]!r}: "
+            "a delimiter inside an unquoted value?)"
+        )
+    original = _DUCKDB_ORIGINAL.search(text)
+    if original is None:
+        return ""
+    if "unterminated quote" in text:
+        position = _field_number(original.group(1), delimiter)
+    elif "Maximum line size" in text:
+        position = _field_number(original.group(1)[:MAX_LINE], delimiter)
+    else:
+        return ""
+    column = header[position - 1] if position <= len(header) else position
+    return f" (in column {column!r})"
+
+
+def _csv_error(
+    path: Path, error: duckdb.Error, delimiter: str, header: list[str]
+) -> ValidationError:
+    """DuckDB's multi-line CSV error as one line with the data row number and the column."""
     text = str(error)
+    if "Invalid unicode" in text:
+        return _not_utf8(path, delimiter, header)
     match = _DUCKDB_LINE.search(text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = next(
         (
-            line
+            line.rstrip(".")
             for line in lines
-            if line.startswith(("Expected Number of Columns", "Invalid unicode", "Value with"))
+            if line.startswith(("Expected Number of Columns", "Value with", "Maximum line size"))
         ),
         lines[0] if lines else "unreadable",
     )
-    if "Invalid unicode" in detail:
-        detail = "not UTF-8 text; save the file as UTF-8"
     where = f" row {int(match.group(1)) - 1}" if match else ""
-    return ValidationError(f"{path.name}{where}: {detail}")
+    return ValidationError(f"{path.name}{where}: {detail}{_where_in_row(text, delimiter, header)}")
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
@@ -112,7 +184,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         source = (
             "read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
             "comment = '', strict_mode = $strict, auto_detect = false, columns = $columns, "
-            "max_line_size = 1048576)"
+            f"max_line_size = {MAX_LINE})"
         )
         params: dict[str, object] = {
             "path": str(path),
@@ -131,8 +203,8 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         con.execute(create, params)
     except duckdb.Error as error:
         if fmt == "csv":
-            raise _csv_error(path, error) from error
-        first = str(error).splitlines()[0]
+            raise _csv_error(path, error, delimiter, names) from error
+        first = _DUCKDB_KIND.sub("", str(error).splitlines()[0]).replace(str(path), path.name)
         raise ValidationError(f"{path.name}: not a readable Parquet file ({first})") from error
     columns = [row[0] for row in con.execute(f"DESCRIBE {STAGE}").fetchall()][1:]
     if fmt == "parquet" and (duplicated := _duplicated(columns)):

@@ -21,6 +21,7 @@ from qualitylib.ingest.exports import (
     list_controls,
     pick_control,
     read_json_records,
+    reject_records,
 )
 from qualitylib.ingest.read import ROW
 from qualitylib.ingest.validate import Places
@@ -34,6 +35,13 @@ _ANSWERS = f"""
 def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a Ground Truth worker-response file."""
     read_json_records(con, path)
+    reject_records(
+        con,
+        path,
+        "coalesce(json_type(json, '$.answers'), 'NULL') <> 'ARRAY'",
+        "answers",
+        "not a worker response (expected an object with a list of answers)",
+    )
     controls = list_controls(
         con,
         f"SELECT DISTINCT unnest(json_keys(json_extract(answer, '$.answerContent'))) "
@@ -56,12 +64,6 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                'answers[].answerContent.' || $control || '.label' AS field,
                CAST(json_extract(answer, $label_path) AS VARCHAR) AS got
         FROM ({_ANSWERS})
-        UNION ALL
-        SELECT {ROW}, NULL, NULL, NULL, NULL, NULL, false,
-               'not a worker response (expected an object with a list of answers)',
-               'answers', left(json, 60)
-        FROM {RECORDS}
-        WHERE coalesce(json_type(json, '$.answers'), 'NULL') <> 'ARRAY'
         """,
         {"folder": path.parent.name, "label_path": label_path, "control": control},
     )

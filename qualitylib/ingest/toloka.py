@@ -84,6 +84,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
             "item_id": inputs[0] if len(inputs) == 1 else "INPUT:*",
             "annotator_id": WORKER,
             "label": output,
+            "reference.label": golden,
             "annotated_at": SUBMITTED,
             "decided_at": SUBMITTED,
         }

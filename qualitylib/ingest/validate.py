@@ -8,7 +8,7 @@ typed into temp table ``_typed``, which the loader reads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -26,6 +26,8 @@ EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "")
 SHOW_ROWS = 3
+# control characters and the byte-order mark, as an RE2 class: never part of an id or a label
+UNPRINTABLE = r"[\x00-\x1f\x7f\x{feff}]"
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,19 @@ KINDS: dict[str, tuple[Column, ...]] = {
 class Places:
     """How errors name a place in the source: ``row 3, column 'x'`` or ``record 3, field 'y'``.
 
-    ``fields`` maps a canonical column to the source's own name for it, so an error in a tool
-    export names the field the user can find in that export.
+    ``fields`` maps a canonical column (or ``kind.column``, for one kind only) to the source's
+    own name for it, so an error in a tool export names the field the user can find there.
     """
 
     unit: str = "row"
     noun: str = "column"
     fields: Mapping[str, str] = field(default_factory=dict)
+
+    def for_kind(self, kind: str) -> Places:
+        """These places, with ``fields`` entries named ``kind.column`` overriding ``column``."""
+        prefix = f"{kind}."
+        own = {k.removeprefix(prefix): v for k, v in self.fields.items() if k.startswith(prefix)}
+        return replace(self, fields={**self.fields, **own})
 
     def name(self, source: Path, number: int, column: str) -> str:
         """``file row N, column 'c'`` with the source's name for ``column``."""
@@ -267,9 +275,11 @@ def _check_header(source: Path, kind: str, columns: list[str]) -> None:
     spec = KINDS[kind]
     missing = [column.name for column in spec if column.required and column.name not in columns]
     if missing:
+        split = any(mark in name for name in columns for mark in ",;\t|")
+        hint = "; is the file split by another delimiter than its suffix says?" if split else ""
         raise ValidationError(
-            f"{source.name}: missing required column(s) {', '.join(missing)} for kind "
-            f"{kind!r} (found: {', '.join(columns) or 'none'}; is the delimiter a comma?)"
+            f"{source.name} row 0 (header): missing required column(s) {', '.join(missing)} "
+            f"for kind {kind!r} (found: {', '.join(columns) or 'none'}{hint})"
         )
     if kind != "items":
         known = {column.name for column in spec}
@@ -308,6 +318,17 @@ def validate(
         where, message = problem
         params = {"declared": declared} if "$declared" in where else None
         _fail_on(con, source, where, column.name, message, params, places)
+        if column.type in ("id", "label"):
+            _fail_on(
+                con,
+                source,
+                f"regexp_matches({quote(column.name)}, $unprintable)",
+                column.name,
+                "holds a control character or a byte-order mark (U+FEFF), which would make "
+                "a look-alike id; remove it",
+                {"unprintable": UNPRINTABLE},
+                places,
+            )
         if column.type == "timestamp":
             _fail_on(
                 con,
@@ -331,7 +352,8 @@ def validate(
             [row[1] for row in duplicates],
             duplicates[0][2],
             key[-1],
-            f"duplicate row: the same ({', '.join(key)}) appears earlier in the file, at "
+            f"duplicate row: the same ({', '.join(places.fields.get(k, k) for k in key)}) "
+            "appears earlier in the file, at "
             f"{places.unit} {duplicates[0][0]}",
             places,
         )
@@ -343,7 +365,8 @@ def validate(
             source,
             f"{ROW} IN ({_unique_in_store(kind)})",
             key[-1],
-            f"already in the store: the same ({', '.join(key)}) was imported before",
+            f"already in the store: the same ({', '.join(places.fields.get(k, k) for k in key)}) "
+            "was imported before",
             {"lo": lo, "hi": hi} if kind == "annotations" else None,
             places=places,
         )
