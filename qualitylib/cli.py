@@ -1,4 +1,4 @@
-"""The ``qualitylib`` console script: import, demo, export, dashboard.
+"""The ``qualitylib`` console script: import, demo, export, report, dashboard.
 
 Errors a user can fix are one line on stderr: exit 1 for bad data, 2 for bad usage.
 """
@@ -14,8 +14,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from qualitylib.errors import QualitylibError
+from qualitylib.pseudonyms import DEFAULT_KEY
 
 DEMO_DB = Path("data/demo.duckdb")
+PSEUDONYM_KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # the same key as the dashboard's pseudonyms
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -124,6 +126,33 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
 
 
+def _report(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from qualitylib.reports import build_weekly_report, write_report
+    from qualitylib.reports.weekly import last_complete_week, parse_week
+    from qualitylib.store import connect
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    week = args.week or last_complete_week(now.date())
+    try:
+        parse_week(week)
+    except ValueError as error:
+        print(f"error: --week: {error}", file=sys.stderr)
+        return 2
+    with connect(args.db, read_only=True) as con:
+        report = build_weekly_report(
+            con, week, team=args.team, project=args.project or Path(args.db).stem
+        )
+    if args.pseudonymize:
+        report = report.pseudonymize(os.environ.get(PSEUDONYM_KEY_ENV, DEFAULT_KEY))
+    pdf, folder = write_report(report, args.out, now)
+    if report.empty:
+        print(f"no labels in {report.week}: wrote an empty report", file=sys.stderr)
+    print(f"wrote {pdf} and {folder}{os.sep}")
+    return 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.exists():
@@ -224,6 +253,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("--db", required=True, help="the DuckDB store")
     chk.set_defaults(handler=_check)
+
+    rep = commands.add_parser(
+        "report", help="write the weekly PDF report and its CSV tables for one ISO week"
+    )
+    rep.add_argument("--db", required=True, help="the DuckDB store")
+    rep.add_argument(
+        "--week", help="ISO week, e.g. 2026-W47 (default: the last complete week before today)"
+    )
+    rep.add_argument("--team", help="only this team (default: everyone)")
+    rep.add_argument(
+        "--out", type=Path, default=Path("."), help="folder to write into (default: here)"
+    )
+    rep.add_argument("--project", help="project name in the title (default: the store's name)")
+    rep.add_argument(
+        "--pseudonymize",
+        action="store_true",
+        help=f"show annotators by stable pseudonyms (key from ${PSEUDONYM_KEY_ENV})",
+    )
+    rep.set_defaults(handler=_report)
 
     dash = commands.add_parser("dashboard", help="open the Streamlit dashboard on a store")
     dash.add_argument("--db", default=str(DEMO_DB), help=f"the store (default {DEMO_DB})")

@@ -1,0 +1,635 @@
+"""The weekly report as a PDF: a one-page summary, one section per annotator, agreement, review.
+
+Renders a :class:`~qualitylib.reports.weekly.WeeklyReport` with reportlab's platypus; charts
+are the dashboard's Altair specs (:mod:`qualitylib.charts`) rendered to PNG by vl-convert, so
+no browser is needed. reportlab runs in invariant mode: the same report and generation time
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import altair as alt
+import pandas as pd
+import vl_convert
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from qualitylib import charts
+from qualitylib.agreement import PARADOX_NOTE
+from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport
+
+__all__ = ["NOT_ENOUGH", "NO_LABELS", "interval", "number", "pdf_bytes", "percent", "write_pdf"]
+
+NOT_ENOUGH = "not enough data"
+NO_LABELS = "No labels in this week"
+COEFFICIENTS = {
+    "percent_agreement": "Raw agreement",
+    "gwet_ac1": "Gwet's AC1",
+    "pabak": "PABAK",
+    "fleiss_kappa": "Fleiss' kappa",
+    "krippendorff_alpha_nominal": "Krippendorff's alpha (nominal)",
+    "krippendorff_alpha_ordinal": "Krippendorff's alpha (ordinal)",
+    "gwet_ac2_quadratic": "Gwet's AC2 (quadratic)",
+    "krippendorff_alpha_interval": "Krippendorff's alpha (interval)",
+}
+STATUS = {
+    "in_training": "in training",
+    "aligned": "aligned",
+    "regressed": "regressed",
+    "not_enough_data": "not enough reference labels yet",
+}
+PAGE = A4
+MARGIN = 16 * mm
+WIDTH = PAGE[0] - 2 * MARGIN
+INK, MUTED, RULE, SHADE = (
+    colors.HexColor("#1f2937"),
+    colors.HexColor("#5b6673"),
+    colors.HexColor("#cfd6de"),
+    colors.HexColor("#eef2f6"),
+)
+ALERT_HEX = "#b42318"
+ALERT = colors.HexColor(ALERT_HEX)
+
+
+# ---------------------------------------------------------------------------------------------
+# Number formats (the tests format CSV values with these to find them in the PDF text)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, numbers.Real) and math.isfinite(float(value))
+
+
+def percent(value: object, digits: int = 1) -> str:
+    """``93.4 %``, or "not enough data" for an undefined rate."""
+    return f"{float(value) * 100:.{digits}f} %" if _finite(value) else NOT_ENOUGH
+
+
+def points(value: object) -> str:
+    """A change of rate in percentage points: ``+3.2 pts``; empty when undefined."""
+    return f"{float(value) * 100:+.1f} pts" if _finite(value) else ""
+
+
+def number(value: object, digits: int = 3) -> str:
+    """A coefficient with ``digits`` decimals, or "not enough data"."""
+    return f"{float(value):.{digits}f}" if _finite(value) else NOT_ENOUGH
+
+
+def interval(low: object, high: object, as_percent: bool = True) -> str:
+    """``91.2 to 95.0 %`` (or ``0.41 to 0.60``); empty when undefined."""
+    if not (_finite(low) and _finite(high)):
+        return ""
+    if as_percent:
+        return f"{float(low) * 100:.1f} to {float(high) * 100:.1f} %"
+    return f"{float(low):.3f} to {float(high):.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fonts and styles
+
+
+def _fonts() -> tuple[str, str]:
+    """DejaVu Sans (covers accents, Greek, Cyrillic in names) when installed, else Helvetica."""
+    try:
+        regular, bold = (
+            TTFont("DejaVuSans", "DejaVuSans.ttf"),
+            TTFont("DejaVuSans-Bold", "DejaVuSans-Bold.ttf"),
+        )
+    except TTFError:
+        return "Helvetica", "Helvetica-Bold"
+    for font in (regular, bold):
+        if font.fontName not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(font)
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+class _Styles:
+    """The paragraph styles of the report (one font family, 9.5 pt body), and the worker
+    threads that render its charts."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.font, self.bold = _fonts()
+        base = ParagraphStyle(
+            "body", fontName=self.font, fontSize=9.5, leading=13, textColor=INK, alignment=TA_LEFT
+        )
+        self.body = base
+        self.small = ParagraphStyle("small", base, fontSize=8.5, leading=11, textColor=MUTED)
+        self.cell = ParagraphStyle("cell", base, fontSize=8.5, leading=10.5)
+        self.cell_bold = ParagraphStyle("cell_bold", self.cell, fontName=self.bold)
+        self.title = ParagraphStyle(
+            "title", base, fontName=self.bold, fontSize=19, leading=24, spaceAfter=2
+        )
+        self.h1 = ParagraphStyle(
+            "h1", base, fontName=self.bold, fontSize=14, leading=18, spaceBefore=6, spaceAfter=6
+        )
+        self.h2 = ParagraphStyle(
+            "h2", base, fontName=self.bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=3
+        )
+        self.note = ParagraphStyle(
+            "note",
+            base,
+            fontSize=8.5,
+            leading=11.5,
+            backColor=SHADE,
+            borderPadding=(5, 6, 5, 6),
+            spaceBefore=6,
+            spaceAfter=8,
+        )
+        self.empty = ParagraphStyle("empty", self.h1, fontSize=16, leading=22, textColor=ALERT)
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of plain text (escaped: names and labels are data, not markup)."""
+    return Paragraph(escape(text), style)
+
+
+def _table(
+    rows: Sequence[Sequence[object]],
+    widths: Sequence[float],
+    styles: _Styles,
+    numeric_from: int = 1,
+    bold_rows: Sequence[int] = (),
+) -> Table:
+    """A table with a repeated, shaded header row that splits across pages."""
+    cells = [
+        [
+            _p(str(value), styles.cell_bold if r == 0 or r in bold_rows else styles.cell)
+            if isinstance(value, str)
+            else value
+            for value in row
+        ]
+        for r, row in enumerate(rows)
+    ]
+    table = Table(cells, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, RULE),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.3, RULE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+class _Chart(Flowable):
+    """An Altair chart as a PNG ``width`` points wide, rendered (at 2x) in a worker thread
+    as soon as the chart is created, so a report's charts render concurrently."""
+
+    def __init__(self, chart: alt.TopLevelMixin, width: float, pool: ThreadPoolExecutor) -> None:
+        super().__init__()
+        self._png = pool.submit(vl_convert.vegalite_to_png, chart.to_json(), scale=2)
+        self._width = width
+        self._image: Image | None = None
+
+    def _rendered(self) -> Image:
+        if self._image is None:
+            png = self._png.result()
+            pixels_w, pixels_h = ImageReader(io.BytesIO(png)).getSize()
+            height = self._width * pixels_h / pixels_w
+            self._image = Image(io.BytesIO(png), width=self._width, height=height)
+        return self._image
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self._rendered().wrap(available_width, available_height)
+
+    def draw(self) -> None:
+        self._rendered().drawOn(self.canv, 0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def _names(report: WeeklyReport, ids: Sequence[str]) -> str:
+    shown = report.display_names()
+    return ", ".join(shown.get(a, a) for a in ids) or "nobody"
+
+
+def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """Page 1: the week at a glance."""
+    weeks = report.team_weeks
+    now = weeks.iloc[-1]
+    before = weeks.iloc[:-1]
+    alerts = report.alerts
+    people = alerts[alerts["scope"] == "annotator"]
+    by_person = people.groupby("annotator_id", sort=True)["label"].agg(
+        lambda s: ", ".join(sorted(set(s)))
+    )
+    shown = report.display_names()
+    alert_text = "; ".join(f"{shown.get(a, a)}: {labels}" for a, labels in by_person.items())
+    team_alerts = alerts.loc[alerts["scope"] == "team", "label"]
+    if len(team_alerts):
+        alert_text = "; ".join(
+            filter(None, [f"whole team: {', '.join(sorted(set(team_alerts)))}", alert_text])
+        )
+    status = report.onboarding
+    stale = report.stale[report.stale["stale"]]
+    policy = report.policy
+    in_force = policy[policy["policy_version"] == report.policy_in_force]
+    since = (
+        f" (first label under it {in_force['first_label_at'].iloc[0]:%d %B %Y})"
+        if len(in_force)
+        else ""
+    )
+    n_active = len(report.annotators)
+
+    def who(mask: pd.Series) -> str:
+        return _names(report, status.loc[mask, "annotator_id"])
+
+    agreement = (
+        f"{percent(now['accuracy'])} (95 % CI "
+        f"{interval(now['accuracy_ci_low'], now['accuracy_ci_high'])}, "
+        f"n = {int(now['accuracy_n']):,} control labels); previous {HISTORY_WEEKS} weeks: "
+        + ", ".join(percent(v) for v in before["accuracy"])
+    )
+    glance = [
+        ["", "This week"],
+        ["Labels", f"{report.n_labels:,} labels by {n_active:,} annotators"],
+        ["Team agreement with the committee", agreement],
+        [
+            "Open drift alerts",
+            f"{len(alerts):,} (raised this week or last)"
+            + (f": {alert_text}" if alert_text else ": nobody drifts"),
+        ],
+        ["In training", who(status["status"] == "in_training")],
+        ["Became aligned this week", who(status["became_aligned"])],
+        ["Regressed", who(status["status"] == "regressed")],
+        ["Still applying an old policy", _names(report, stale["annotator_id"])],
+        [
+            "Review queue",
+            f"{report.review_queue_size:,} items annotators split on or were unsure about",
+        ],
+        ["Policy version in force", f"{report.policy_in_force or 'none recorded'}{since}"],
+    ]
+    flow: list[Flowable] = [
+        _p("At a glance", styles.h1),
+        _table(glance, [0.3 * WIDTH, 0.7 * WIDTH], styles),
+        _p(f"Team against the committee, this week and the {HISTORY_WEEKS} before", styles.h2),
+    ]
+    rows = [["Week", "Agreement", "95 % CI", "TPR", "FPR", "n control labels"]]
+    for row in weeks.itertuples():
+        rows.append(
+            [
+                row.week,
+                percent(row.accuracy),
+                interval(row.accuracy_ci_low, row.accuracy_ci_high),
+                percent(row.tpr),
+                percent(row.fpr),
+                f"{int(row.accuracy_n):,}",
+            ]
+        )
+    flow.append(
+        _table(
+            rows,
+            [w * WIDTH for w in (0.14, 0.15, 0.22, 0.14, 0.14, 0.21)],
+            styles,
+            bold_rows=[len(rows) - 1],
+        )  # fmt: skip
+    )
+    flow.append(
+        _p(
+            "Production labels of the annotators (not the committee) on control items, the "
+            "reference items mixed unannounced into the work. TPR: flagged items they flagged "
+            "too; FPR: safe items they flagged.",
+            styles.small,
+        )
+    )
+    divergence = report.divergence
+    if divergence["divergence"].notna().any():
+        alerted = [shown.get(a, a) for a in by_person.index]
+        data = pd.DataFrame(
+            {
+                "week_start": divergence["week_start"],
+                "who": [
+                    charts.TEAM if s == "team" else shown.get(a, a)
+                    for s, a in zip(divergence["scope"], divergence["annotator_id"], strict=True)
+                ],
+                "divergence": divergence["divergence"],
+                "n": divergence["divergence_n"],
+            }
+        )
+        chart = charts.divergence_chart(data, highlight=[charts.TEAM, *alerted], title="")
+        flow.append(_Chart(chart.properties(width=540, height=190), WIDTH * 0.92, styles.pool))
+        flow.append(
+            _p(
+                "Divergence from the committee on control items: the team and anyone with an "
+                "open alert in colour, every other annotator in grey.",
+                styles.small,
+            )
+        )
+    return flow
+
+
+def _annotator(report: WeeklyReport, row: pd.Series, styles: _Styles) -> Flowable:
+    """One annotator's section: rates with intervals, change, confusions, TPR/FPR chart."""
+    who = row["annotator_id"]
+    shown = report.display_names().get(who, who)
+    status = report.onboarding.loc[report.onboarding["annotator_id"] == who, "status"]
+    title = f"{shown} · {row['team']}" if isinstance(row.get("team"), str) else shown
+    if len(status):
+        title += f" · {STATUS.get(status.iloc[0], status.iloc[0])}"
+    rows = [["", "This week", "95 % CI", "n", f"Previous {HISTORY_WEEKS} wk", "Change"]]
+    for rate, name in (("accuracy", "Agreement"), ("tpr", "TPR"), ("fpr", "FPR")):
+        rows.append(
+            [
+                name,
+                percent(row[rate]),
+                interval(row[f"{rate}_ci_low"], row[f"{rate}_ci_high"]),
+                f"{int(row[f'{rate}_n']):,}",
+                percent(row[f"{rate}_previous"]),
+                points(row[f"{rate}_change"]),
+            ]
+        )
+    rows.append(
+        [
+            "Kappa",
+            number(row["kappa"]),
+            interval(row["kappa_ci_low"], row["kappa_ci_high"], as_percent=False),
+            f"{int(row['kappa_n']):,}",
+            "",
+            "",
+        ]
+    )
+    left = 0.68 * WIDTH
+    cells = report.confusions
+    errors = cells[(cells["annotator_id"] == who) & cells["is_error"]].head(3)
+    confusions = (
+        "; ".join(
+            f"{e.reference_label} → {e.label}: {e.n:,} ({percent(e.share_of_reference)} of "
+            f"{e.reference_label})"
+            for e in errors.itertuples()
+        )
+        or "none"
+    )
+    alerts = report.alerts
+    mine = alerts.loc[alerts["annotator_id"] == who, "label"]
+    detail: list[Flowable] = [
+        _p(
+            f"{int(row['n_labels']):,} labels this week, {int(row['n_reference']):,} on "
+            f"reference items ({int(row['n_reference_previous']):,} in the previous "
+            f"{HISTORY_WEEKS} weeks).",
+            styles.small,
+        ),
+        _table(rows, [w * left for w in (0.18, 0.14, 0.27, 0.08, 0.17, 0.16)], styles),
+        Spacer(1, 3),
+        _p(f"Top confusions (committee → given): {confusions}", styles.small),
+    ]
+    if len(mine):
+        detail.append(
+            Paragraph(
+                f'<font color="{ALERT_HEX}">Drift alert (this week or '
+                f"last) on: {escape(', '.join(sorted(set(mine))))}</font>",
+                styles.small,
+            )
+        )
+    history = report.annotator_weeks[report.annotator_weeks["annotator_id"] == who]
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "period": history["period_start"],
+                    "metric": metric,
+                    "value": history[rate],
+                    "ci_low": history[f"{rate}_ci_low"],
+                    "ci_high": history[f"{rate}_ci_high"],
+                    "n": history[f"{rate}_n"],
+                }
+            )
+            for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
+        ],
+        ignore_index=True,
+    )
+    right: Flowable = _p("No reference labels in these weeks.", styles.small)
+    if long["value"].notna().any():
+        chart = charts.rate_over_time(long, title="").properties(width=190, height=130)
+        right = _Chart(chart.configure_legend(orient="bottom"), WIDTH - left - 8, styles.pool)
+    body = Table([[detail, right]], colWidths=[left + 8, WIDTH - left - 8], hAlign="LEFT")
+    body.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (0, 0), 8),
+            ]
+        )
+    )
+    return KeepTogether([_p(title, styles.h2), body])
+
+
+def _agreement(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """Team coefficients with intervals, the prevalence note and the coefficient chart."""
+    table = report.agreement.set_index("metric")
+    names = [m for m in COEFFICIENTS if m in table.index]
+    rows = [["Coefficient", "Value", "95 % CI", "n items", "Raters"]]
+    for metric in names:
+        row = table.loc[metric]
+        as_percent = metric == "percent_agreement"
+        rows.append(
+            [
+                COEFFICIENTS[metric],
+                percent(row["value"]) if as_percent else number(row["value"]),
+                interval(row["ci_low"], row["ci_high"], as_percent=as_percent),
+                f"{int(row['n_items']):,}",
+                f"{int(row['n_raters']):,}",
+            ]
+        )
+    flow: list[Flowable] = [
+        _p("Agreement between annotators", styles.h1),
+        _p(
+            "Items labelled by two or more people this week (each person's latest label), "
+            "whatever the committee decided.",
+            styles.small,
+        ),
+        _table(rows, [w * WIDTH for w in (0.36, 0.14, 0.26, 0.12, 0.12)], styles),
+    ]
+    if report.prevalence_paradox:
+        flow.append(_p(PARADOX_NOTE, styles.note))
+    reasons = table["reason"].dropna()
+    if len(reasons):
+        flow.append(_p(f"Not enough data: {reasons.iloc[0]}.", styles.small))
+    shown = table.loc[names].reset_index().assign(metric=lambda d: d["metric"].map(COEFFICIENTS))
+    if shown["value"].notna().any():
+        chart = charts.coefficient_chart(shown, title="").properties(width=440, height=220)
+        flow.append(_Chart(chart, WIDTH * 0.8, styles.pool))
+    return flow
+
+
+def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """The top of the committee's review queue."""
+    flow: list[Flowable] = [
+        _p("Review queue", styles.h1),
+        _p(
+            f"{report.review_queue_size:,} items labelled this week on which annotators split "
+            f"or said they were unsure; the top {len(report.review):,} by score (vote entropy "
+            "in bits plus the share of unsure flags). '?' marks an unsure label.",
+            styles.small,
+        ),
+    ]
+    if report.review.empty:
+        return flow
+    rows = [["Item", "Votes (who)", "Majority", "Committee", "Entropy", "Unsure", "Score"]]
+    for row in report.review.itertuples():
+        rows.append(
+            [
+                str(row.item_id),
+                str(row.labels),
+                str(row.majority_label),
+                row.reference_label if isinstance(row.reference_label, str) else "—",
+                number(row.vote_entropy, 2),
+                percent(row.unsure_share, 0),
+                number(row.score, 2),
+            ]
+        )
+    widths = [w * WIDTH for w in (0.12, 0.35, 0.11, 0.13, 0.1, 0.09, 0.1)]
+    flow.append(_table(rows, widths, styles))
+    return flow
+
+
+# ---------------------------------------------------------------------------------------------
+# Document
+
+
+def _title(report: WeeklyReport, generated_at: datetime, styles: _Styles) -> list[Flowable]:
+    scope = f"team {report.team}" if report.team else "all teams"
+    subtitle = (
+        f"{report.project} · {scope} · Monday {report.monday:%d %B %Y} to Sunday "
+        f"{report.sunday:%d %B %Y} · generated {generated_at:%Y-%m-%d %H:%M %Z}".rstrip()
+    )
+    if report.pseudonymized:
+        subtitle += " · annotators shown by pseudonym"
+    return [
+        _p(f"Weekly quality report {report.week}", styles.title),
+        _p(subtitle, styles.small),
+        Spacer(1, 6),
+    ]
+
+
+def _empty(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    scope = f" for team {report.team}" if report.team else ""
+    return [
+        Spacer(1, 20),
+        _p(f"{NO_LABELS} ({report.week}){scope}.", styles.empty),
+        _p(
+            "Nobody labelled anything between Monday and Sunday of this week, so there is "
+            "nothing to measure. Check the week (ISO weeks start on Monday), the team, or "
+            "whether this week's labels were imported. The CSV tables are written with their "
+            "headers and no rows.",
+            styles.body,
+        ),
+    ]
+
+
+def _story(report: WeeklyReport, generated_at: datetime, styles: _Styles) -> list[Flowable]:
+    story = _title(report, generated_at, styles)
+    if report.empty:
+        return story + _empty(report, styles)
+    story += _summary(report, styles)
+    story += [PageBreak(), _p("Annotators active this week", styles.h1)]
+    story.append(
+        _p(
+            "Rates against the committee's reference on this week's labels (training and "
+            "production), with 95 % Wilson intervals and their denominators; change is in "
+            f"percentage points against the {HISTORY_WEEKS} weeks before. The chart shows "
+            f"weekly TPR and FPR over the last {HISTORY_WEEKS + 1} weeks.",
+            styles.small,
+        )
+    )
+    story += [_annotator(report, row, styles) for _, row in report.annotators.iterrows()]
+    story += [PageBreak(), *_agreement(report, styles), Spacer(1, 8), *_review(report, styles)]
+    return story
+
+
+def _numbered(header: str, footer: str, font: str) -> type[Canvas]:
+    """A canvas class that writes the running header and "page i of n" on every page."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, object]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for page_number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                self.setFont(font, 7.5)
+                self.setFillColor(MUTED)
+                self.drawString(MARGIN, PAGE[1] - 10 * mm, header)
+                self.drawString(MARGIN, 9 * mm, footer)
+                self.drawRightString(
+                    PAGE[0] - MARGIN, 9 * mm, f"page {page_number} of {len(self._pages)}"
+                )
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def pdf_bytes(report: WeeklyReport, generated_at: datetime) -> bytes:
+    """The report as PDF bytes; identical for the same report and ``generated_at``."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=PAGE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=f"Weekly quality report {report.week}",
+        author="qualitylib",
+        subject=report.project,
+        creator="qualitylib",
+        invariant=1,
+    )
+    scope = f"team {report.team}" if report.team else "all teams"
+    header = f"qualitylib weekly report · {report.project} · {report.week} · {scope}"
+    footer = f"generated {generated_at:%Y-%m-%d %H:%M %Z}".rstrip()
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        styles = _Styles(pool)
+        doc.build(
+            _story(report, generated_at, styles),
+            canvasmaker=_numbered(header, footer, styles.font),
+        )
+    return buffer.getvalue()
+
+
+def write_pdf(report: WeeklyReport, path: Path, generated_at: datetime) -> None:
+    """Write :func:`pdf_bytes` to ``path``."""
+    path.write_bytes(pdf_bytes(report, generated_at))
