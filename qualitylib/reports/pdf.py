@@ -283,7 +283,9 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         ["Team agreement with the committee", agreement],
         [
             "Open drift alerts",
-            f"{len(alerts):,} (raised this week or last)"
+            f"{len(alerts):,} alerts on {len(by_person):,} annotators"
+            + (" and the whole team" if len(team_alerts) else "")
+            + " (raised this week or last)"
             + (f": {alert_text}" if alert_text else ": nobody drifts"),
         ],
         ["In training", who(status["status"] == "in_training")],
@@ -321,6 +323,7 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
             bold_rows=[len(rows) - 1],
         )  # fmt: skip
     )
+    flow.append(Spacer(1, 3))
     flow.append(
         _p(
             "Production labels of the annotators (not the committee) on control items, the "
