@@ -9,23 +9,24 @@ st.set_page_config(page_title="qualitylib", page_icon=":material/fact_check:", l
 page = st.navigation(
     {
         "Team": [
-            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:"),
+            st.Page("views/overview.py", title="Overview", icon=":material/dashboard:"),
             st.Page(
-                "pages/controls.py",
+                "views/controls.py",
                 title="Controls & drift",
                 icon=":material/trending_up:",
                 url_path="controls",
             ),
-            st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:"),
+            st.Page("views/agreement.py", title="Agreement", icon=":material/handshake:"),
+            st.Page("views/reports.py", title="Weekly report", icon=":material/summarize:"),
         ],
         "People": [
-            st.Page("pages/annotator.py", title="Annotator", icon=":material/person:"),
-            st.Page("pages/onboarding.py", title="Onboarding", icon=":material/school:"),
+            st.Page("views/annotator.py", title="Annotator", icon=":material/person:"),
+            st.Page("views/onboarding.py", title="Onboarding", icon=":material/school:"),
         ],
         "Committee": [
-            st.Page("pages/review.py", title="Review queue", icon=":material/rule:"),
+            st.Page("views/review.py", title="Review queue", icon=":material/rule:"),
             st.Page(
-                "pages/imports.py", title="Data", icon=":material/upload_file:", url_path="data"
+                "views/imports.py", title="Data", icon=":material/upload_file:", url_path="data"
             ),
         ],
     }

@@ -1,0 +1,77 @@
+"""Weekly reports, for the team lead: the same PDF and CSV tables as `qualitylib report`,
+as downloads for a chosen ISO week and team."""
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from dashboard import common, data
+from qualitylib.pseudonyms import DEFAULT_KEY
+from qualitylib.reports import build_weekly_report
+from qualitylib.reports.csv import csv_zip
+from qualitylib.reports.pdf import pdf_bytes
+from qualitylib.reports.weekly import WeeklyReport, iso_week, last_complete_week
+from qualitylib.store import connect
+
+ALL_TEAMS = "All teams"
+
+
+@st.cache_data(show_spinner="Computing the week's report…")
+def weekly_json(store: data.Store, week: str, team: str | None) -> str:
+    """The report model of ``week`` as JSON (cached per store version, week and team)."""
+    with connect(store.path, read_only=True, on_busy=None) as con:
+        report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
+    return report.to_json()
+
+
+store = common.store()
+st.title("Weekly report")
+st.caption(
+    "The Monday report as files: a PDF with a one-page summary, one section per active "
+    "annotator, team agreement and the review queue, and the CSV tables behind every number. "
+    "Schedule it with `qualitylib report --db PATH --out DIR` (see the README)."
+)
+
+options = data.options(store)
+if options["first_day"] is None:
+    st.info("The store holds no labels yet: import some first.")
+    st.stop()
+first, last = options["first_day"], options["last_day"]
+weeks = sorted(
+    {iso_week(first + timedelta(days=d)) for d in range(0, (last - first).days + 1)}, reverse=True
+)
+default = last_complete_week(datetime.now(UTC).date())
+left, right = st.columns(2)
+week = left.selectbox("ISO week", weeks, index=weeks.index(default) if default in weeks else 0)
+team = right.selectbox("Team", [ALL_TEAMS, *options["teams"]])
+report = WeeklyReport.from_json(weekly_json(store, week, None if team == ALL_TEAMS else team))
+if common.pseudonyms_on():
+    report = report.pseudonymize(os.environ.get(common.KEY_ENV, DEFAULT_KEY))
+
+if report.empty:
+    st.warning(f"No labels in this week ({week}): the files say so and hold empty tables.")
+else:
+    cards = st.columns(3, border=True)
+    cards[0].metric("Labels", f"{report.n_labels:,}")
+    cards[1].metric("Active annotators", f"{len(report.annotators):,}")
+    cards[2].metric("Review queue", f"{report.review_queue_size:,} items")
+
+name = f"report-{report.week}"
+st.download_button(
+    "CSV tables (zip)",
+    csv_zip(report),
+    file_name=f"{name}.zip",
+    mime="application/zip",
+    icon=":material/table:",
+)
+if st.button("Prepare the PDF", icon=":material/picture_as_pdf:"):
+    with st.spinner("Rendering the PDF…"):
+        pdf = pdf_bytes(report, datetime.now(UTC).replace(second=0, microsecond=0))
+    st.download_button(
+        "Download the PDF",
+        pdf,
+        file_name=f"{name}.pdf",
+        mime="application/pdf",
+        icon=":material/download:",
+    )
