@@ -36,7 +36,7 @@ def render_times(page: str, repeat: int) -> tuple[float, float]:
     at = AppTest.from_file(str(APP), default_timeout=600)
     at.run()  # the default page, to register the others
     if page != "overview":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     st.cache_data.clear()
     first = _run(at)
     cached = min(_run(at) for _ in range(repeat))

@@ -56,7 +56,7 @@ def shoot(db: Path, names: list[str], out: Path, width: int, height: int) -> Non
             for name in names:
                 page.goto(f"{url}/{PAGES.get(name, name)}")
                 page.wait_for_selector("h1", timeout=60_000)
-                page.wait_for_selector(".vega-embed svg, .vega-embed canvas", timeout=60_000)
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
                 page.wait_for_timeout(1500)  # let charts finish their first layout
                 page.screenshot(path=str(out / f"{name}.png"), full_page=False)
                 print(f"wrote {out / f'{name}.png'}")

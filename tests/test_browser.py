@@ -122,5 +122,8 @@ def test_page_renders_in_chromium(server_url: str, browser: object, path: str) -
             )
         page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
         assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        # Opened directly by URL, the page still runs inside the app: shared sidebar filters.
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Date range", exact=True).wait_for(timeout=30_000)
     finally:
         page.close()

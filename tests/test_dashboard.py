@@ -32,13 +32,13 @@ Open = Callable[[str], AppTest]
 
 @pytest.fixture
 def open_page(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
-    """Run the app on the demo store and switch to ``pages/<name>.py``."""
+    """Run the app on the demo store and switch to ``views/<name>.py``."""
     monkeypatch.setenv("QUALITYLIB_DB", str(demo_db))
 
     def _open(name: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=60).run()
         if name != "overview":  # the default page; AppTest cannot switch to it by file
-            at.switch_page(f"pages/{name}.py").run()
+            at.switch_page(f"views/{name}.py").run()
         _assert_clean(at)
         return at
 
@@ -162,7 +162,7 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     shutil.copy(demo_db, db)
     monkeypatch.setenv("QUALITYLIB_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page("pages/imports.py").run()
+    at.switch_page("views/imports.py").run()
     _assert_clean(at)
     assert len(at.dataframe[0].value) == 5  # the demo's five imports
 
