@@ -43,49 +43,63 @@ def review_queue(
     limit_sql = "LIMIT $limit" if limit is not None else ""
     if limit is not None:
         params = params | {"limit": limit}
+    # Integers first: per (item, label) counts give every item's entropy, unsure share and
+    # split; only the items that make the queue (and, with a limit, only the top ones) get
+    # the string work of listing who gave which label.
     return con.execute(
-        f"""WITH v AS (
-                SELECT f.item_key, f.label_key, f.unsure, f.annotated_at, a.annotator_id
-                FROM {source} AS f JOIN annotators a USING (annotator_key)
-            ), per_item AS (
-                SELECT item_key, count(*) AS n_labels,
-                       count(DISTINCT annotator_id) AS n_annotators,
-                       count(*) FILTER (WHERE unsure) AS n_unsure,
-                       max(annotated_at) AS last_label_at,
-                       bool_or(list_contains($positive, label_key))
-                           AND bool_or(NOT list_contains($positive, label_key)) AS split
-                FROM v GROUP BY item_key
-            ), per_label AS (
+        f"""WITH per_label AS (
                 SELECT item_key, label_key, count(*) AS n,
-                       string_agg(annotator_id || CASE WHEN unsure THEN '?' ELSE '' END, ', '
-                                  ORDER BY annotator_id) AS who
-                FROM v GROUP BY item_key, label_key
-            ), votes AS (
-                SELECT p.item_key,
-                       -sum(p.n / i.n_labels * log2(p.n / i.n_labels)) AS vote_entropy,
-                       string_agg(l.label || ': ' || p.who, '; ' ORDER BY p.n DESC, l.label)
-                           AS labels,
-                       arg_max(l.label, p.n * 100000 - l.label_key) AS majority_label
-                FROM per_label p JOIN per_item i USING (item_key) JOIN labels l USING (label_key)
-                GROUP BY p.item_key
-            ), decided AS (
-                SELECT i.item_key, r.label_key AS ref_key, r.decided_at
-                FROM per_item i ASOF JOIN reference r
-                  ON i.item_key = r.item_key AND i.last_label_at >= r.decided_at
+                       count(*) FILTER (WHERE unsure) AS n_unsure,
+                       max(annotated_at) AS last_at
+                FROM {source} AS f GROUP BY item_key, label_key
+            ), per_item AS (
+                SELECT item_key, sum(n) AS n_labels, sum(n_unsure) AS n_unsure,
+                       max(last_at) AS last_label_at,
+                       -- H = log2 N - sum(n_c log2 n_c) / N, with N = sum(n_c)
+                       round(log2(sum(n)) - sum(n * log2(n)) / sum(n), 12) AS vote_entropy,
+                       bool_or(list_contains($positive, label_key))
+                           AND bool_or(NOT list_contains($positive, label_key)) AS split,
+                       arg_max(label_key, n * 100000 - label_key) AS majority_key
+                FROM per_label GROUP BY item_key
+                HAVING count(*) > 1 OR sum(n_unsure) > 0
             ), ruled_after AS (
                 SELECT DISTINCT r.item_key FROM reference r JOIN per_item i USING (item_key)
                 WHERE r.decided_at >= i.last_label_at
+            ), queue AS (
+                SELECT p.*, it.item_id, it.uri,
+                       round(abs(vote_entropy) + n_unsure / n_labels, 12) AS score
+                FROM per_item p ANTI JOIN ruled_after USING (item_key)
+                JOIN items it USING (item_key)
+                ORDER BY score DESC, n_labels DESC, it.item_id
+                {limit_sql}
+            ), decided AS (
+                SELECT q.item_key, r.label_key AS ref_key
+                FROM queue q ASOF JOIN reference r
+                  ON q.item_key = r.item_key AND q.last_label_at >= r.decided_at
+            ), v AS (
+                SELECT f.item_key, f.label_key, f.unsure, f.annotator_key
+                FROM {source} AS f SEMI JOIN queue USING (item_key)
+            ), who AS (
+                SELECT v.item_key, v.label_key, count(*) AS n,
+                       string_agg(a.annotator_id || CASE WHEN v.unsure THEN '?' ELSE '' END,
+                                  ', ' ORDER BY a.annotator_id) AS names
+                FROM v JOIN annotators a USING (annotator_key) GROUP BY ALL
+            ), votes AS (
+                SELECT w.item_key,
+                       string_agg(l.label || ': ' || w.names, '; ' ORDER BY w.n DESC, l.label)
+                           AS labels
+                FROM who w JOIN labels l USING (label_key) GROUP BY w.item_key
+            ), people AS (
+                SELECT item_key, count(DISTINCT annotator_key) AS n_annotators
+                FROM v GROUP BY item_key
             )
-            SELECT it.item_id, it.uri, i.n_labels, i.n_annotators,
-                   abs(v.vote_entropy) AS vote_entropy, i.n_unsure,
-                   i.n_unsure / i.n_labels AS unsure_share, i.split, v.majority_label,
-                   v.labels, rl.label AS reference_label, i.last_label_at,
-                   abs(v.vote_entropy) + i.n_unsure / i.n_labels AS score
-            FROM per_item i JOIN votes v USING (item_key) JOIN items it USING (item_key)
+            SELECT q.item_id, q.uri, q.n_labels, p.n_annotators,
+                   abs(q.vote_entropy) AS vote_entropy, q.n_unsure,
+                   q.n_unsure / q.n_labels AS unsure_share, q.split, ml.label AS majority_label,
+                   vt.labels, rl.label AS reference_label, q.last_label_at, q.score
+            FROM queue q JOIN votes vt USING (item_key) JOIN people p USING (item_key)
+            JOIN labels ml ON ml.label_key = q.majority_key
             LEFT JOIN decided d USING (item_key) LEFT JOIN labels rl ON rl.label_key = d.ref_key
-            WHERE i.item_key NOT IN (SELECT item_key FROM ruled_after)
-              AND abs(v.vote_entropy) + i.n_unsure / i.n_labels > 0
-            ORDER BY score DESC, i.n_labels DESC, it.item_id
-            {limit_sql}""",
+            ORDER BY q.score DESC, q.n_labels DESC, q.item_id""",
         params | {"positive": positive},
     ).df()
