@@ -78,11 +78,24 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 LOCK_RETRY_SECONDS = 30.0
+# A writer refused by readers leaves this marker, refreshed at every attempt; new read-only
+# opens wait while it is fresh, so a busy dashboard cannot starve an import (DuckDB locks the
+# file per process: while any reader holds it, no writer gets in, and vice versa).
+WRITER_WAITING = ".writer-waiting"
+WRITER_WAITING_STALE_SECONDS = 5.0
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
     """True when DuckDB refused the file because another process holds its lock."""
     return "lock" in str(error).lower()
+
+
+def _writer_waiting(marker: Path) -> bool:
+    """True while a writer waits for the file (its marker is fresh)."""
+    try:
+        return time.time() - marker.stat().st_mtime < WRITER_WAITING_STALE_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 def _open(
@@ -91,26 +104,38 @@ def _open(
     retry_seconds: float,
     on_busy: Callable[[str], None] | None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the file, retrying while another process holds the writer lock."""
+    """Open the file, retrying while another process holds its lock or a writer waits."""
     deadline = time.monotonic() + retry_seconds
+    marker = Path(path + WRITER_WAITING)
     delay = 0.05
     warned = False
     while True:
-        try:
-            return duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as error:
-            if not _is_lock_error(error) or time.monotonic() >= deadline:
-                if _is_lock_error(error):
-                    raise QualitylibError(
-                        f"store {path} is busy (another process is writing to it); "
-                        f"gave up after {retry_seconds:.0f} s, try again later"
-                    ) from error
-                raise
-            if not warned and on_busy is not None:
-                on_busy(f"store {path} is busy, retrying for up to {retry_seconds:.0f} s")
-                warned = True
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        error: duckdb.IOException | None = None
+        if not (read_only and _writer_waiting(marker) and time.monotonic() < deadline):
+            try:
+                con = duckdb.connect(path, read_only=read_only)
+            except duckdb.IOException as refused:
+                if not _is_lock_error(refused):
+                    raise
+                error = refused
+            else:
+                if not read_only:
+                    marker.unlink(missing_ok=True)
+                return con
+            if not read_only:
+                marker.touch()
+            if time.monotonic() >= deadline:
+                if not read_only:
+                    marker.unlink(missing_ok=True)
+                raise QualitylibError(
+                    f"store {path} is busy (another process is using it); "
+                    f"gave up after {retry_seconds:.0f} s, try again later"
+                ) from error
+        if not warned and on_busy is not None:
+            on_busy(f"store {path} is busy, retrying for up to {retry_seconds:.0f} s")
+            warned = True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _warn_stderr(message: str) -> None:
