@@ -1,35 +1,59 @@
-"""The dashboard's entry file: page setup, the shared sidebar, and routing to the pages."""
+"""The dashboard's entry file: page setup, sign-in, the shared sidebar, and routing to the
+pages the signed-in user may see."""
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import auth, common
+from qualitylib.access import Page, pages_for
 
 st.set_page_config(page_title="qualitylib", page_icon=":material/fact_check:", layout="wide")
 
-page = st.navigation(
-    {
-        "Team": [
-            st.Page("views/overview.py", title="Overview", icon=":material/dashboard:"),
-            st.Page(
-                "views/controls.py",
-                title="Controls & drift",
-                icon=":material/trending_up:",
-                url_path="controls",
-            ),
-            st.Page("views/agreement.py", title="Agreement", icon=":material/handshake:"),
-            st.Page("views/reports.py", title="Weekly report", icon=":material/summarize:"),
-        ],
-        "People": [
-            st.Page("views/annotator.py", title="Annotator", icon=":material/person:"),
-            st.Page("views/onboarding.py", title="Onboarding", icon=":material/school:"),
-        ],
-        "Committee": [
-            st.Page("views/review.py", title="Review queue", icon=":material/rule:"),
-            st.Page(
-                "views/imports.py", title="Data", icon=":material/upload_file:", url_path="data"
-            ),
-        ],
-    }
-)
+PAGES: dict[Page, tuple[str, st.Page]] = {
+    "overview": (
+        "Team",
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:"),
+    ),
+    "controls": (
+        "Team",
+        st.Page(
+            "views/controls.py",
+            title="Controls & drift",
+            icon=":material/trending_up:",
+            url_path="controls",
+        ),
+    ),
+    "agreement": (
+        "Team",
+        st.Page("views/agreement.py", title="Agreement", icon=":material/handshake:"),
+    ),
+    "reports": (
+        "Team",
+        st.Page("views/reports.py", title="Weekly report", icon=":material/summarize:"),
+    ),
+    "annotator": (
+        "People",
+        st.Page("views/annotator.py", title="Annotator", icon=":material/person:"),
+    ),
+    "onboarding": (
+        "People",
+        st.Page("views/onboarding.py", title="Onboarding", icon=":material/school:"),
+    ),
+    "review": (
+        "Committee",
+        st.Page("views/review.py", title="Review queue", icon=":material/rule:"),
+    ),
+    "data": (
+        "Committee",
+        st.Page("views/imports.py", title="Data", icon=":material/upload_file:", url_path="data"),
+    ),
+}
+
+user = auth.sign_in()
+sections: dict[str, list[st.Page]] = {}
+for name in pages_for(user):  # only these exist for this session, even by URL
+    section, page = PAGES[name]
+    sections.setdefault(section, []).append(page)
+page = st.navigation(sections)
+auth.sidebar(user)
 common.sidebar()
 page.run()

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
-from qualitylib import charts
+from dashboard import auth, data
+from qualitylib import access, charts
 from qualitylib.export import neutralise
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective
@@ -34,8 +34,19 @@ THUMBNAIL_MAX_BYTES = 2_000_000
 ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
 
 
+def user() -> access.User:
+    """The signed-in user; stops the page when nobody is (the entry file draws the sign-in)."""
+    who = auth.user()
+    if who is None:
+        st.stop()
+    return who
+
+
 def store() -> data.Store:
-    """The store named by ``QUALITYLIB_DB`` with its current version; stops the page if none."""
+    """The store named by ``QUALITYLIB_DB``, its current version and the user's scope.
+
+    Stops the page when there is no store or nobody is signed in.
+    """
     path = os.environ.get(DB_ENV, "")
     if not path or not Path(path).is_file():
         st.error(
@@ -43,7 +54,7 @@ def store() -> data.Store:
             f"(or `--demo`), or set {DB_ENV}. Got {path or 'nothing'}."
         )
         st.stop()
-    return data.Store(path, data.store_version(path))
+    return data.Store(path, data.store_version(path), user().scope)
 
 
 def sidebar() -> None:

@@ -4,6 +4,10 @@ Each loader takes a :class:`Store` (the file and its version token) first, so re
 cached per filters *and* per store version: an import changes the token and the next rerun
 recomputes. Connections are opened read-only for one query and closed at once, so the CLI
 can import while the dashboard is open.
+
+The store also carries the signed-in user's scope (the annotators they may see): every loader
+narrows its filters to it (:func:`qualitylib.access.restrict`), so no page, whatever it asks,
+gets numbers about anyone else, and results are cached per scope.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from qualitylib.access import restrict
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
@@ -26,6 +31,7 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table, sum
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
+from qualitylib.reports import build_weekly_report
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -34,10 +40,21 @@ MAX_QUEUE = 5000  # review-queue items fetched; the overview says "5,000+" beyon
 
 @dataclass(frozen=True)
 class Store:
-    """A store file and its version token (changes whenever anything writes to the file)."""
+    """A store file, its version token (changes whenever anything writes to the file), and
+    the annotators the session may see (``None``: everyone)."""
 
     path: str
     version: tuple[int, int, int]
+    scope: tuple[str, ...] | None = None
+
+    def only(self, filters: Filters) -> Filters:
+        """``filters`` narrowed to this session's scope."""
+        return restrict(filters, self.scope)
+
+    def require_everyone(self, what: str) -> None:
+        """Refuse ``what`` (about the whole team) to a session restricted to some people."""
+        if self.scope is not None:
+            raise PermissionError(f"{what} is about the whole team: not for this account")
 
 
 def store_version(path: str) -> tuple[int, int, int]:
@@ -79,17 +96,19 @@ def options(store: Store) -> dict[str, object]:
 
 @st.cache_data(show_spinner=False)
 def annotators(store: Store) -> pd.DataFrame:
-    """Everyone in the store: ``annotator_id, name, team, role, started_at``."""
+    """Everyone the session may see: ``annotator_id, name, team, role, started_at``."""
     with _read(store) as con:
         return con.execute(
             "SELECT annotator_id, name, team, role, started_at FROM annotators "
-            "ORDER BY annotator_id"
+            "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
+            {"everyone": store.scope is None, "scope": list(store.scope or ())},
         ).df()
 
 
 @st.cache_data(show_spinner=False)
 def latest_week(store: Store, filters: Filters) -> date | None:
     """Monday of the latest week with labels under ``filters`` (None when there are none)."""
+    filters = store.only(filters)
     where, params = filters.where("x")
     with _read(store) as con:
         value = con.execute(
@@ -111,6 +130,7 @@ def week_filters(filters: Filters, monday: date) -> Filters:
 @st.cache_data(show_spinner=False)
 def summary(store: Store, filters: Filters) -> pd.DataFrame:
     """Per-annotator rates against the reference (``annotator_summary``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return annotator_summary(con, filters)
 
@@ -118,6 +138,7 @@ def summary(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def team_summary(store: Store, filters: Filters) -> pd.DataFrame:
     """The team's pooled rates against the reference, annotators only (one row)."""
+    filters = store.only(filters)
     with _read(store) as con:
         confusion = confusion_counts(con, filters)
     members = (confusion.annotators["role"] != "committee").to_numpy()
@@ -128,6 +149,7 @@ def team_summary(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def confusion(store: Store, filters: Filters) -> pd.DataFrame:
     """Tidy confusion counts per annotator (``confusion_table``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return confusion_table(con, filters)
 
@@ -135,6 +157,7 @@ def confusion(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def pairs(store: Store, filters: Filters) -> pd.DataFrame:
     """Cohen's kappa of every annotator pair (``pairwise_kappa``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return pairwise_kappa(con, filters)
 
@@ -142,6 +165,7 @@ def pairs(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def team_agreement(store: Store, filters: Filters) -> tuple[pd.DataFrame, bool]:
     """Team coefficients (``agreement_table``) and whether kappa shows the prevalence paradox."""
+    filters = store.only(filters)
     with _read(store) as con:
         results = agreement_results(con, filters)
     table = agreement_table(results)
@@ -159,7 +183,7 @@ def misses(
     Columns: ``item_id, uri, annotated_at, phase, policy_version, reference_label,
     reference_reason, given_label, given_reason, unsure``; at most :data:`MAX_ROWS` rows.
     """
-    person = replace(filters, annotators=(annotator_id,))
+    person = store.only(replace(filters, annotators=(annotator_id,)))
     scored, params = scored_sql(person)
     with _read(store) as con:
         frame = con.execute(
@@ -189,7 +213,7 @@ def disagreements(
 
     Columns: ``item_id, uri, label_a, label_b``; at most :data:`MAX_ROWS` rows.
     """
-    latest, params = latest_sql(filters)
+    latest, params = latest_sql(store.only(replace(filters, annotators=(annotator_a, annotator_b))))
     with _read(store) as con:
         frame = con.execute(
             f"""WITH l AS {latest},
@@ -216,6 +240,7 @@ def disagreements(
 @st.cache_data(show_spinner=False)
 def imports(store: Store) -> pd.DataFrame:
     """The import history, newest first (the ``imports`` table)."""
+    store.require_everyone("the import history")
     with _read(store) as con:
         return con.execute("SELECT * FROM imports ORDER BY import_id DESC").df()
 
@@ -231,6 +256,7 @@ def weekly_pooled(frame: pd.DataFrame, rate: str) -> tuple[float, float, float, 
 @st.cache_data(show_spinner=False)
 def weekly(store: Store, filters: Filters) -> pd.DataFrame:
     """Rates per annotator and week (``timeline``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return timeline(con, filters, "week")
 
@@ -238,6 +264,7 @@ def weekly(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def divergence(store: Store, filters: Filters) -> pd.DataFrame:
     """Weekly control-item divergence per annotator and for the team (``weekly_divergence``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return weekly_divergence(con, filters)
 
@@ -245,6 +272,7 @@ def divergence(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def alerts(store: Store, filters: Filters) -> pd.DataFrame:
     """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
 
@@ -252,6 +280,7 @@ def alerts(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
     """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return onboarding_status(con, objective, filters)
 
@@ -259,6 +288,7 @@ def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataF
 @st.cache_data(show_spinner=False)
 def curves(store: Store, filters: Filters, bin_size: int) -> pd.DataFrame:
     """Rates by tenure, in bins of ``bin_size`` reference labels (``learning_curve``)."""
+    filters = store.only(filters)
     with _read(store) as con:
         return learning_curve(con, filters, bin_size)
 
@@ -266,6 +296,7 @@ def curves(store: Store, filters: Filters, bin_size: int) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def newcomers(store: Store, filters: Filters) -> list[str]:
     """Annotators with labels in the training phase under ``filters``."""
+    filters = store.only(filters)
     where, params = filters.where("x")
     with _read(store) as con:
         rows = con.execute(
@@ -280,5 +311,15 @@ def newcomers(store: Store, filters: Filters) -> list[str]:
 @st.cache_data(show_spinner=False)
 def queue(store: Store, filters: Filters) -> pd.DataFrame:
     """The committee's review queue, best first, at most :data:`MAX_QUEUE` items."""
+    filters = store.only(filters)
     with _read(store) as con:
         return review_queue(con, filters, MAX_QUEUE)
+
+
+@st.cache_data(show_spinner="Computing the week's report…")
+def weekly_report(store: Store, week: str, team: str | None) -> str:
+    """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
+    store.require_everyone("the weekly report")
+    with _read(store) as con:
+        report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
+    return report.to_json()

@@ -1,4 +1,4 @@
-"""The ``qualitylib`` console script: import, demo, export, report, dashboard.
+"""The ``qualitylib`` console script: import, demo, export, report, dashboard, user.
 
 Errors a user can fix are one line on stderr: exit 1 for bad data, 2 for bad usage.
 """
@@ -165,16 +165,75 @@ def _dashboard(args: argparse.Namespace) -> int:
         db.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating the demo team into {db} (first run only)...", file=sys.stderr)
         demo.build(db)
+    from qualitylib.access import USERS_ENV, load_accounts
+
+    env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
+    users = args.users or env.get(USERS_ENV)
+    if users:
+        load_accounts(users)  # a broken accounts file stops here, with what to fix
+        env[USERS_ENV] = str(Path(users).resolve())
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
     if args.headless:
         command += ["--server.headless", "true"]
-    env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
+    if not users and not _oidc_configured(app.parent.parent):
+        print(
+            "open mode: no sign-in configured (--users or [auth] in .streamlit/secrets.toml), "
+            "serving on this computer only",
+            file=sys.stderr,
+        )
+        command += ["--server.address", "127.0.0.1"]
     return subprocess.call(command, env=env)
+
+
+def _oidc_configured(project: Path) -> bool:
+    """Whether a Streamlit secrets file Streamlit reads has an ``[auth]`` section."""
+    import tomllib
+
+    for folder in (Path.cwd(), Path.home(), project):
+        secrets = folder / ".streamlit" / "secrets.toml"
+        try:
+            if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):
+                return True
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+    return False
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from getpass import getpass
+
+    from qualitylib.access import load_accounts, make_account, save_accounts
+
+    accounts = load_accounts(args.users) if Path(args.users).exists() else {}
+    if args.no_password:
+        password = None
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass(f"password for {args.username}: ")
+        if password != getpass("again: "):
+            print("error: the two passwords differ; nothing was written", file=sys.stderr)
+            return 2
+    if password == "":
+        print("error: the password is empty; nothing was written", file=sys.stderr)
+        return 2
+    try:
+        account = make_account(
+            args.username, args.role, password, args.annotator_id, tuple(args.trainee)
+        )
+    except QualitylibError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    replaced = args.username in accounts
+    save_accounts(args.users, {**accounts, args.username: account})
+    print(f"{'updated' if replaced else 'added'} {args.username} ({args.role}) in {args.users}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
+    from qualitylib.access import ROLES
     from qualitylib.export import EXPORTS
     from qualitylib.ingest import FORMATS, KINDS
 
@@ -280,7 +339,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--port", type=int, default=8501)
     dash.add_argument("--headless", action="store_true", help="do not open a browser")
+    dash.add_argument(
+        "--users",
+        type=Path,
+        help="accounts file for sign-in with local accounts (see `qualitylib user add`); "
+        "without it or OIDC the dashboard serves this computer only",
+    )
     dash.set_defaults(handler=_dashboard)
+
+    usr = commands.add_parser("user", help="manage dashboard accounts (local sign-in and roles)")
+    user_commands = usr.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="add or replace an account; asks for a password")
+    add.add_argument("--users", type=Path, required=True, help="the accounts file (TOML)")
+    add.add_argument(
+        "--username", required=True, help="sign-in name (the email for identity-provider users)"
+    )
+    add.add_argument("--role", required=True, choices=list(ROLES))
+    add.add_argument("--annotator-id", help="annotator: their annotator id in the store")
+    add.add_argument(
+        "--trainee",
+        action="append",
+        default=[],
+        metavar="ANNOTATOR_ID",
+        help="trainer: an annotator they train (repeatable)",
+    )
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    secret.add_argument(
+        "--no-password",
+        action="store_true",
+        help="no password: the user signs in through the identity provider (OIDC) only",
+    )
+    add.set_defaults(handler=_user_add)
     return parser
 
 

@@ -22,15 +22,23 @@ names = dict(zip(shown["annotator_id"], shown["display"], strict=True))
 if not names:
     st.info("No annotators in the store yet: import some on the Data page.")
     st.stop()
-linked = st.query_params.get("annotator")
-person = st.selectbox(
-    "Annotator",
-    list(names),
-    index=list(names).index(linked) if linked in names else 0,
-    format_func=names.get,
-    key="annotator",
-)
-st.query_params["annotator"] = person  # a link to this page opens this person
+own = common.user().annotator_id  # an annotator sees their own debrief, and no picker
+if own is not None:
+    if own not in names:
+        st.info("You have no labels in the store yet: not enough data.")
+        st.stop()
+    person = own
+    st.subheader(names[own])
+else:
+    linked = st.query_params.get("annotator")
+    person = st.selectbox(
+        "Annotator",
+        list(names),
+        index=list(names).index(linked) if linked in names else 0,
+        format_func=names.get,
+        key="annotator",
+    )
+    st.query_params["annotator"] = person  # a link to this page opens this person
 name = names[person]
 row = workers.set_index("annotator_id").loc[person]
 started = f"started {row['started_at']:%d %b %Y}" if pd.notna(row["started_at"]) else ""

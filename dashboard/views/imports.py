@@ -13,6 +13,7 @@ MAX_UPLOAD_MB = 200
 SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq"]
 
 store = common.store()
+store.require_everyone("the Data page (imports into the shared store)")
 st.title("Data")
 
 st.subheader("Import files")

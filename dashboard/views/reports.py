@@ -8,21 +8,11 @@ import streamlit as st
 
 from dashboard import common, data
 from qualitylib.pseudonyms import DEFAULT_KEY
-from qualitylib.reports import build_weekly_report
 from qualitylib.reports.csv import csv_zip
 from qualitylib.reports.pdf import pdf_bytes
 from qualitylib.reports.weekly import WeeklyReport, iso_week, last_complete_week
-from qualitylib.store import connect
 
 ALL_TEAMS = "All teams"
-
-
-@st.cache_data(show_spinner="Computing the week's report…")
-def weekly_json(store: data.Store, week: str, team: str | None) -> str:
-    """The report model of ``week`` as JSON (cached per store version, week and team)."""
-    with connect(store.path, read_only=True, on_busy=None) as con:
-        report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
-    return report.to_json()
 
 
 store = common.store()
@@ -45,7 +35,9 @@ default = last_complete_week(datetime.now(UTC).date())
 left, right = st.columns(2)
 week = left.selectbox("ISO week", weeks, index=weeks.index(default) if default in weeks else 0)
 team = right.selectbox("Team", [ALL_TEAMS, *options["teams"]])
-report = WeeklyReport.from_json(weekly_json(store, week, None if team == ALL_TEAMS else team))
+report = WeeklyReport.from_json(
+    data.weekly_report(store, week, None if team == ALL_TEAMS else team)
+)
 if common.pseudonyms_on():
     report = report.pseudonymize(os.environ.get(common.KEY_ENV, DEFAULT_KEY))
 
