@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -291,3 +293,52 @@ def test_identity_provider_users_get_the_role_of_their_email(
     _assert_clean(at)
     assert at.title[0].value == "Annotator"
     assert not _others(_visible(at), people, {"a07", "a10"})
+
+
+def _data_page(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("QUALITYLIB_DB", str(db))
+    monkeypatch.delenv(access.USERS_ENV, raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/imports.py").run()
+    _assert_clean(at)
+    return at
+
+
+def test_uploads_are_written_only_inside_a_temporary_folder_then_removed(
+    tmp_path: Path, demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "store" / "copy.duckdb"
+    db.parent.mkdir()
+    shutil.copy(demo_db, db)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    at = _data_page(db, monkeypatch)
+    rows = b"item_id,annotator_id,label,annotated_at\ni-up,a01,safe,2026-11-20T10:00:00Z\n"
+    other = b"item_id,annotator_id,label,annotated_at\ni-up2,a02,safe,2026-11-20T11:00:00Z\n"
+    at.file_uploader[0].set_value(
+        [("../../escape.csv", rows, "text/csv"), ("..\\escape.csv", other, "text/csv")]
+    ).run()
+    at.button[0].click().run()
+    _assert_clean(at)
+    assert at.success[0].value.startswith("imported 2 file(s): 2 rows")  # none overwritten
+    assert list(at.dataframe[0].value["source_name"][:2]) == ["escape.csv", "escape.csv"]
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written <= {"store/copy.duckdb", "store/copy.duckdb.wal"}, written
+    assert not any(temporary.iterdir()), "the temporary folder is removed after the import"
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_written(
+    tmp_path: Path, demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("QUALITYLIB_MAX_UPLOAD_MB", "1")
+    at = _data_page(db, monkeypatch)
+    assert at.get("file_uploader")[0].proto.max_upload_size_mb == 1  # the browser refuses too
+    header = b"item_id,annotator_id,label,annotated_at\n"
+    big = header + b"i-big,a01,safe,2026-11-20T10:00:00Z\n" * 40_000  # 1.4 MB
+    at.file_uploader[0].set_value(("big.csv", big, "text/csv")).run()
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["error: larger than 1 MB: big.csv; use the CLI"]
+    assert len(at.dataframe[0].value) == 5  # the demo's five imports, no more

@@ -1,16 +1,35 @@
 """Data: import files into the store (the CLI's validation and messages) and the history."""
 
+import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import common, data
 from qualitylib.errors import QualitylibError
 from qualitylib.ingest import KINDS, import_files
 
-MAX_UPLOAD_MB = 200
+MAX_UPLOAD_MB = int(os.environ.get("QUALITYLIB_MAX_UPLOAD_MB", "200"))  # per file
 SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq"]
+
+
+def _save(uploads: list[UploadedFile], folder: Path) -> list[Path]:
+    """Write each upload to its own sub-folder of ``folder``, under its bare file name.
+
+    Whatever name the browser sends (``../x.csv``, ``C:\\x.csv``), nothing lands outside
+    ``folder``, and two files with the same name do not overwrite each other.
+    """
+    paths = []
+    for number, upload in enumerate(uploads):
+        name = PurePosixPath(upload.name.replace("\\", "/")).name
+        path = folder / str(number) / (name if name not in ("", ".", "..") else "upload")
+        path.parent.mkdir()
+        path.write_bytes(upload.getbuffer())
+        paths.append(path)
+    return paths
+
 
 store = common.store()
 store.require_everyone("the Data page (imports into the shared store)")
@@ -24,7 +43,11 @@ st.caption(
 )
 kind = st.selectbox("What the files hold", list(KINDS), index=list(KINDS).index("annotations"))
 uploads = st.file_uploader(
-    "Files", type=SUFFIXES, accept_multiple_files=True, help=f"Up to {MAX_UPLOAD_MB} MB per file."
+    "Files",
+    type=SUFFIXES,
+    accept_multiple_files=True,
+    max_upload_size=MAX_UPLOAD_MB,
+    help=f"Up to {MAX_UPLOAD_MB} MB per file.",
 )
 if st.button("Import", type="primary", disabled=not uploads):
     too_big = [u.name for u in uploads if u.size > MAX_UPLOAD_MB * 1_000_000]
@@ -32,11 +55,7 @@ if st.button("Import", type="primary", disabled=not uploads):
         st.error(f"error: larger than {MAX_UPLOAD_MB} MB: {', '.join(too_big)}; use the CLI")
     else:
         with tempfile.TemporaryDirectory(prefix="qualitylib-upload-") as folder:
-            paths = []
-            for upload in uploads:
-                path = Path(folder) / Path(upload.name).name
-                path.write_bytes(upload.getbuffer())
-                paths.append(path)
+            paths = _save(uploads, Path(folder))
             try:
                 with st.spinner("Validating and importing…"):
                     summary = import_files(store.path, kind, paths)

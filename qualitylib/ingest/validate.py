@@ -197,7 +197,10 @@ def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
         case "int":
             return f"({_given_column(column)} AND {value} IS NULL)", "not an integer"
         case "choice":
-            return f"{value} NOT IN {column.choices}", f"must be one of {', '.join(column.choices)}"
+            return (
+                f"{value} NOT IN (SELECT unnest($choices))",
+                f"must be one of {', '.join(column.choices)}",
+            )
         case "text":
             return None
 
@@ -316,7 +319,8 @@ def validate(
         if problem is None:
             continue
         where, message = problem
-        params = {"declared": declared} if "$declared" in where else None
+        bound = {"declared": declared, "choices": list(column.choices)}
+        params = {name: value for name, value in bound.items() if f"${name}" in where} or None
         _fail_on(con, source, where, column.name, message, params, places)
         if column.type in ("id", "label"):
             _fail_on(

@@ -217,15 +217,15 @@ def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatte
     latest, params = latest_sql(filters)
     index = label_index(con)
     keys = [int(key) for key in index.labels["label_key"]]
-    # One count column per label; keys are integers from our own table, not user text.
-    columns = ", ".join(f"count(*) FILTER (WHERE label_key = {key}) AS c{key}" for key in keys)
+    # One count column per label: the column names come from integer keys, the keys are bound.
+    columns = ", ".join(f"count(*) FILTER (WHERE label_key = $k{key}) AS c{key}" for key in keys)
     names = ", ".join(f"c{key}" for key in keys)
     # ORDER BY: a fixed pattern order makes sums and bootstrap resamples reproducible.
     table = con.execute(
         f"""WITH l AS {latest},
             per_item AS (SELECT item_key, {columns} FROM l GROUP BY item_key)
             SELECT {names}, count(*) AS weight FROM per_item GROUP BY ALL ORDER BY ALL""",
-        params,
+        params | {f"k{key}": key for key in keys},
     ).fetchnumpy()
     counts = np.column_stack([table[f"c{key}"] for key in keys]) if keys else np.zeros((0, 0))
     return ItemPatterns(index, counts.astype(np.int64), np.asarray(table["weight"], np.int64))
