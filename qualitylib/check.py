@@ -61,6 +61,17 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "rows from an import that the imports table does not record",
     ),
     (
+        "scores up to date",
+        """SELECT count(*) FROM (
+               (SELECT item_key, annotator_key, annotated_at FROM annotations
+                WHERE item_key IN (SELECT item_key FROM reference)
+                EXCEPT ALL SELECT item_key, annotator_key, annotated_at FROM scored)
+               UNION ALL
+               (SELECT item_key, annotator_key, annotated_at FROM scored
+                EXCEPT ALL SELECT item_key, annotator_key, annotated_at FROM annotations))""",
+        "annotations on reference items missing from, or extra in, table scored",
+    ),
+    (
         "imports hold their rows",
         f"""SELECT count(*) FROM imports m
             LEFT JOIN (SELECT import_id, count(*) AS n FROM annotations GROUP BY ALL) a

@@ -166,6 +166,10 @@ def _dashboard(args: argparse.Namespace) -> int:
         print(f"generating the demo team into {db} (first run only)...", file=sys.stderr)
         demo.build(db)
     from qualitylib.access import USERS_ENV, load_accounts
+    from qualitylib.store import connect
+
+    with connect(db):  # migrates an older store once; the app then only reads
+        pass
 
     env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
     users = args.users or env.get(USERS_ENV)
@@ -173,7 +177,17 @@ def _dashboard(args: argparse.Namespace) -> int:
         load_accounts(users)  # a broken accounts file stops here, with what to fix
         env[USERS_ENV] = str(Path(users).resolve())
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     if args.headless:
         command += ["--server.headless", "true"]
     if not users and not _oidc_configured(app.parent.parent):

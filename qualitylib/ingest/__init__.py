@@ -39,7 +39,7 @@ from qualitylib.ingest.exports import (
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import STAGE, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, validate
-from qualitylib.store import connect, scalar
+from qualitylib.store import connect, rescore, scalar
 
 __all__ = [
     "FORMATS",
@@ -220,8 +220,10 @@ def import_sources(
             con.execute("SET enable_progress_bar_print = true")
         con.execute("BEGIN TRANSACTION")
         try:
+            first_import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
             for source in sources:
                 summary.files.append(_import_file(con, source))
+            rescore(con, first_import_id)
             for table in (STAGE, TYPED, EXPORT, RECORDS):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute("COMMIT")

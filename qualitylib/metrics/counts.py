@@ -24,37 +24,14 @@ def filtered_sql(filters: Filters) -> tuple[str, dict[str, object]]:
 
 
 def scored_sql(filters: Filters) -> tuple[str, dict[str, object]]:
-    """Annotations on reference items, each with the reference decision in force then.
+    """Annotations on reference items passing ``filters``, each with the decision in force then.
 
-    The as-of join picks the latest decision made at or before the annotation, so a policy
-    change never rescores history. An annotation made before the item's first decision is
-    scored against that first decision (reference sets are often imported after use).
-    Adds columns ``ref_label_key, ref_policy_version, ref_reason``.
+    Reads table ``scored``, which every import keeps up to date (see
+    :data:`qualitylib.store.SCORING_SQL` for the as-of rule). Columns: the annotation's, plus
+    ``ref_label_key, ref_policy_version, ref_reason``.
     """
-    source, params = filtered_sql(filters)
-    sql = f"""(
-        WITH x AS (
-            SELECT * FROM {source} AS f
-            WHERE f.item_key IN (SELECT item_key FROM reference)
-        ), first_decision AS (
-            SELECT item_key, arg_min(label_key, decided_at) AS label_key,
-                   arg_min(policy_version, decided_at) AS policy_version,
-                   arg_min(reason, decided_at) AS reason
-            FROM reference GROUP BY item_key
-        ), as_of AS (
-            SELECT x.*, r.label_key AS r_label, r.policy_version AS r_policy,
-                   r.reason AS r_reason
-            FROM x ASOF LEFT JOIN reference r
-              ON x.item_key = r.item_key AND x.annotated_at >= r.decided_at
-        )
-        SELECT a.* EXCLUDE (r_label, r_policy, r_reason),
-               coalesce(a.r_label, d.label_key) AS ref_label_key,
-               CASE WHEN a.r_label IS NULL THEN d.policy_version ELSE a.r_policy END
-                   AS ref_policy_version,
-               CASE WHEN a.r_label IS NULL THEN d.reason ELSE a.r_reason END AS ref_reason
-        FROM as_of a JOIN first_decision d USING (item_key)
-    )"""
-    return sql, params
+    where, params = filters.where("s")
+    return f"(SELECT s.* FROM scored s WHERE {where})", params
 
 
 def latest_sql(filters: Filters) -> tuple[str, dict[str, object]]:
