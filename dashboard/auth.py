@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -119,13 +120,27 @@ def _password_form() -> None:
         username = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        found = access.authenticate(_accounts(), username, password)
-        if found is None:
-            st.error("Wrong user name or password.")
-            return
-        st.session_state[SESSION_KEY] = found.username
-        st.rerun()
+    if not submitted:
+        return
+    limiter, now = _limiter(), time.monotonic()
+    wait = limiter.wait(username, now)
+    if wait:
+        st.error(f"Too many failed sign-ins for this user name: try again in {wait / 60:.0f} min.")
+        return
+    found = access.authenticate(_accounts(), username, password)
+    if found is None:
+        limiter.failed(username, now)
+        st.error("Wrong user name or password.")
+        return
+    limiter.succeeded(username)
+    st.session_state[SESSION_KEY] = found.username
+    st.rerun()
+
+
+@st.cache_resource
+def _limiter() -> access.SignInLimiter:
+    """Failed sign-ins of this server process, shared by all sessions."""
+    return access.SignInLimiter()
 
 
 def _sign_out() -> None:

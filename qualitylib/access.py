@@ -31,6 +31,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -145,6 +146,42 @@ def authenticate(accounts: Mapping[str, Account], username: str, password: str) 
     stored = account.password_hash if account is not None else None
     matches = verify_password(password, stored or _dummy_hash())
     return account.user if account is not None and stored is not None and matches else None
+
+
+class SignInLimiter:
+    """Refuses password checks for a user name after ``attempts`` failures in ``window`` seconds.
+
+    Guessing passwords then takes hours, not seconds; a success clears the count.
+
+    >>> limiter = SignInLimiter(attempts=2, window=60)
+    >>> limiter.failed("ivan", now=0); limiter.failed("ivan", now=1)
+    >>> limiter.wait("ivan", now=2), limiter.wait("ivan", now=61), limiter.wait("lea", now=2)
+    (58.0, 0.0, 0.0)
+    """
+
+    def __init__(self, attempts: int = 5, window: float = 900) -> None:
+        self.attempts, self.window = attempts, window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()  # one limiter serves every session of the server
+
+    def _recent(self, username: str, now: float) -> list[float]:
+        return [t for t in self._failures.get(username.strip(), []) if now - t < self.window]
+
+    def wait(self, username: str, now: float) -> float:
+        """Seconds before ``username`` may try again (0: now)."""
+        with self._lock:
+            recent = self._recent(username, now)
+        return float(max(0, recent[0] + self.window - now)) if len(recent) >= self.attempts else 0.0
+
+    def failed(self, username: str, now: float) -> None:
+        """Count a failed attempt."""
+        with self._lock:
+            self._failures[username.strip()] = [*self._recent(username, now), now]
+
+    def succeeded(self, username: str) -> None:
+        """Forget the failures of ``username``."""
+        with self._lock:
+            self._failures.pop(username.strip(), None)
 
 
 def user_for_email(accounts: Mapping[str, Account], email: str | None) -> User | None:

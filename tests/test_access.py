@@ -192,3 +192,19 @@ def test_dashboard_serves_this_computer_only_without_sign_in(
     users.write_text('[users.x]\nrole = "boss"', encoding="utf-8")
     assert main(["dashboard", "--db", str(demo_db), "--users", str(users)]) == 1
     assert len(calls) == 2, "a broken accounts file stops before streamlit starts"
+
+
+def test_the_limiter_refuses_a_user_name_after_repeated_failures_for_a_while() -> None:
+    limiter = access.SignInLimiter(attempts=3, window=600)
+    for second in range(3):
+        assert limiter.wait("ivan", now=second) == 0
+        limiter.failed("ivan", now=second)
+    assert limiter.wait("ivan", now=10) == 590  # the first failure leaves the window at 600
+    assert limiter.wait(" ivan ", now=10) == 590
+    assert limiter.wait("lea", now=10) == 0  # other names are not held back
+    assert limiter.wait("ivan", now=600) == 0
+    limiter.failed("lea", now=0)
+    limiter.succeeded("lea")
+    limiter.failed("lea", now=1)
+    limiter.failed("lea", now=2)
+    assert limiter.wait("lea", now=3) == 0  # a success cleared the earlier failure

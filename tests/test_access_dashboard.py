@@ -169,6 +169,26 @@ def test_sign_in_form_admits_the_right_password_only(signed_in: Signed) -> None:
     assert at.title[0].value == "Annotator"
 
 
+def test_sign_out_forgets_the_session(signed_in: Signed) -> None:
+    at = signed_in("ivan")
+    at.session_state["pseudonyms"] = True
+    at.sidebar.button[0].click().run()
+    assert SESSION_KEY not in at.session_state and "pseudonyms" not in at.session_state
+    assert not at.get("metric") and [b.label for b in at.button] == ["Sign in"]
+
+
+def test_repeated_wrong_passwords_lock_the_user_name(signed_in: Signed) -> None:
+    at = signed_in("")
+    at.text_input[0].input("tom")
+    for _ in range(access.SignInLimiter().attempts):
+        at.text_input[1].input("guess")
+        at.button[0].click().run()
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert at.error[0].value.startswith("Too many failed sign-ins for this user name")
+    assert SESSION_KEY not in at.session_state
+
+
 def test_an_unknown_or_removed_account_gets_the_form_not_the_data(signed_in: Signed) -> None:
     at = signed_in("mallory")
     assert not at.get("metric") and not at.get("dataframe")
