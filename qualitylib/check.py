@@ -72,6 +72,18 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "annotations on reference items missing from, or extra in, table scored",
     ),
     (
+        "votes up to date",
+        """SELECT count(*) FROM (
+               (SELECT item_key, annotator_key, max(annotated_at), count(*) FROM annotations
+                GROUP BY ALL EXCEPT ALL
+                SELECT item_key, annotator_key, annotated_at, n_labels FROM votes)
+               UNION ALL
+               (SELECT item_key, annotator_key, annotated_at, n_labels FROM votes
+                EXCEPT ALL SELECT item_key, annotator_key, max(annotated_at), count(*)
+                FROM annotations GROUP BY ALL))""",
+        "answers per (item, annotator) missing from, or stale in, table votes",
+    ),
+    (
         "imports hold their rows",
         f"""SELECT count(*) FROM imports m
             LEFT JOIN (SELECT import_id, count(*) AS n FROM annotations GROUP BY ALL) a

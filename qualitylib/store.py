@@ -17,7 +17,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -43,6 +43,16 @@ SCORING_SQL = """
                AS ref_policy_version,
            CASE WHEN a.r_label IS NULL THEN d.reason ELSE a.r_reason END AS ref_reason
     FROM as_of a JOIN first_decision d USING (item_key)
+"""
+
+# One row per (item, annotator): the latest label and when, version and phase it was given.
+VOTES_SQL = """
+    SELECT item_key, annotator_key, arg_max(label_key, annotated_at) AS label_key,
+           max(annotated_at) AS annotated_at,
+           arg_max(policy_version, annotated_at) AS policy_version,
+           arg_max(phase, annotated_at) AS phase, count(*) AS n_labels
+    FROM annotations WHERE {scope}
+    GROUP BY item_key, annotator_key
 """
 
 # Forward migrations: MIGRATIONS[v] brings a store from version v to v + 1.
@@ -120,6 +130,20 @@ MIGRATIONS: list[list[str]] = [
             ref_policy_version VARCHAR,
             ref_reason VARCHAR)""",
         "INSERT INTO scored " + SCORING_SQL.format(scope="true"),
+    ],
+    [
+        # Each annotator's current answer per item (their latest label), kept up to date by
+        # every import: agreement between annotators reads one row per (item, annotator)
+        # instead of deduplicating the whole log on every query.
+        """CREATE TABLE votes (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL,
+            n_labels INTEGER NOT NULL)      -- labels this annotator gave the item in all""",
+        "INSERT INTO votes " + VOTES_SQL.format(scope="true"),
     ],
 ]
 
@@ -269,19 +293,18 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
-    """Bring table ``scored`` up to date for the items touched by imports from
-    ``first_import_id`` on; runs inside the importing transaction, so both commit together."""
+    """Bring tables ``scored`` and ``votes`` up to date for the items touched by imports from
+    ``first_import_id`` on; runs inside the importing transaction, so all commit together."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _touched AS
            SELECT item_key FROM annotations WHERE import_id >= $first
            UNION SELECT item_key FROM reference WHERE import_id >= $first""",
         {"first": first_import_id},
     )
-    con.execute("DELETE FROM scored WHERE item_key IN (SELECT item_key FROM _touched)")
-    con.execute(
-        "INSERT INTO scored "
-        + SCORING_SQL.format(scope="item_key IN (SELECT item_key FROM _touched)")
-    )
+    scope = "item_key IN (SELECT item_key FROM _touched)"
+    for table, sql in (("scored", SCORING_SQL), ("votes", VOTES_SQL)):
+        con.execute(f"DELETE FROM {table} WHERE {scope}")
+        con.execute(f"INSERT INTO {table} " + sql.format(scope=scope))
     con.execute("DROP TABLE _touched")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from qualitylib.store import connect
 
-TABLES = ("labels", "annotators", "items", "annotations", "reference", "imports", "scored")
+TABLES = ("labels", "annotators", "items", "annotations", "reference", "imports", "scored", "votes")
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_version_1_store_migrates_and_scores_its_history(db: Path, write) -> Non
     )
     con.close()
     with connect(db) as writer:
-        assert schema_version(writer) == SCHEMA_VERSION == 2
+        assert schema_version(writer) == SCHEMA_VERSION == 3
     assert _scores(db) == [("ann", "09-01", "weapons")]
     assert all(finding.ok for finding in check_store(db))
 
@@ -72,4 +72,32 @@ def test_a_later_decision_rescores_only_later_labels(db: Path, write) -> None:
         [write("r2.csv", "item_id,label,decided_at,policy_version\ntoy,safe,2026-10-12,v2")],
     )
     assert _scores(db) == [("ann", "09-01", "weapons"), ("ann", "10-20", "safe")]
+    assert all(finding.ok for finding in check_store(db))
+
+
+def test_votes_hold_each_annotators_latest_answer(db: Path, write) -> None:
+    import_files(
+        db,
+        "annotations",
+        [
+            write(
+                "a.csv",
+                """item_id,annotator_id,label,annotated_at
+                img,ann,safe,2026-09-01
+                img,bob,nudity,2026-09-01""",
+            )
+        ],
+    )
+    import_files(
+        db,
+        "annotations",
+        [write("b.csv", "item_id,annotator_id,label,annotated_at\nimg,ann,nudity,2026-09-03")],
+    )
+    with connect(db, read_only=True) as con:
+        votes = con.execute(
+            """SELECT a.annotator_id, l.label, v.n_labels FROM votes v
+               JOIN annotators a USING (annotator_key) JOIN labels l USING (label_key)
+               ORDER BY 1"""
+        ).fetchall()
+    assert votes == [("ann", "nudity", 2), ("bob", "nudity", 1)]
     assert all(finding.ok for finding in check_store(db))

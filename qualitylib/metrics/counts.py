@@ -35,13 +35,13 @@ def scored_sql(filters: Filters) -> tuple[str, dict[str, object]]:
 
 
 def latest_sql(filters: Filters) -> tuple[str, dict[str, object]]:
-    """One label per (item, annotator): the latest, for agreement between annotators."""
-    source, params = filtered_sql(filters)
-    sql = f"""(
-        SELECT item_key, annotator_key, arg_max(label_key, annotated_at) AS label_key
-        FROM {source} AS f GROUP BY item_key, annotator_key
-    )"""
-    return sql, params
+    """Each annotator's current answer per item (their latest label), for agreement.
+
+    Reads table ``votes``, kept up to date by every import; ``filters`` select answers by when,
+    under which policy version and in which phase they were given.
+    """
+    where, params = filters.where("v")
+    return f"(SELECT v.item_key, v.annotator_key, v.label_key FROM votes v WHERE {where})", params
 
 
 @dataclass(frozen=True)
