@@ -232,6 +232,7 @@ def connect(
     con = _open(path, read_only, retry_seconds, on_busy)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # imports turn it on for a terminal
         if read_only:
             check_version(con)
         else:
