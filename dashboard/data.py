@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from qualitylib.access import restrict
+from qualitylib.metrics import audit
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
@@ -243,6 +244,14 @@ def imports(store: Store) -> pd.DataFrame:
     store.require_everyone("the import history")
     with _read(store) as con:
         return con.execute("SELECT * FROM imports ORDER BY import_id DESC").df()
+
+
+@st.cache_data(show_spinner=False)
+def reference_history(store: Store) -> pd.DataFrame:
+    """Every committee decision with the one it replaced, newest first."""
+    store.require_everyone("the reference-set history")
+    with _read(store) as con:
+        return audit.reference_history(con)
 
 
 def weekly_pooled(frame: pd.DataFrame, rate: str) -> tuple[float, float, float, int]:

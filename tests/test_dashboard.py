@@ -241,3 +241,18 @@ def test_review_queue_page_filters_and_downloads(open_page: Open, demo_db: Path)
     narrowed = at.dataframe[0].value
     assert set(narrowed["majority_label"]) == {"safe"}
     assert len(narrowed) == (queue["split"] & (queue["majority_label"] == "safe")).sum()
+
+
+def test_data_page_shows_the_reference_history(open_page: Open, demo_db: Path) -> None:
+    from qualitylib.metrics.audit import reference_history
+
+    at = open_page("imports")
+    with connect(demo_db, read_only=True) as con:
+        history = reference_history(con)
+    redecided = history[history["changed"]]
+    assert len(redecided) > 0  # the demo's policy v2 re-decides the toy guns
+    shown = at.dataframe[1].value
+    assert len(shown) == len(redecided)
+    assert set(shown["previous_label"]) == {"weapons"} and set(shown["label"]) == {"safe"}
+    at.toggle[0].set_value(False).run()
+    assert len(at.dataframe[1].value) == len(history)

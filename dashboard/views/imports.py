@@ -84,3 +84,38 @@ else:
             "status": "Status",
         },
     )
+
+st.subheader("Reference-set history")
+st.caption(
+    "Every committee decision is kept: a re-decision is a new row from its date on, so earlier "
+    "labels stay scored against the decision in force when they were made. Also "
+    "`qualitylib export --db PATH audit`."
+)
+decisions = data.reference_history(common.store())
+if decisions.empty:
+    st.info("No reference decisions yet.")
+else:
+    changed_only = st.toggle("Only re-decisions (the label changed)", value=True)
+    shown = decisions[decisions["changed"]] if changed_only else decisions
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "item_id": "Item",
+            "decided_at": st.column_config.DatetimeColumn("Decided (UTC)", format="YYYY-MM-DD"),
+            "label": "Decision",
+            "policy_version": "Policy",
+            "reason": "Why",
+            "decided_by": "By",
+            "previous_label": "Replaced",
+            "previous_decided_at": st.column_config.DatetimeColumn(
+                "Replaced decision of", format="YYYY-MM-DD"
+            ),
+            "previous_reason": "Its reason",
+            "changed": None,
+            "source_name": "From file",
+            "imported_by": "Imported by",
+            "imported_at": st.column_config.DatetimeColumn("Imported (UTC)", format="YYYY-MM-DD"),
+        },
+    )
+    st.caption(f"{len(shown):,} of {len(decisions):,} decisions.")
