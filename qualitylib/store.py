@@ -296,6 +296,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
     """Bring tables ``scored`` and ``votes`` up to date for the items touched by imports from
     ``first_import_id`` on; runs inside the importing transaction, so all commit together."""
+    earlier = scalar(con, "SELECT count(*) FROM annotations WHERE import_id < ?", [first_import_id])
+    if not earlier:  # the first log import: score everything, no per-item bookkeeping
+        for table, sql in (("scored", SCORING_SQL), ("votes", VOTES_SQL)):
+            con.execute(f"DELETE FROM {table}")
+            con.execute(f"INSERT INTO {table} " + sql.format(scope="true"))
+        return
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _touched AS
            SELECT item_key FROM annotations WHERE import_id >= $first
