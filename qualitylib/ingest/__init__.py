@@ -37,7 +37,7 @@ from qualitylib.ingest.exports import (
     stage_export,
 )
 from qualitylib.ingest.load import LoadCounts, load
-from qualitylib.ingest.read import STAGE, stage_file
+from qualitylib.ingest.read import reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, validate
 from qualitylib.store import connect, rescore, scalar
 
@@ -224,7 +224,8 @@ def import_sources(
             for source in sources:
                 summary.files.append(_import_file(con, source))
             rescore(con, first_import_id)
-            for table in (STAGE, TYPED, EXPORT, RECORDS):
+            reset_stage(con)
+            for table in (TYPED, EXPORT, RECORDS):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute("COMMIT")
         except BaseException:

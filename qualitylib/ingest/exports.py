@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from qualitylib.errors import ValidationError
-from qualitylib.ingest.read import ROW, STAGE
+from qualitylib.ingest.read import ROW, STAGE, reset_stage
 from qualitylib.ingest.validate import Places
 from qualitylib.store import scalar
 
@@ -201,8 +201,9 @@ def stage_export(
             f"SELECT count(*) FROM {EXPORT} WHERE role = $role AND nullif(trim(stamp), '') IS NULL",
             {"role": role},
         )
+        reset_stage(con)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {ROW}, {selects} "
+            f"CREATE TEMP TABLE {STAGE} AS SELECT {ROW}, {selects} "
             f"FROM {EXPORT} WHERE role = $role ORDER BY {ROW}",
             {"role": role, "default_at": options.default_at.strftime("%Y-%m-%dT%H:%M:%S")},
         )
