@@ -30,6 +30,11 @@ STEPS = ("import-parquet", "import-csv", "refresh", "render", "usual")
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike getrusage's ru_maxrss, it is not
+    inherited from the parent across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
