@@ -23,21 +23,30 @@ class LoadCounts:
     n_new_items: int
 
 
+def _position(con: duckdb.DuckDBPyConnection, alias: str = TYPED) -> str:
+    """SQL for a row's 1-based position in ``_typed``: unique, unlike ``_row`` (a tool export's
+    record number, shared by the annotations of one record). Row ids inside a transaction
+    start from a high base, hence the offset."""
+    base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {TYPED}"))
+    return f"({alias}.rowid - {base} + 1)"
+
+
 def _add_keys(
     con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, source_column: str
 ) -> int:
-    """Give every id of ``_typed.source_column`` not yet in ``table`` the next integer key.
+    """Give every id of ``_typed.source_column`` not yet in ``table`` a new integer key.
 
-    Keys follow the ids' first appearance in the file, so the same file gives the same keys.
+    Key = the table's largest key + the position of the id's first row: unique, the same for
+    the same file, and without the sort a dense numbering would cost (keys may have gaps).
     """
     before = int(scalar(con, f"SELECT count(*) FROM {table}"))
     con.execute(
         f"""
         INSERT INTO {table} ({key}, {id_column})
-        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY first),
-               id
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + first, id
         FROM (
-            SELECT {source_column} AS id, min(_row) AS first FROM {TYPED} GROUP BY {source_column}
+            SELECT {source_column} AS id, min({_position(con)}) AS first
+            FROM {TYPED} GROUP BY {source_column}
         ) AS new
         ANTI JOIN {table} t ON t.{id_column} = new.id
         """
@@ -48,13 +57,14 @@ def _add_keys(
 def _insert_new(
     con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, columns: tuple[str, ...]
 ) -> int:
-    """Insert the rows of ``_typed`` whose id is not in ``table`` yet, keyed in file order."""
+    """Insert the rows of ``_typed`` whose id is not in ``table`` yet, keyed by position
+    (largest key + position, as in :func:`_add_keys`)."""
     before = int(scalar(con, f"SELECT count(*) FROM {table}"))
     con.execute(
         f"""
         INSERT INTO {table} ({key}, {id_column}, {", ".join(columns)})
-        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY _row),
-               t.{id_column}, {", ".join(f"t.{column}" for column in columns)}
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + {_position(con, "t")}, t.{id_column},
+               {", ".join(f"t.{column}" for column in columns)}
         FROM {TYPED} t ANTI JOIN {table} x ON x.{id_column} = t.{id_column}
         """
     )
