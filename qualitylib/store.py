@@ -319,21 +319,23 @@ def label_set(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The label set in rank order: ``label_key, label, is_positive, rank, color``.
 
     Without an imported label set, every label other than the most frequent one counts as
-    positive (the usual "safe vs flagged reasons" shape of a policy).
+    positive (the usual "safe vs flagged reasons" shape of a policy); only then is the log
+    scanned for label frequencies.
     """
-    return con.execute(
-        """
-        WITH freq AS (
-            SELECT label_key, count(*) AS n FROM annotations GROUP BY label_key
-        ), majority AS (
-            SELECT l.label_key FROM labels l LEFT JOIN freq f USING (label_key)
-            ORDER BY coalesce(f.n, 0) DESC, l.label LIMIT 1
-        )
-        SELECT l.label_key, l.label,
-               CASE WHEN l.declared THEN coalesce(l.is_positive, false)
-                    ELSE l.label_key <> (SELECT label_key FROM majority) END AS is_positive,
-               l.rank, l.color
-        FROM labels l
-        ORDER BY l.rank NULLS LAST, l.label
-        """
+    labels = con.execute(
+        "SELECT label_key, label, declared, is_positive, rank, color FROM labels "
+        "ORDER BY rank NULLS LAST, label"
     ).df()
+    undeclared = ~labels["declared"].astype(bool)
+    positive = labels["is_positive"].astype("boolean").fillna(False).astype(bool)
+    if undeclared.any():
+        majority = scalar(
+            con,
+            """SELECT l.label_key FROM labels l LEFT JOIN (
+                   SELECT label_key, count(*) AS n FROM annotations GROUP BY label_key
+               ) f USING (label_key)
+               ORDER BY coalesce(f.n, 0) DESC, l.label LIMIT 1""",
+        )
+        positive = positive.where(~undeclared, labels["label_key"] != majority)
+    labels["is_positive"] = positive.astype(bool)
+    return labels.drop(columns="declared").reset_index(drop=True)
