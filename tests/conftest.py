@@ -68,3 +68,17 @@ def personas_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("personas") / "demo.duckdb"
     demo.build(path, seed=0, n_annotations=200_000)
     return path
+
+
+@pytest.fixture
+def build_store(db: Path, write: Callable[[str, str], Path]) -> Callable[[str, str, str], Path]:
+    """Import a label set, reference decisions and annotations (CSV texts) into ``db``."""
+    from qualitylib.ingest import import_files
+
+    def _build(labels: str, reference: str, annotations: str) -> Path:
+        import_files(db, "labels", [write("labels.csv", labels)])
+        import_files(db, "reference", [write("reference.csv", reference)])
+        import_files(db, "annotations", [write("annotations.csv", annotations)])
+        return db
+
+    return _build

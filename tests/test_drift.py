@@ -40,11 +40,8 @@ p1,bob,safe,2026-09-15T10:00:00Z,production
 
 
 @pytest.fixture
-def store(db: Path, write) -> Path:
-    import_files(db, "labels", [write("labels.csv", LABELS)])
-    import_files(db, "reference", [write("reference.csv", REFERENCE)])
-    import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
-    return db
+def store(build_store) -> Path:
+    return build_store(LABELS, REFERENCE, ANNOTATIONS)
 
 
 def test_weekly_divergence_per_annotator_and_team(store: Path) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qualitylib.ingest import import_files
 from qualitylib.metrics.policy import policy_comparison, stale_policy
 from qualitylib.store import connect
 
@@ -35,11 +34,8 @@ s1,bob,safe,2026-09-16,v2
 
 
 @pytest.fixture
-def store(db: Path, write) -> Path:
-    import_files(db, "labels", [write("labels.csv", LABELS)])
-    import_files(db, "reference", [write("reference.csv", REFERENCE)])
-    import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
-    return db
+def store(build_store) -> Path:
+    return build_store(LABELS, REFERENCE, ANNOTATIONS)
 
 
 def test_before_after_per_annotator_and_team(store: Path) -> None:

@@ -46,11 +46,8 @@ r2,bob,nudity,2026-09-08T11:00:00Z
 
 
 @pytest.fixture
-def store(db: Path, write) -> Path:
-    import_files(db, "labels", [write("labels.csv", LABELS)])
-    import_files(db, "reference", [write("reference.csv", REFERENCE)])
-    import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
-    return db
+def store(build_store) -> Path:
+    return build_store(LABELS, REFERENCE, ANNOTATIONS)
 
 
 def test_weekly_rows_counts_and_rates(store: Path) -> None:
