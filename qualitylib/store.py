@@ -6,6 +6,7 @@ integer keys, so the log tables are narrow and counting maps onto dense arrays.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -148,6 +149,7 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 LOCK_RETRY_SECONDS = 30.0
+MEMORY_LIMIT = os.environ.get("QUALITYLIB_MEMORY_LIMIT", "1GB")
 # A writer refused by readers leaves this marker, refreshed at every attempt; new read-only
 # opens wait while it is fresh, so a busy dashboard cannot starve an import (DuckDB locks the
 # file per process: while any reader holds it, no writer gets in, and vice versa).
@@ -233,6 +235,9 @@ def connect(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # imports turn it on for a terminal
+        # DuckDB spills what does not fit (next to the store file): a 10M-label import then
+        # peaks at 1.2 GB instead of 4.5 GB, at the same speed (benchmarks/RESULTS.md).
+        con.execute("SET memory_limit = $limit", {"limit": MEMORY_LIMIT})
         if read_only:
             check_version(con)
         else:
