@@ -236,7 +236,7 @@ def connect(
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # imports turn it on for a terminal
         # DuckDB spills what does not fit (next to the store file): a 10M-label import then
-        # peaks at 1.2 GB instead of 4.5 GB, at the same speed (benchmarks/RESULTS.md).
+        # peaks at 1.3 GB instead of 4.5 GB, for ~15 % more time (benchmarks/RESULTS.md).
         con.execute("SET memory_limit = $limit", {"limit": MEMORY_LIMIT})
         if read_only:
             check_version(con)
