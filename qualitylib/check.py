@@ -11,9 +11,25 @@ from pathlib import Path
 
 import duckdb
 
-from qualitylib.store import SCHEMA_VERSION, connect, scalar, schema_version
+from qualitylib.store import (
+    CONTESTED_SQL,
+    PAIRS_SQL,
+    SCHEMA_VERSION,
+    connect,
+    scalar,
+    schema_version,
+)
 
 DIMENSION_KINDS = ("labels", "items", "annotators")
+
+
+def _differences(table: str, derivation: str) -> str:
+    """SQL counting rows of ``table`` that its ``derivation`` lacks, and the other way round."""
+    return f"""SELECT count(*) FROM (
+        (SELECT * FROM {table} EXCEPT ALL SELECT * FROM ({derivation}))
+        UNION ALL
+        (SELECT * FROM ({derivation}) EXCEPT ALL SELECT * FROM {table}))"""
+
 
 # (name, SQL counting offending rows, what an offence means)
 RULES: tuple[tuple[str, str, str], ...] = (
@@ -82,6 +98,16 @@ RULES: tuple[tuple[str, str, str], ...] = (
                 EXCEPT ALL SELECT item_key, annotator_key, max(annotated_at), count(*)
                 FROM annotations GROUP BY ALL))""",
         "answers per (item, annotator) missing from, or stale in, table votes",
+    ),
+    (
+        "pairs up to date",
+        _differences("pairs", PAIRS_SQL.format(scope="true")),
+        "pairs of answers on one item missing from, or stale in, table pairs",
+    ),
+    (
+        "contested up to date",
+        _differences("contested", CONTESTED_SQL.format(scope="true")),
+        "items with differing or unsure labels missing from, or extra in, table contested",
     ),
     (
         "imports hold their rows",

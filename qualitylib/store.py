@@ -18,7 +18,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -55,6 +55,35 @@ VOTES_SQL = """
     FROM annotations WHERE {scope}
     GROUP BY item_key, annotator_key
 """
+
+# One row per item and pair of its annotators (first key lower): both current answers, with
+# when, under which version and in which phase each was given. A filter keeps a pair when it
+# keeps both answers, so summing the rows gives any selection's pair tables exactly.
+PAIRS_SQL = """
+    WITH v AS (SELECT * FROM votes WHERE {scope})
+    SELECT a.item_key, a.annotator_key AS key_a, b.annotator_key AS key_b,
+           a.label_key AS label_a, b.label_key AS label_b,
+           a.annotated_at AS at_a, b.annotated_at AS at_b,
+           a.policy_version AS policy_a, b.policy_version AS policy_b,
+           a.phase AS phase_a, b.phase AS phase_b
+    FROM v a JOIN v b ON a.item_key = b.item_key AND a.annotator_key < b.annotator_key
+"""
+
+# Items whose labels differ or carry an unsure flag: a filter only removes labels, so every
+# item the review queue can hold, under any filter, is one of these.
+CONTESTED_SQL = """
+    SELECT item_key FROM annotations WHERE {scope}
+    GROUP BY item_key HAVING min(label_key) <> max(label_key) OR bool_or(unsure)
+"""
+
+# Tables derived from the log, rebuilt for the touched items by every import, in this order
+# (pairs read votes).
+DERIVED: tuple[tuple[str, str], ...] = (
+    ("scored", SCORING_SQL),
+    ("votes", VOTES_SQL),
+    ("pairs", PAIRS_SQL),
+    ("contested", CONTESTED_SQL),
+)
 
 # Forward migrations: MIGRATIONS[v] brings a store from version v to v + 1.
 MIGRATIONS: list[list[str]] = [
@@ -145,6 +174,26 @@ MIGRATIONS: list[list[str]] = [
             phase VARCHAR NOT NULL,
             n_labels INTEGER NOT NULL)      -- labels this annotator gave the item in all""",
         "INSERT INTO votes " + VOTES_SQL.format(scope="true"),
+    ],
+    [
+        # Agreement between annotators sums pre-paired answers (a scan of a few million narrow
+        # rows) instead of self-joining votes on every query; the review queue starts from
+        # the few items with something to review instead of grouping the whole log.
+        """CREATE TABLE pairs (
+            item_key INTEGER NOT NULL,
+            key_a INTEGER NOT NULL,
+            key_b INTEGER NOT NULL,
+            label_a SMALLINT NOT NULL,
+            label_b SMALLINT NOT NULL,
+            at_a TIMESTAMP NOT NULL,
+            at_b TIMESTAMP NOT NULL,
+            policy_a VARCHAR,
+            policy_b VARCHAR,
+            phase_a VARCHAR NOT NULL,
+            phase_b VARCHAR NOT NULL)""",
+        "INSERT INTO pairs " + PAIRS_SQL.format(scope="true"),
+        "CREATE TABLE contested (item_key INTEGER NOT NULL)",
+        "INSERT INTO contested " + CONTESTED_SQL.format(scope="true"),
     ],
 ]
 
@@ -299,11 +348,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
-    """Bring tables ``scored`` and ``votes`` up to date for the items touched by imports from
+    """Bring the :data:`DERIVED` tables up to date for the items touched by imports from
     ``first_import_id`` on; runs inside the importing transaction, so all commit together."""
     earlier = scalar(con, "SELECT count(*) FROM annotations WHERE import_id < ?", [first_import_id])
-    if not earlier:  # the first log import: score everything, no per-item bookkeeping
-        for table, sql in (("scored", SCORING_SQL), ("votes", VOTES_SQL)):
+    if not earlier:  # the first log import: derive everything, no per-item bookkeeping
+        for table, sql in DERIVED:
             con.execute(f"DELETE FROM {table}")
             con.execute(f"INSERT INTO {table} " + sql.format(scope="true"))
         return
@@ -314,7 +363,7 @@ def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
         {"first": first_import_id},
     )
     scope = "item_key IN (SELECT item_key FROM _touched)"
-    for table, sql in (("scored", SCORING_SQL), ("votes", VOTES_SQL)):
+    for table, sql in DERIVED:
         con.execute(f"DELETE FROM {table} WHERE {scope}")
         con.execute(f"INSERT INTO {table} " + sql.format(scope=scope))
     con.execute("DROP TABLE _touched")

@@ -9,7 +9,18 @@ import pytest
 
 from qualitylib.store import connect
 
-TABLES = ("labels", "annotators", "items", "annotations", "reference", "imports", "scored", "votes")
+TABLES = (
+    "labels",
+    "annotators",
+    "items",
+    "annotations",
+    "reference",
+    "imports",
+    "scored",
+    "votes",
+    "pairs",
+    "contested",
+)
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_score
 from statsmodels.stats.proportion import proportion_confint
 
 from qualitylib import agreement
+from qualitylib.check import check_store
 from qualitylib.ingest import import_files
+from qualitylib.metrics.counts import item_patterns, pair_tables
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.team_agreement import agreement_results, pairwise_kappa
@@ -219,6 +221,122 @@ def test_filters_select_the_same_rows_as_pandas(random_store) -> None:
         in_window.groupby("annotator_id").size().to_dict()
     )
     assert v2["n_labels"].sum() == (scored["policy_version"] == "v2").sum()
+
+
+WINDOW = (datetime(2026, 9, 5), datetime(2026, 9, 13))
+SELECTIONS = [
+    (Filters(), lambda rows: rows),
+    (
+        Filters(since=date(2026, 9, 5), until=date(2026, 9, 12)),
+        lambda rows: rows[rows["annotated_at"].between(*WINDOW, inclusive="left")],
+    ),
+    (
+        Filters(since=datetime(2026, 9, 5, 13, 30), until=datetime(2026, 9, 12, 8)),
+        lambda rows: rows[
+            rows["annotated_at"].between(datetime(2026, 9, 5, 13, 30), datetime(2026, 9, 12, 8))
+        ],
+    ),
+    (Filters(teams=("b",)), lambda rows: rows[rows["annotator_id"].isin(["cem", "dia", "eve"])]),
+    (
+        Filters(annotators=("ann", "eve")),
+        lambda rows: rows[rows["annotator_id"].isin(["ann", "eve"])],
+    ),
+    (Filters(policy_versions=("v2",)), lambda rows: rows[rows["policy_version"] == "v2"]),
+    (
+        Filters(teams=("a", "b"), policy_versions=("v1",), since=date(2026, 9, 3)),
+        lambda rows: rows[
+            (rows["policy_version"] == "v1") & (rows["annotated_at"] >= datetime(2026, 9, 3))
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("filters, select", SELECTIONS)
+def test_pair_tables_and_item_patterns_follow_filters(random_store, filters, select) -> None:
+    """Both come from table ``pairs``; a pair counts when both answers pass the filter, and
+    an item's pattern holds exactly its passing answers (pandas on the raw rows)."""
+    db, _ = random_store
+    rows = select(_latest(_random_log()[0]))
+    with connect(db, read_only=True) as con:
+        tables = pair_tables(con, filters)
+        patterns = item_patterns(con, filters)
+    wide = rows.pivot(index="item_id", columns="annotator_id", values="label")
+    expected = {}
+    for a_index, a in enumerate(PEOPLE):
+        for b in PEOPLE[a_index + 1 :]:
+            if a in wide and b in wide and len(both := wide[[a, b]].dropna()):
+                expected[a, b] = (
+                    pd.crosstab(both[a], both[b])
+                    .reindex(index=LABELS, columns=LABELS, fill_value=0)
+                    .to_numpy()
+                )
+    got = {
+        (row.annotator_a, row.annotator_b): tables.tables[i]
+        for i, row in enumerate(tables.pairs.itertuples())
+    }
+    assert got.keys() == expected.keys()
+    for pair, table in expected.items():
+        np.testing.assert_array_equal(got[pair], table, err_msg=str(pair))
+    per_item = pd.crosstab(rows["item_id"], rows["label"]).reindex(columns=LABELS, fill_value=0)
+    frequency = per_item.value_counts()
+    expected_patterns = {tuple(int(c) for c in key): int(n) for key, n in frequency.items()}
+    got_patterns = {
+        tuple(int(c) for c in counts): int(weight)
+        for counts, weight in zip(patterns.counts, patterns.weights, strict=True)
+    }
+    assert got_patterns == expected_patterns
+    assert [tuple(c) for c in patterns.counts] == sorted(tuple(c) for c in patterns.counts)
+
+
+def test_pairs_follow_a_changed_answer(db: Path, write) -> None:
+    """A later import that changes an answer updates the stored pairs of that item only."""
+    import_files(
+        db,
+        "annotations",
+        [
+            write(
+                "a.csv",
+                """item_id,annotator_id,label,annotated_at
+                toy,ann,safe,2026-09-01
+                toy,bob,safe,2026-09-01
+                toy,cem,drugs,2026-09-02
+                car,ann,safe,2026-09-01
+                car,bob,safe,2026-09-01""",
+            )
+        ],
+    )
+    import_files(
+        db,
+        "annotations",
+        [write("b.csv", "item_id,annotator_id,label,annotated_at\ntoy,bob,drugs,2026-09-03")],
+    )
+    with connect(db, read_only=True) as con:
+        tables = pair_tables(con, Filters())
+        patterns = item_patterns(con, Filters())
+        contested = con.execute(
+            "SELECT item_id FROM contested JOIN items USING (item_key)"
+        ).fetchall()
+    names = tables.labels.names
+    found = {
+        (row.annotator_a, row.annotator_b): {
+            (names[i], names[j]): int(tables.tables[p, i, j])
+            for i, j in zip(*np.nonzero(tables.tables[p]), strict=True)
+        }
+        for p, row in enumerate(tables.pairs.itertuples())
+    }
+    assert found == {
+        ("ann", "bob"): {("safe", "safe"): 1, ("safe", "drugs"): 1},
+        ("ann", "cem"): {("safe", "drugs"): 1},
+        ("bob", "cem"): {("drugs", "drugs"): 1},
+    }
+    assert names == ["drugs", "safe"]  # no label set imported: alphabetical
+    found_patterns = zip(patterns.counts.tolist(), patterns.weights.tolist(), strict=True)
+    assert [(tuple(c), w) for c, w in found_patterns] == [
+        ((0, 2), 1),  # car: two safe
+        ((2, 1), 1),  # toy: bob's new drugs, cem's drugs, ann's safe
+    ]
+    assert contested == [("toy",)]
+    assert all(finding.ok for finding in check_store(db))
 
 
 def test_reference_decision_in_force_is_used(db: Path, write) -> None:

@@ -44,6 +44,31 @@ def latest_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     return f"(SELECT v.item_key, v.annotator_key, v.label_key FROM votes v WHERE {where})", params
 
 
+def _side(side: str) -> dict[str, str]:
+    """The columns of one side (``a`` or ``b``) of table ``pairs``, for :meth:`Filters.where`."""
+    return {
+        "annotated_at": f"at_{side}",
+        "annotator_key": f"key_{side}",
+        "policy_version": f"policy_{side}",
+        "phase": f"phase_{side}",
+        "item_key": "item_key",
+    }
+
+
+def pairs_sql(filters: Filters) -> tuple[str, dict[str, object]]:
+    """Pairs of current answers on one item (table ``pairs``) whose both answers pass ``filters``.
+
+    Columns: ``item_key, key_a, key_b, label_a, label_b`` (``key_a < key_b``).
+    """
+    where_a, params = filters.where("p", _side("a"))
+    where_b, _ = filters.where("p", _side("b"))
+    return (
+        "(SELECT p.item_key, p.key_a, p.key_b, p.label_a, p.label_b FROM pairs p "
+        f"WHERE {where_a} AND {where_b})",
+        params,
+    )
+
+
 @dataclass(frozen=True)
 class LabelIndex:
     """The label set in rank order, and the map from stored label keys to array positions."""
@@ -133,16 +158,10 @@ class PairTables:
 
 
 def pair_tables(con: duckdb.DuckDBPyConnection, filters: Filters) -> PairTables:
-    """Counts of label pairs for every annotator pair, from one self-join in SQL."""
-    latest, params = latest_sql(filters)
+    """Counts of label pairs for every annotator pair: one GROUP BY over table ``pairs``."""
+    paired, params = pairs_sql(filters)
     table = con.execute(
-        f"""WITH l AS {latest},
-            shared AS (SELECT item_key FROM l GROUP BY item_key HAVING count(*) >= 2),
-            ls AS (SELECT * FROM l WHERE item_key IN (SELECT item_key FROM shared))
-            SELECT a.annotator_key AS key_a, b.annotator_key AS key_b,
-                   a.label_key AS label_a, b.label_key AS label_b, count(*) AS n
-            FROM ls a JOIN ls b ON a.item_key = b.item_key AND a.annotator_key < b.annotator_key
-            GROUP BY ALL""",
+        f"SELECT key_a, key_b, label_a, label_b, count(*) AS n FROM {paired} AS p GROUP BY ALL",
         params,
     ).df()
     index = label_index(con)
@@ -189,20 +208,90 @@ class ItemPatterns:
     weights: np.ndarray
 
 
-def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatterns:
-    """Category-count patterns over items (each annotator's latest label per item)."""
-    latest, params = latest_sql(filters)
-    index = label_index(con)
-    keys = [int(key) for key in index.labels["label_key"]]
-    # One count column per label: the column names come from integer keys, the keys are bound.
-    columns = ", ".join(f"count(*) FILTER (WHERE label_key = $k{key}) AS c{key}" for key in keys)
-    names = ", ".join(f"c{key}" for key in keys)
-    # ORDER BY: a fixed pattern order makes sums and bootstrap resamples reproducible.
-    table = con.execute(
-        f"""WITH l AS {latest},
-            per_item AS (SELECT item_key, {columns} FROM l GROUP BY item_key)
-            SELECT {names}, count(*) AS weight FROM per_item GROUP BY ALL ORDER BY ALL""",
-        params | {f"k{key}": key for key in keys},
+# Per-item category counts are packed into 16-bit slots of a 128-bit sum, 8 labels a column:
+# one integer sum instead of a filtered count per label halves the per-item pass. A slot holds
+# an item's pair ends of one category, at most m (m - 1) < 2**16 for m <= 256 answers.
+SLOT_BITS, SLOTS = 16, 8
+MAX_PACKED_PAIRS = 256 * 255 // 2
+
+
+def _pair_ends(
+    con: duckdb.DuckDBPyConnection, paired: str, params: dict[str, object], keys: list[int]
+) -> dict[str, np.ndarray]:
+    """Per distinct (number of pairs, pair ends per category) over items with >= 2 answers:
+    ``n_pairs``, ``e{key}`` for every label key and ``weight`` (items)."""
+    chunks = range(max(keys) // SLOTS + 1)
+
+    def slot(side: str, chunk: int) -> str:
+        if len(chunks) == 1:
+            return f"(1::HUGEINT << ({SLOT_BITS} * label_{side}))"
+        return (
+            f"CASE WHEN label_{side} // {SLOTS} = {chunk} "
+            f"THEN 1::HUGEINT << ({SLOT_BITS} * (label_{side} % {SLOTS})) ELSE 0 END"
+        )
+
+    sums = ", ".join(f"sum({slot('a', j)} + {slot('b', j)}) AS h{j}" for j in chunks)
+    hs = ", ".join(f"h{j}" for j in chunks)
+    ends = ", ".join(
+        f"((h{key // SLOTS} >> {SLOT_BITS * (key % SLOTS)}) & {2**SLOT_BITS - 1})::BIGINT AS e{key}"
+        for key in keys
+    )
+    found = con.execute(
+        f"""WITH per_item AS (
+                SELECT item_key, count(*) AS n_pairs, {sums} FROM {paired} AS p GROUP BY item_key
+            ), patterns AS (SELECT n_pairs, {hs}, count(*) AS weight FROM per_item GROUP BY ALL)
+            SELECT n_pairs, {ends}, weight FROM patterns""",
+        params,
     ).fetchnumpy()
-    counts = np.column_stack([table[f"c{key}"] for key in keys]) if keys else np.zeros((0, 0))
-    return ItemPatterns(index, counts.astype(np.int64), np.asarray(table["weight"], np.int64))
+    if len(found["n_pairs"]) and found["n_pairs"].max() > MAX_PACKED_PAIRS:
+        # An item with over 256 answers could overflow a slot: count per label instead.
+        columns = ", ".join(
+            f"count(*) FILTER (WHERE label_a = {key}) + count(*) FILTER (WHERE label_b = {key})"
+            f" AS e{key}"
+            for key in keys
+        )
+        names = ", ".join(f"e{key}" for key in keys)
+        found = con.execute(
+            f"""WITH per_item AS (
+                    SELECT item_key, count(*) AS n_pairs, {columns}
+                    FROM {paired} AS p GROUP BY item_key)
+                SELECT n_pairs, {names}, count(*) AS weight FROM per_item GROUP BY ALL""",
+            params,
+        ).fetchnumpy()
+    return found
+
+
+def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatterns:
+    """Category-count patterns over items (each annotator's latest label per item).
+
+    Items with two or more answers passing ``filters`` come from table ``pairs``: an item with
+    ``m`` such answers has ``p = m (m - 1) / 2`` pairs, in which each answer appears ``m - 1``
+    times, so its count of category ``c`` is (answers ``c`` among the pairs' ends) / (m - 1).
+    Items with one answer are the rest of the filtered answers, per category. Both are one
+    pass over narrow tables; grouping all of ``votes`` by item would cost seconds at 10M.
+    """
+    index = label_index(con)
+    # Label keys are small integers from the store (never user text): safe in column names.
+    keys = [int(key) for key in index.labels["label_key"]]
+    if not keys:
+        return ItemPatterns(index, np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
+    paired, params = pairs_sql(filters)
+    multi = _pair_ends(con, paired, params, keys)
+    latest, latest_params = latest_sql(filters)
+    answers = dict(
+        con.execute(
+            f"SELECT label_key, count(*) FROM {latest} AS l GROUP BY label_key", latest_params
+        ).fetchall()
+    )
+    n_pairs = np.asarray(multi["n_pairs"], np.int64)
+    raters = (1 + np.rint(np.sqrt(1 + 8 * n_pairs)).astype(np.int64)) // 2
+    ends = np.column_stack([multi[f"e{key}"] for key in keys]).astype(np.int64)
+    counts = ends // np.maximum(raters - 1, 1)[:, None]
+    weights = np.asarray(multi["weight"], np.int64)
+    single = np.array([answers.get(key, 0) for key in keys], np.int64)
+    single -= (counts * weights[:, None]).sum(axis=0)
+    counts = np.vstack([counts, np.eye(len(keys), dtype=np.int64)[single > 0]])
+    weights = np.concatenate([weights, single[single > 0]])
+    # A fixed pattern order (ascending counts) makes sums and bootstrap resamples reproducible.
+    order = np.lexsort(counts.T[::-1])
+    return ItemPatterns(index, counts[order], weights[order])

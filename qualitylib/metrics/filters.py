@@ -6,8 +6,18 @@ applied in the single place every metric reads the log from (:mod:`qualitylib.me
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+# The annotation columns a filter reads; a table naming them differently passes its own names.
+COLUMNS = {
+    "annotated_at": "annotated_at",
+    "annotator_key": "annotator_key",
+    "policy_version": "policy_version",
+    "phase": "phase",
+    "item_key": "item_key",
+}
 
 
 def _start(value: date | datetime) -> datetime:
@@ -32,12 +42,18 @@ class Filters:
     slice_column: str | None = None
     slice_values: tuple[str, ...] = ()
 
-    def where(self, alias: str = "x") -> tuple[str, dict[str, object]]:
-        """SQL condition on annotations aliased ``alias``, and its parameters."""
+    def where(
+        self, alias: str = "x", columns: Mapping[str, str] = COLUMNS
+    ) -> tuple[str, dict[str, object]]:
+        """SQL condition on annotations aliased ``alias``, and its parameters.
+
+        ``columns`` maps the names in :data:`COLUMNS` to the table's own (one side of a pair).
+        """
         clauses: list[str] = []
         params: dict[str, object] = {}
+        at, who = f"{alias}.{columns['annotated_at']}", f"{alias}.{columns['annotator_key']}"
         if self.since is not None:
-            clauses.append(f"{alias}.annotated_at >= $f_since")
+            clauses.append(f"{at} >= $f_since")
             params["f_since"] = _start(self.since)
         if self.until is not None:
             end = (
@@ -46,29 +62,29 @@ class Filters:
                 else _start(self.until) + timedelta(days=1)
             )
             op = "<=" if isinstance(self.until, datetime) else "<"
-            clauses.append(f"{alias}.annotated_at {op} $f_until")
+            clauses.append(f"{at} {op} $f_until")
             params["f_until"] = end
         if self.teams:
             clauses.append(
-                f"{alias}.annotator_key IN (SELECT annotator_key FROM annotators "
+                f"{who} IN (SELECT annotator_key FROM annotators "
                 "WHERE team IN (SELECT unnest($f_teams)))"
             )
             params["f_teams"] = list(self.teams)
         if self.annotators:
             clauses.append(
-                f"{alias}.annotator_key IN (SELECT annotator_key FROM annotators "
+                f"{who} IN (SELECT annotator_key FROM annotators "
                 "WHERE annotator_id IN (SELECT unnest($f_annotators)))"
             )
             params["f_annotators"] = list(self.annotators)
         if self.policy_versions:
-            clauses.append(f"{alias}.policy_version IN (SELECT unnest($f_policies))")
+            clauses.append(f"{alias}.{columns['policy_version']} IN (SELECT unnest($f_policies))")
             params["f_policies"] = list(self.policy_versions)
         if self.phases:
-            clauses.append(f"{alias}.phase IN (SELECT unnest($f_phases))")
+            clauses.append(f"{alias}.{columns['phase']} IN (SELECT unnest($f_phases))")
             params["f_phases"] = list(self.phases)
         if self.slice_column is not None:
             clauses.append(
-                f"{alias}.item_key IN (SELECT item_key FROM items "
+                f"{alias}.{columns['item_key']} IN (SELECT item_key FROM items "
                 "WHERE json_extract_string(metadata, '$.' || $f_slice_column) "
                 "IN (SELECT unnest($f_slice_values)))"
             )

@@ -45,17 +45,15 @@ def review_queue(
         params = params | {"limit": limit}
     # Integers first: per (item, label) counts give every item's entropy, unsure share and
     # split; only the items that make the queue (and, with a limit, only the top ones) get
-    # the string work of listing who gave which label.
+    # the string work of listing who gave which label. Table ``contested`` (items with two
+    # different labels or an unsure flag, kept by every import) holds every item that can
+    # make the queue under any filter, so the log is read for those few items only.
     return con.execute(
-        f"""WITH candidates AS (
-                -- one cheap pass keeps only items with two different labels or an unsure flag
-                SELECT item_key FROM {source} AS f GROUP BY item_key
-                HAVING min(label_key) <> max(label_key) OR bool_or(unsure)
-            ), per_label AS (
+        f"""WITH per_label AS (
                 SELECT item_key, label_key, count(*) AS n,
                        count(*) FILTER (WHERE unsure) AS n_unsure,
                        max(annotated_at) AS last_at
-                FROM {source} AS f SEMI JOIN candidates USING (item_key)
+                FROM {source} AS f SEMI JOIN contested USING (item_key)
                 GROUP BY item_key, label_key
             ), per_item AS (
                 SELECT item_key, sum(n) AS n_labels, sum(n_unsure) AS n_unsure,
