@@ -116,3 +116,73 @@ def test_demo_learner_aligned_within_a_week_and_experts_aligned(personas_db: Pat
     assert (experts["status"] == "aligned").all()
     assert table.loc[table["persona"] == "random", "status"].item() == "in_training"
     assert table.loc[table["persona"] == "lenient", "status"].item() == "in_training"
+
+
+def _walk(labels: list[tuple[bool, bool, pd.Timestamp]], objective: Objective) -> dict:
+    """The status machine of the module docstring, label by label in plain Python."""
+    status, since, first_aligned, ever_met, ever_enough, last = None, None, None, False, False, ""
+    for seq, (_, _, at) in enumerate(labels):
+        window = labels[max(0, seq + 1 - objective.window) : seq + 1]
+        pos = [given for ref, given, _ in window if ref]
+        neg = [given for ref, given, _ in window if not ref]
+        enough = len(pos) >= objective.min_positives and len(neg) >= objective.min_negatives
+        tp, fp = sum(pos), sum(neg)
+        meets = enough and tp >= objective.tpr_min * len(pos) and fp <= objective.fpr_max * len(neg)
+        fails = enough and (
+            wilson(tp, len(pos))[1] < objective.tpr_min
+            or wilson(fp, len(neg))[0] > objective.fpr_max
+        )
+        last = "met" if meets else "failed" if fails else last
+        ever_met, ever_enough = ever_met or meets, ever_enough or enough
+        now = (
+            "aligned"
+            if last == "met"
+            else "regressed"
+            if ever_met
+            else "in_training"
+            if ever_enough
+            else "not_enough_data"
+        )
+        if now != status:
+            status, since = now, at
+        if now == "aligned" and first_aligned is None:
+            first_aligned = at
+    return {"status": status, "since": since, "first_aligned": first_aligned}
+
+
+def test_status_matches_a_label_by_label_walk(db: Path, write) -> None:
+    """The end state from per-annotator aggregates equals walking every label in order."""
+    rng = np.random.default_rng(3)
+    rows, walks = [], {}
+    # (labels, hit rate and false-flag rate per third): random skills, one who never gets
+    # there, one with too few labels, one who learns, regresses and recovers
+    people = [(90, rng.uniform(0.3, 1.0, 3), rng.uniform(0.0, 0.6, 3)) for _ in range(6)]
+    people += [(90, [0.3] * 3, [0.6] * 3), (6, [1.0] * 3, [0.0] * 3)]
+    people += [(90, [0.95, 0.2, 0.95], [0.02, 0.7, 0.02])]
+    for person, (n_labels, hit, flag) in enumerate(people):
+        who = f"p{person}"
+        labels = []
+        for n in range(n_labels):
+            ref = bool(rng.random() < 0.5)
+            phase = n // 30  # three phases with different skill: learn, regress, recover
+            given = bool(rng.random() < (hit[phase] if ref else flag[phase]))
+            at = pd.Timestamp("2026-09-01") + pd.Timedelta(minutes=37 * n + person)
+            item = f"{'p' if ref else 'n'}{person}-{n}"
+            rows.append((item, who, "nudity" if given else "safe", at.isoformat()))
+            labels.append((ref, given, at))
+        walks[who] = _walk(labels, SMALL)
+    with connect(_store(db, write, rows), read_only=True) as con:
+        status = onboarding_status(con, SMALL).set_index("annotator_id")
+    assert {walk["status"] for walk in walks.values()} == {
+        "aligned",
+        "regressed",
+        "in_training",
+        "not_enough_data",
+    }
+    for who, walk in walks.items():
+        got = status.loc[who]
+        assert got["status"] == walk["status"], who
+        assert got["since"] == walk["since"], who
+        assert (pd.isna(got["first_aligned"]) and walk["first_aligned"] is None) or got[
+            "first_aligned"
+        ] == walk["first_aligned"], who

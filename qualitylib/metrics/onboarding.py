@@ -88,18 +88,21 @@ def _fail_thresholds(objective: Objective) -> tuple[list[int], list[int]]:
     return tp_max.tolist(), fp_min.tolist()
 
 
-def _evaluated_sql(
+ORDER = "PARTITION BY annotator_key ORDER BY annotated_at, item_key"
+
+
+def _events_sql(
     con: duckdb.DuckDBPyConnection, objective: Objective, filters: Filters
 ) -> tuple[str, dict[str, object]]:
-    """Every reference label with its window counts and the status reached at that label."""
+    """CTEs ending in ``events``: every reference label with its window counts, its sequence
+    number ``seq`` and whether its window ``meets`` or clearly ``fails`` the objective."""
     scored, params = scored_sql(filters)
     index = label_index(con)
     positive = [int(k) for k in index.labels.loc[index.positive, "label_key"]]
     tp_max, fp_min = _fail_thresholds(objective)
     preceding = int(objective.window) - 1  # validated int: a frame offset cannot be bound
-    order = "PARTITION BY annotator_key ORDER BY annotated_at, item_key"
     sql = f"""
-        WITH s AS (
+        s AS (
             SELECT annotator_key, item_key, annotated_at,
                    list_contains($positive, ref_label_key) AS ref_pos,
                    list_contains($positive, label_key) AS given_pos
@@ -109,10 +112,9 @@ def _evaluated_sql(
                    sum(ref_pos::INT) OVER win AS n_positive,
                    sum((ref_pos AND given_pos)::INT) OVER win AS tp,
                    sum((NOT ref_pos AND given_pos)::INT) OVER win AS fp,
-                   row_number() OVER ({order}) AS seq,
-                   count(*) OVER (PARTITION BY annotator_key) AS n_reference_labels
+                   row_number() OVER ({ORDER}) AS seq
             FROM s
-            WINDOW win AS ({order} ROWS BETWEEN {preceding} PRECEDING AND CURRENT ROW)
+            WINDOW win AS ({ORDER} ROWS BETWEEN {preceding} PRECEDING AND CURRENT ROW)
         ), judged AS (
             SELECT *, window_n - n_positive AS n_negative,
                    n_positive >= $min_pos AND window_n - n_positive >= $min_neg AS enough
@@ -124,33 +126,7 @@ def _evaluated_sql(
                    enough AND (tp <= $tp_max[(n_positive + 1)::BIGINT]
                                OR fp >= $fp_min[(n_negative + 1)::BIGINT]) AS fails
             FROM judged
-        ), marks AS (
-            SELECT *,
-                   last_value(CASE WHEN meets THEN 'met' WHEN fails THEN 'failed' END
-                              IGNORE NULLS) OVER upto AS last_event,
-                   bool_or(meets) OVER upto AS ever_met,
-                   bool_or(enough) OVER upto AS ever_enough
-            FROM events
-            WINDOW upto AS ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        ), statuses AS (
-            SELECT *,
-                   CASE WHEN last_event = 'met' THEN 'aligned'
-                        WHEN ever_met THEN 'regressed'
-                        WHEN ever_enough THEN 'in_training'
-                        ELSE 'not_enough_data' END AS status
-            FROM marks
-        ), runs AS (
-            SELECT *,
-                   CASE WHEN status IS DISTINCT FROM lag(status) OVER ({order})
-                        THEN annotated_at END AS run_start
-            FROM statuses
         )
-        SELECT *,
-               last_value(run_start IGNORE NULLS) OVER (
-                   {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS since,
-               min(annotated_at) FILTER (WHERE status = 'aligned') OVER (
-                   {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS first_aligned
-        FROM runs
     """
     params = params | {
         "positive": positive,
@@ -161,6 +137,43 @@ def _evaluated_sql(
         "tp_max": tp_max,
         "fp_min": fp_min,
     }
+    return sql, params
+
+
+def _evaluated_sql(
+    con: duckdb.DuckDBPyConnection, objective: Objective, filters: Filters
+) -> tuple[str, dict[str, object]]:
+    """Every reference label with its window counts and the status reached at that label."""
+    events, params = _events_sql(con, objective, filters)
+    sql = f"""
+        WITH {events}, marks AS (
+            SELECT *,
+                   last_value(CASE WHEN meets THEN 'met' WHEN fails THEN 'failed' END
+                              IGNORE NULLS) OVER upto AS last_event,
+                   bool_or(meets) OVER upto AS ever_met,
+                   bool_or(enough) OVER upto AS ever_enough
+            FROM events
+            WINDOW upto AS ({ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ), statuses AS (
+            SELECT *,
+                   CASE WHEN last_event = 'met' THEN 'aligned'
+                        WHEN ever_met THEN 'regressed'
+                        WHEN ever_enough THEN 'in_training'
+                        ELSE 'not_enough_data' END AS status
+            FROM marks
+        ), runs AS (
+            SELECT *,
+                   CASE WHEN status IS DISTINCT FROM lag(status) OVER ({ORDER})
+                        THEN annotated_at END AS run_start
+            FROM statuses
+        )
+        SELECT *,
+               last_value(run_start IGNORE NULLS) OVER (
+                   {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS since,
+               min(annotated_at) FILTER (WHERE status = 'aligned') OVER (
+                   {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS first_aligned
+        FROM runs
+    """
     return sql, params
 
 
@@ -185,13 +198,48 @@ def onboarding_status(
     ``n_reference_labels``, ``window_n, n_positive, n_negative`` (the current window) and
     ``tpr, fpr`` with ``_ci_low, _ci_high, _n`` (95 % Wilson) over that window.
     """
-    sql, params = _evaluated_sql(con, objective, filters or Filters())
+    # Only the end state is needed, so the statuses of the module docstring come from per
+    # annotator aggregates over the events instead of three more window passes (which cost
+    # ~0.5 s on the 500k reference labels of a 10M-label store): the status is "aligned" when
+    # the last decisive window met the objective, and each status's run began at the first
+    # event that led to it after the last event of the other kind.
+    events, params = _events_sql(con, objective, filters or Filters())
     table = con.execute(
-        f"""WITH e AS ({sql})
-            SELECT a.annotator_id, a.name, a.team, e.status, e.since, e.first_aligned,
-                   e.n_reference_labels, e.window_n, e.n_positive, e.n_negative, e.tp, e.fp
+        f"""WITH {events}, per AS (
+                SELECT annotator_key, count(*) AS n_reference_labels,
+                       max(seq) FILTER (WHERE meets) AS last_met,
+                       max(seq) FILTER (WHERE fails AND NOT meets) AS last_failed,
+                       min(annotated_at) AS first_at,
+                       min(annotated_at) FILTER (WHERE enough) AS first_enough_at,
+                       min(annotated_at) FILTER (WHERE meets) AS first_aligned,
+                       arg_max(window_n, seq) AS window_n,
+                       arg_max(n_positive, seq) AS n_positive,
+                       arg_max(n_negative, seq) AS n_negative,
+                       arg_max(tp, seq) AS tp, arg_max(fp, seq) AS fp
+                FROM events GROUP BY annotator_key
+            ), runs AS (
+                SELECT e.annotator_key,
+                       min(e.annotated_at) FILTER (
+                           WHERE e.meets AND e.seq > coalesce(p.last_failed, 0)) AS aligned_at,
+                       min(e.annotated_at) FILTER (
+                           WHERE e.fails AND NOT e.meets AND e.seq > p.last_met) AS regressed_at
+                FROM events e JOIN per p USING (annotator_key) GROUP BY e.annotator_key
+            ), e AS (
+                SELECT p.*, r.aligned_at, r.regressed_at,
+                       CASE WHEN p.last_met > coalesce(p.last_failed, 0) THEN 'aligned'
+                            WHEN p.last_met IS NOT NULL THEN 'regressed'
+                            WHEN p.first_enough_at IS NOT NULL THEN 'in_training'
+                            ELSE 'not_enough_data' END AS status
+                FROM per p JOIN runs r USING (annotator_key)
+            )
+            SELECT a.annotator_id, a.name, a.team, e.status,
+                   CASE e.status WHEN 'aligned' THEN e.aligned_at
+                                 WHEN 'regressed' THEN e.regressed_at
+                                 WHEN 'in_training' THEN e.first_enough_at
+                                 ELSE e.first_at END AS since,
+                   e.first_aligned, e.n_reference_labels, e.window_n, e.n_positive,
+                   e.n_negative, e.tp, e.fp
             FROM e JOIN annotators a USING (annotator_key)
-            WHERE e.seq = e.n_reference_labels
             ORDER BY a.annotator_id""",
         params,
     ).df()
