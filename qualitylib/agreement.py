@@ -80,6 +80,7 @@ __all__ = [
     "gwet_ac_counts",
     "krippendorff_alpha",
     "krippendorff_alpha_counts",
+    "krippendorff_alpha_levels",
     "pabak",
     "percent_agreement",
     "percent_agreement_counts",
@@ -983,11 +984,40 @@ def krippendorff_alpha_counts(
     >>> round(res.value, 4)
     0.5333
     """
+    return krippendorff_alpha_levels(
+        counts,
+        (level,),
+        values=values,
+        unit_weights=unit_weights,
+        n_boot=n_boot,
+        random_state=random_state,
+        alpha=alpha,
+        categories=categories,
+    )[level]
+
+
+def krippendorff_alpha_levels(
+    counts: ArrayLike,
+    levels: Sequence[Level],
+    values: ArrayLike | None = None,
+    unit_weights: ArrayLike | None = None,
+    n_boot: int = 1000,
+    random_state: int | np.random.Generator | None = None,
+    alpha: float = 0.05,
+    categories: Sequence[Any] | None = None,
+) -> dict[str, AgreementResult]:
+    """:func:`krippendorff_alpha_counts` at several ``levels`` from one bootstrap.
+
+    Each level's result equals a separate call with the same ``random_state`` (the replicates
+    are the same draws); drawing them once saves the multinomial draws and the coincidence
+    products, the bulk of the cost, for every level after the first.
+    """
     _check_alpha(alpha)  # validates alpha; the bootstrap CI is a percentile interval
-    if level not in ("nominal", "ordinal", "interval", "ratio"):
-        raise ValueError(
-            f"level must be 'nominal', 'ordinal', 'interval' or 'ratio'; got {level!r}"
-        )
+    for level in levels:
+        if level not in ("nominal", "ordinal", "interval", "ratio"):
+            raise ValueError(
+                f"level must be 'nominal', 'ordinal', 'interval' or 'ratio'; got {level!r}"
+            )
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0 (0 skips the bootstrap); got {n_boot}")
     r, w_u = _validate_counts(counts, unit_weights)
@@ -997,78 +1027,90 @@ def krippendorff_alpha_counts(
     m_u = r.sum(axis=1)
     pairable = m_u >= 2
     n_raters = int(m_u.max()) if r.size else 0
-    base: dict[str, Any] = {
-        "level": level,
-        "values": v,
-        "n_items_single_rating": float(w_u[~pairable].sum()),
-    }
+    single = float(w_u[~pairable].sum())
     r, w_u = r[pairable], w_u[pairable]
     n_u = int(round(w_u.sum()))
-    if n_u == 0:
-        return _undefined(metric, REASON_NO_ITEMS, n_raters=n_raters, details=base)
+    results: dict[str, AgreementResult] = {}
     if n_u < 2:
-        return _undefined(metric, REASON_FEW_ITEMS, n_items=n_u, n_raters=n_raters, details=base)
+        reason = REASON_NO_ITEMS if n_u == 0 else REASON_FEW_ITEMS
+        for level in levels:
+            base = {"level": level, "values": v, "n_items_single_rating": single}
+            results[level] = _undefined(
+                metric, reason, n_items=n_u, n_raters=n_raters, details=base
+            )
+        return results
 
     patterns, inverse = np.unique(r, axis=0, return_inverse=True)
     freq = np.bincount(inverse.ravel(), weights=w_u, minlength=patterns.shape[0])
     c_pat = _coincidences_per_unit(patterns)  # (P, k*k)
     o = (freq @ c_pat).reshape(1, k, k)
-    a, d_o, d_e, n_dd = _alpha_from_o(o, level, v)
-    value = float(_snap(a[0]))
-    nominal = level == "nominal"
-    p_o = 1.0 - float(d_o[0]) if nominal else math.nan
-    p_e = 1.0 - float(d_e[0]) if nominal else math.nan
-    details = {
-        **base,
-        "D_o": float(d_o[0]),
-        "D_e": float(d_e[0]),
-        "n_pairable": float(n_dd[0]),
-        "n_patterns": int(patterns.shape[0]),
-        "n_boot": int(n_boot),
-    }
-    if not math.isfinite(value):
-        return _undefined(
-            metric,
-            REASON_DE_ZERO,
+    points: dict[str, tuple[float, float, float, dict[str, Any]]] = {}  # defined levels
+    for level in levels:
+        a, d_o, d_e, n_dd = _alpha_from_o(o, level, v)
+        value = float(_snap(a[0]))
+        nominal = level == "nominal"
+        p_o = 1.0 - float(d_o[0]) if nominal else math.nan
+        p_e = 1.0 - float(d_e[0]) if nominal else math.nan
+        details = {
+            "level": level,
+            "values": v,
+            "n_items_single_rating": single,
+            "D_o": float(d_o[0]),
+            "D_e": float(d_e[0]),
+            "n_pairable": float(n_dd[0]),
+            "n_patterns": int(patterns.shape[0]),
+            "n_boot": int(n_boot),
+        }
+        if not math.isfinite(value):
+            results[level] = _undefined(
+                metric,
+                REASON_DE_ZERO,
+                n_items=n_u,
+                n_raters=n_raters,
+                p_observed=p_o,
+                p_expected=p_e,
+                details=details,
+            )
+        else:
+            points[level] = (value, p_o, p_e, details)
+
+    reps: dict[str, list[np.ndarray]] = {level: [] for level in points}
+    if n_boot > 0 and points:
+        rng = np.random.default_rng(random_state)
+        p_pat = freq / freq.sum()
+        chunk = max(1, min(n_boot, 20_000_000 // max(patterns.shape[0], k * k)))
+        for start in range(0, n_boot, chunk):  # bounded-memory chunks of replicates
+            size = min(chunk, n_boot - start)
+            m = rng.multinomial(n_u, p_pat, size=size).astype(float)  # (b, P)
+            o_boot = (m @ c_pat).reshape(size, k, k)
+            for level in points:
+                reps[level].append(_alpha_from_o(o_boot, level, v)[0])
+    for level, (value, p_o, p_e, details) in points.items():
+        se = lo = hi = math.nan
+        n_undef = 0
+        if reps[level]:
+            boot = np.concatenate(reps[level])
+            finite = boot[np.isfinite(boot)]
+            n_undef = int(boot.size - finite.size)
+            if finite.size >= 2:
+                se = float(finite.std(ddof=1))
+                lo, hi = (float(x) for x in np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0]))
+                lo, hi = max(lo, -1.0), min(hi, 1.0)
+        details["n_boot_undefined"] = n_undef
+        results[level] = AgreementResult(
+            metric=metric,
+            value=value,
+            se=se,
+            ci_low=lo,
+            ci_high=hi,
             n_items=n_u,
             n_raters=n_raters,
             p_observed=p_o,
             p_expected=p_e,
-            details=details,
+            reason=None,
+            details=_to_json_safe(details),
         )
-
-    se = lo = hi = math.nan
-    n_undef = 0
-    if n_boot > 0:
-        rng = np.random.default_rng(random_state)
-        p_pat = freq / freq.sum()
-        chunk = max(1, min(n_boot, 20_000_000 // max(patterns.shape[0], k * k)))
-        reps = []
-        for start in range(0, n_boot, chunk):  # bounded-memory chunks of replicates
-            size = min(chunk, n_boot - start)
-            m = rng.multinomial(n_u, p_pat, size=size).astype(float)  # (b, P)
-            reps.append(_alpha_from_o((m @ c_pat).reshape(size, k, k), level, v)[0])
-        boot = np.concatenate(reps)
-        finite = boot[np.isfinite(boot)]
-        n_undef = int(boot.size - finite.size)
-        if finite.size >= 2:
-            se = float(finite.std(ddof=1))
-            lo, hi = (float(x) for x in np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0]))
-            lo, hi = max(lo, -1.0), min(hi, 1.0)
-    details["n_boot_undefined"] = n_undef
-    return AgreementResult(
-        metric=metric,
-        value=value,
-        se=se,
-        ci_low=lo,
-        ci_high=hi,
-        n_items=n_u,
-        n_raters=n_raters,
-        p_observed=p_o,
-        p_expected=p_e,
-        reason=None,
-        details=_to_json_safe(details),
-    )
+    return results
 
 
 # --------------------------------------------------------------------------------------------

@@ -304,9 +304,9 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> o
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The store's schema version; 0 for an empty file."""
-    exists = scalar(
-        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    )
+    # duckdb_tables(), not information_schema (13 ms against 1 ms: every dashboard query opens
+    # a short-lived connection, and this runs on each)
+    exists = scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'")
     if not exists:
         return 0
     return int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version"))

@@ -444,3 +444,20 @@ def test_prevalence_paradox_rule() -> None:
     assert not ag.prevalence_paradox(0.95, 0.4)
     assert not ag.prevalence_paradox(math.nan, 0.1)
     assert "prevalence" in ag.PARADOX_NOTE and "AC1" in ag.PARADOX_NOTE
+
+
+def test_krippendorff_levels_share_one_bootstrap_and_equal_separate_calls() -> None:
+    """Several levels from one bootstrap give exactly what separate seeded calls give."""
+    rng = np.random.default_rng(5)
+    counts = rng.multinomial(3, [0.6, 0.2, 0.1, 0.1], size=40)
+    counts[::7, 1:] = 0  # some unanimous items, some with one rating
+    counts[::9] = [1, 0, 0, 0]
+    together = ag.krippendorff_alpha_levels(
+        counts, ("nominal", "ordinal", "interval"), n_boot=300, random_state=1
+    )
+    for level, result in together.items():
+        alone = ag.krippendorff_alpha_counts(counts, level, n_boot=300, random_state=1)
+        assert json.dumps(result.to_dict(), sort_keys=True) == json.dumps(
+            alone.to_dict(), sort_keys=True
+        )
+        assert math.isfinite(result.ci_low) and result.ci_low < result.value < result.ci_high

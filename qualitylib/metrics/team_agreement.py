@@ -16,7 +16,7 @@ from qualitylib.agreement import (
     cohen_kappa_tables,
     fleiss_kappa_counts,
     gwet_ac_counts,
-    krippendorff_alpha_counts,
+    krippendorff_alpha_levels,
     percent_agreement_counts,
     prevalence_paradox,
 )
@@ -70,15 +70,16 @@ def agreement_results(
     if np.isnan(ranks).any():
         ranks = np.arange(len(ranks), dtype=float)
     results = {"fleiss_kappa": fleiss_kappa_counts(counts, unit_weights=weights)}
-    for level in ("nominal", "ordinal", "interval"):
-        results[f"krippendorff_alpha_{level}"] = krippendorff_alpha_counts(
-            counts,
-            level=level,
-            values=ranks,
-            unit_weights=weights,
-            n_boot=n_boot,
-            random_state=0,
-        )
+    alphas = krippendorff_alpha_levels(
+        counts,
+        ("nominal", "ordinal", "interval"),
+        values=ranks,
+        unit_weights=weights,
+        n_boot=n_boot,
+        random_state=0,
+    )
+    for level, result in alphas.items():
+        results[f"krippendorff_alpha_{level}"] = result
     results["gwet_ac1"] = gwet_ac_counts(counts, unit_weights=weights)
     results["gwet_ac2_quadratic"] = gwet_ac_counts(
         counts, weights="quadratic", ranks=ranks, unit_weights=weights
