@@ -330,6 +330,39 @@ def test_parquet_import_matches_csv(db: Path, tmp_path: Path) -> None:
     assert rows == [(datetime(2026, 9, 1, 10), False), (datetime(2026, 9, 1, 11), True)]
 
 
+def test_parquet_errors_name_the_row_and_a_file_row_number_column_is_metadata(
+    db: Path, tmp_path: Path
+) -> None:
+    """Parquet rows are numbered by the reader (no copy); a column named like that number is
+    ordinary item metadata, and the rows are still numbered right."""
+    items = pd.DataFrame({"item_id": ["a", "b", "c"], "file_row_number": ["7", "8", "9"]})
+    items.to_parquet(tmp_path / "items.parquet")
+    import_files(db, "items", [tmp_path / "items.parquet"])
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            "SELECT item_id, metadata->>'file_row_number' FROM items ORDER BY 1"
+        ).fetchall()
+    assert rows == [("a", "7"), ("b", "8"), ("c", "9")]
+    bad = pd.DataFrame({"item_id": ["d", " ", "e"], "file_row_number": ["1", "2", "3"]})
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(ValidationError, match=r"bad\.parquet row 2, column 'item_id': empty"):
+        import_files(db, "items", [tmp_path / "bad.parquet"])
+    frame = pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c"],
+            "annotator_id": ["x", "y", "z"],
+            "label": ["safe", "safe", "safe"],
+            "annotated_at": ["2026-09-01", "2026-09-01", "yesterday"],
+        }
+    )
+    frame.to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(
+        ValidationError,
+        match=r"a\.parquet row 3, column 'annotated_at': not an ISO 8601.*got 'yesterday'",
+    ):
+        import_files(db, "annotations", [tmp_path / "a.parquet"])
+
+
 def test_unknown_file_type_and_missing_file(db: Path, tmp_path: Path) -> None:
     path = tmp_path / "a.xlsx"
     path.write_bytes(b"PK")

@@ -38,7 +38,7 @@ from qualitylib.ingest.exports import (
 )
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import reset_stage, stage_file
-from qualitylib.ingest.validate import KINDS, TYPED, validate
+from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
 from qualitylib.store import connect, rescore, scalar
 
 __all__ = [
@@ -150,6 +150,13 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables of a staged file (its rows, typed rows, tool-export records)."""
+    reset_stage(con)
+    for table in (TYPED, EXPORT, RECORDS):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 def _stage_canonical(kind: str, con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Staged]:
     yield Staged(kind, stage_file(con, path))
 
@@ -172,10 +179,13 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
     skipped: Counter[str] = Counter()
     n_dated = 0
     for step in source.stage(con, path):
-        validate(con, path, step.kind, step.columns, step.places)
+        validate(con, path, step.kind, step.columns, import_id, step.places)
         loaded[step.kind] = load(con, step.kind, import_id)
+        if step.kind == "annotations":
+            check_annotations_unique(con, path, import_id, step.places)
         skipped.update(step.skipped)
         n_dated += step.n_dated
+    _drop_staging(con)  # free their memory for the next file and the rescore
     counts = LoadCounts(
         sum(c.n_rows for c in loaded.values()),
         sum(c.n_new_annotators for c in loaded.values()),
@@ -224,9 +234,6 @@ def import_sources(
             for source in sources:
                 summary.files.append(_import_file(con, source))
             rescore(con, first_import_id)
-            reset_stage(con)
-            for table in (TYPED, EXPORT, RECORDS):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -38,17 +38,19 @@ def _add_keys(
 
     Key = the table's largest key + the position of the id's first row: unique, the same for
     the same file, and without the sort a dense numbering would cost (keys may have gaps).
+    Known ids are dropped before grouping: a log usually names items imported before, and
+    grouping only the unknown rows saves a 10M-row GROUP BY (~1 s).
     """
     before = int(scalar(con, f"SELECT count(*) FROM {table}"))
     con.execute(
         f"""
         INSERT INTO {table} ({key}, {id_column})
-        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + first, id
+        SELECT (SELECT coalesce(max({key}), 0) FROM {table}) + min(position), id
         FROM (
-            SELECT {source_column} AS id, min({_position(con)}) AS first
-            FROM {TYPED} GROUP BY {source_column}
+            SELECT {TYPED}.{source_column} AS id, {_position(con)} AS position
+            FROM {TYPED} ANTI JOIN {table} t ON t.{id_column} = {TYPED}.{source_column}
         ) AS new
-        ANTI JOIN {table} t ON t.{id_column} = new.id
+        GROUP BY id
         """
     )
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before

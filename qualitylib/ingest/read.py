@@ -160,6 +160,27 @@ def _csv_error(
     return ValidationError(f"{path.name}{where}: {detail}{_where_in_row(text, delimiter, header)}")
 
 
+def _parquet_error(path: Path, error: duckdb.Error) -> ValidationError:
+    """DuckDB's complaint about a Parquet file as one line naming the file."""
+    first = _DUCKDB_KIND.sub("", str(error).splitlines()[0]).replace(str(path), path.name)
+    return ValidationError(f"{path.name}: not a readable Parquet file ({first})")
+
+
+def _stage_parquet_view(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Stage a Parquet file as a view with the reader's own row numbers: nothing is copied
+    (1.2 s saved at 10M rows), validation reads the file once. False, and nothing staged,
+    when the file has a column of that name (it is then copied like a CSV file)."""
+    literal = "'" + str(path).replace("'", "''") + "'"  # a view cannot hold a bound parameter
+    names = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal})").fetchall()
+    if any(row[0] == "file_row_number" for row in names):
+        return False
+    con.execute(
+        f"CREATE TEMP VIEW {STAGE} AS SELECT file_row_number + 1 AS {ROW}, "
+        f"* EXCLUDE (file_row_number) FROM read_parquet({literal}, file_row_number = true)"
+    )
+    return True
+
+
 def reset_stage(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the staged rows of the previous file (``_stage`` is a view here, a table for tool
     exports; DuckDB's DROP needs the right type)."""
@@ -210,19 +231,21 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         params = {"path": str(path)}
     reset_stage(con)
     try:
-        con.execute(f"CREATE TEMP TABLE {STAGE_ROWS} AS SELECT * FROM {source}", params)
+        viewed = fmt == "parquet" and _stage_parquet_view(con, path)
+        if not viewed:
+            con.execute(f"CREATE TEMP TABLE {STAGE_ROWS} AS SELECT * FROM {source}", params)
+            # The row number comes from the table's insertion order (the file's order), not
+            # from row_number() OVER (): that window costs a serial pass (4 s on 10M CSV
+            # rows). Rows written inside a transaction get row ids from a high base.
+            base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {STAGE_ROWS}"))
+            con.execute(
+                f"CREATE TEMP VIEW {STAGE} AS "
+                f"SELECT rowid - {base} + 1 AS {ROW}, * FROM {STAGE_ROWS}"
+            )
     except duckdb.Error as error:
         if fmt == "csv":
             raise _csv_error(path, error, delimiter, names) from error
-        first = _DUCKDB_KIND.sub("", str(error).splitlines()[0]).replace(str(path), path.name)
-        raise ValidationError(f"{path.name}: not a readable Parquet file ({first})") from error
-    # The row number comes from the table's insertion order (which is the file's order), not
-    # from row_number() OVER (): that window costs a serial pass (4 s on 10M CSV rows).
-    # Rows written inside a transaction get row ids from a high base: count from the first.
-    base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {STAGE_ROWS}"))
-    con.execute(
-        f"CREATE TEMP VIEW {STAGE} AS SELECT rowid - {base} + 1 AS {ROW}, * FROM {STAGE_ROWS}"
-    )
+        raise _parquet_error(path, error) from error
     columns = [row[0] for row in con.execute(f"DESCRIBE {STAGE}").fetchall()][1:]
     if fmt == "parquet" and (duplicated := _duplicated(columns)):
         raise ValidationError(

@@ -144,7 +144,9 @@ def _timestamp(name: str, source_type: str) -> str:
     return f"TRY_CAST({quote(name)} AS TIMESTAMPTZ)::TIMESTAMP"
 
 
-def _bool(name: str) -> str:
+def _bool(name: str, source_type: str) -> str:
+    if source_type == "BOOLEAN":  # a typed Parquet column: no text round trip (1 s at 10M)
+        return f"coalesce({quote(name)}, false)"
     return (
         f"CASE WHEN {quote(name)} IS NULL THEN false "
         f"WHEN lower({_text(name)}) IN {TRUE_WORDS} THEN true "
@@ -162,7 +164,7 @@ def typed_expression(column: Column, source_type: str) -> str:
         case "timestamp":
             return _timestamp(column.name, source_type)
         case "bool":
-            return _bool(column.name)
+            return _bool(column.name, source_type)
         case "int":
             return f"TRY_CAST(nullif({_text(column.name)}, '') AS INTEGER)"
         case "choice":
@@ -263,7 +265,8 @@ def _unique_in_store(kind: str) -> str:
                 JOIN (
                     -- only stored rows inside the file's time span can collide; the scan
                     -- of a large store then skips every other row group (zone maps)
-                    SELECT * FROM annotations WHERE annotated_at BETWEEN $lo AND $hi
+                    SELECT * FROM annotations
+                    WHERE annotated_at BETWEEN $lo AND $hi AND import_id < $import_id
                 ) x ON x.item_key = i.item_key
                     AND x.annotator_key = a.annotator_key AND x.annotated_at = t.annotated_at"""
         case "reference":
@@ -300,6 +303,7 @@ def validate(
     source: Path,
     kind: str,
     columns: list[str],
+    import_id: int,
     places: Places = ROWS,
 ) -> None:
     """Check the staged file and type it into ``_typed``; raise naming file, row and column.
@@ -308,7 +312,11 @@ def validate(
     scan of typed values, so a 10-million-row file is converted once, not once per rule.
     """
     _check_header(source, kind, columns)
-    build_typed(con, kind, columns)
+    try:
+        build_typed(con, kind, columns)
+    except duckdb.Error as error:  # typing never fails on a value: the file's data is unreadable
+        first = str(error).splitlines()[0].replace(str(source), source.name)
+        raise ValidationError(f"{source.name}: unreadable data ({first})") from error
     declared = [
         row[0]
         for row in con.execute("SELECT label FROM labels WHERE declared ORDER BY label").fetchall()
@@ -347,6 +355,15 @@ def validate(
     ):
         if broken:
             _fail_on(con, source, where, column_name, message, params or None, places)
+    if kind != "annotations":  # annotations: after the write, see check_annotations_unique
+        check_unique(con, source, kind, import_id, places)
+
+
+def check_unique(
+    con: duckdb.DuckDBPyConnection, source: Path, kind: str, import_id: int, places: Places = ROWS
+) -> None:
+    """Raise naming the rows whose unique key (:data:`UNIQUE`) repeats in the typed file or,
+    for the log kinds, is already in the store (rows of imports before ``import_id``)."""
     key = UNIQUE[kind]
     key_sql = ", ".join(quote(name) for name in key)
     duplicates = con.execute(
@@ -375,9 +392,38 @@ def validate(
             key[-1],
             f"already in the store: the same ({', '.join(places.fields.get(k, k) for k in key)}) "
             "was imported before",
-            {"lo": lo, "hi": hi} if kind == "annotations" else None,
+            {"lo": lo, "hi": hi, "import_id": import_id} if kind == "annotations" else None,
             places=places,
         )
+
+
+def check_annotations_unique(
+    con: duckdb.DuckDBPyConnection, source: Path, import_id: int, places: Places = ROWS
+) -> None:
+    """After import ``import_id`` wrote its annotations: is (item, annotator, time) still unique?
+
+    One GROUP BY on integer keys over the import's rows and the stored rows they could collide
+    with (same items, inside the file's time span) finds out; only when something repeats do
+    :func:`check_unique`'s string-keyed queries name the rows. At 10M labels this is 1.3 s
+    instead of 3 s. The write is inside the import's transaction: a failure leaves nothing.
+    """
+    earlier = scalar(con, "SELECT count(*) FROM annotations WHERE import_id < ?", [import_id])
+    scope = "import_id = $id"
+    if earlier:
+        scope = """annotated_at BETWEEN (SELECT min(annotated_at) FROM annotations
+                                         WHERE import_id = $id)
+                                AND (SELECT max(annotated_at) FROM annotations
+                                     WHERE import_id = $id)
+                   AND item_key IN (SELECT item_key FROM annotations WHERE import_id = $id)"""
+    repeated = con.execute(
+        f"""SELECT count(*) FROM (
+                SELECT 1 FROM annotations WHERE {scope}
+                GROUP BY item_key, annotator_key, annotated_at HAVING count(*) > 1 LIMIT 1)""",
+        {"id": import_id},
+    ).fetchall()[0][0]
+    if repeated:
+        check_unique(con, source, "annotations", import_id, places)
+        raise AssertionError("a repeated (item, annotator, time) that check_unique did not name")
 
 
 def _screen(
