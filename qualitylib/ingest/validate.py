@@ -40,13 +40,14 @@ class Column:
     required: bool = False
     choices: tuple[str, ...] = ()
     default: str | None = None
+    few: bool = False  # few distinct values in a large file (people, labels): see _screen
 
 
 KINDS: dict[str, tuple[Column, ...]] = {
     "annotations": (
         Column("item_id", "id", True),
-        Column("annotator_id", "id", True),
-        Column("label", "label", True),
+        Column("annotator_id", "id", True, few=True),
+        Column("label", "label", True, few=True),
         Column("annotated_at", "timestamp", True),
         Column("reason", "text"),
         Column("unsure", "bool"),
@@ -56,7 +57,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
     ),
     "reference": (
         Column("item_id", "id", True),
-        Column("label", "label", True),
+        Column("label", "label", True, few=True),
         Column("decided_at", "timestamp", True),
         Column("policy_version", "text"),
         Column("reason", "text"),
@@ -350,8 +351,9 @@ def validate(
                     {"earliest": EARLIEST, "latest": _latest()},
                 )
             )
+    few = {column.name for column in KINDS[kind] if column.few and column.name in columns}
     for (where, column_name, message, params), broken in zip(
-        rules, _screen(con, rules), strict=True
+        rules, _screen(con, rules, few), strict=True
     ):
         if broken:
             _fail_on(con, source, where, column_name, message, params or None, places)
@@ -427,19 +429,34 @@ def check_annotations_unique(
 
 
 def _screen(
-    con: duckdb.DuckDBPyConnection, rules: list[tuple[str, str, str, dict[str, object]]]
+    con: duckdb.DuckDBPyConnection,
+    rules: list[tuple[str, str, str, dict[str, object]]],
+    few: set[str],
 ) -> list[bool]:
     """Which rules some typed row breaks, from one scan (each rule's parameters renamed apart);
-    only a broken rule then pays for the query that finds its rows."""
-    if not rules:
-        return []
-    selects, params = [], {}
-    for number, (where, _, _, bound) in enumerate(rules):
+    only a broken rule then pays for the query that finds its rows.
+
+    Rules on a column in ``few`` (annotators, labels: a handful of distinct values in millions
+    of rows) read its distinct values instead: a regular expression over 10M cells costs
+    ~0.5 s, over a few hundred nothing, and the DISTINCT pass ~0.1 s.
+    """
+    groups: dict[str, list[tuple[int, str]]] = {}
+    group_params: dict[str, dict[str, object]] = {}
+    for number, (where, column, _, bound) in enumerate(rules):
+        source = f"(SELECT DISTINCT {quote(column)} FROM {TYPED})" if column in few else TYPED
         for name, value in bound.items():
             where = re.sub(rf"\${name}\b", f"${name}_{number}", where)
-            params[f"{name}_{number}"] = value
-        selects.append(f"coalesce(bool_or({where}), false)")
-    return list(con.execute(f"SELECT {', '.join(selects)} FROM {TYPED}", params).fetchall()[0])
+            group_params.setdefault(source, {})[f"{name}_{number}"] = value
+        groups.setdefault(source, []).append((number, f"coalesce(bool_or({where}), false)"))
+    broken = [False] * len(rules)
+    for source, selects in groups.items():
+        found = con.execute(
+            f"SELECT {', '.join(select for _, select in selects)} FROM {source}",
+            group_params.get(source, {}),
+        ).fetchall()[0]
+        for (number, _), value in zip(selects, found, strict=True):
+            broken[number] = bool(value)
+    return broken
 
 
 def _latest() -> datetime:
