@@ -370,3 +370,26 @@ def test_unknown_file_type_and_missing_file(db: Path, tmp_path: Path) -> None:
         import_files(db, "annotations", [path])
     with pytest.raises(ValidationError, match=r"no such file"):
         import_files(db, "annotations", [tmp_path / "missing.csv"])
+
+
+def test_every_boolean_word_in_any_case_and_padding(db: Path, write) -> None:
+    words = {
+        "True": True, " yes ": True, "Y": True, "1": True, "t": True, "yEs": True,
+        "FALSE": False, " no": False, "n": False, "0": False, "f": False, "": False, "  ": False,
+    }  # fmt: skip
+    rows = "".join(
+        f'img-{n},ann,safe,2026-09-01T{n:02d}:00:00Z,"{word}"\n' for n, word in enumerate(words)
+    )
+    import_files(
+        db,
+        "annotations",
+        [write("a.csv", "item_id,annotator_id,label,annotated_at,unsure\n" + rows)],
+    )
+    with connect(db, read_only=True) as con:
+        got = con.execute("SELECT unsure FROM annotations ORDER BY annotated_at").fetchall()
+    assert [row[0] for row in got] == list(words.values())
+    bad = write(
+        "b.csv", "item_id,annotator_id,label,annotated_at,unsure\nimg-1,ann,safe,2026-09-02,on\n"
+    )
+    with pytest.raises(ValidationError, match=r"row 1, column 'unsure': not a boolean.*got 'on'"):
+        import_files(db, "annotations", [bad])
