@@ -339,6 +339,39 @@ def test_pairs_follow_a_changed_answer(db: Path, write) -> None:
     assert all(finding.ok for finding in check_store(db))
 
 
+@pytest.mark.parametrize("n_crowd", [5, 300])
+def test_item_patterns_with_many_labels_and_a_crowded_item(
+    db: Path, tmp_path: Path, n_crowd
+) -> None:
+    """Ten labels (keys beyond one packed column) and one item with ``n_crowd`` answers (300:
+    beyond what a packed slot holds, counted per label instead) give the plain counts."""
+    labels = [f"l{n}" for n in range(10)]
+    rows = [
+        {"item_id": "crowded", "annotator_id": f"p{n:03d}", "label": labels[n % 10]}
+        for n in range(n_crowd)
+    ]
+    rows += [
+        {"item_id": f"item-{i}", "annotator_id": f"p{n:03d}", "label": labels[(i * n) % 10]}
+        for i in range(30)
+        for n in range(i % 4 + 1)
+    ]
+    frame = pd.DataFrame(rows).assign(annotated_at=datetime(2026, 9, 1))
+    frame.to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"label": labels}).to_parquet(tmp_path / "labels.parquet")
+    import_files(db, "labels", [tmp_path / "labels.parquet"])
+    import_files(db, "annotations", [tmp_path / "a.parquet"])
+    with connect(db, read_only=True) as con:
+        patterns = item_patterns(con, Filters())
+    assert patterns.labels.names == labels
+    expected = pd.crosstab(frame["item_id"], frame["label"]).reindex(columns=labels, fill_value=0)
+    want = {tuple(int(c) for c in key): int(n) for key, n in expected.value_counts().items()}
+    got = {
+        tuple(int(c) for c in counts): int(weight)
+        for counts, weight in zip(patterns.counts, patterns.weights, strict=True)
+    }
+    assert got == want
+
+
 def test_reference_decision_in_force_is_used(db: Path, write) -> None:
     import_files(
         db,

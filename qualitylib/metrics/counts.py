@@ -208,10 +208,11 @@ class ItemPatterns:
     weights: np.ndarray
 
 
-# Per-item category counts are packed into 16-bit slots of a 128-bit sum, 8 labels a column:
-# one integer sum instead of a filtered count per label halves the per-item pass. A slot holds
-# an item's pair ends of one category, at most m (m - 1) < 2**16 for m <= 256 answers.
-SLOT_BITS, SLOTS = 16, 8
+# Per-item category counts are packed into 16-bit slots of a signed 128-bit sum, 7 labels a
+# column (the top 16 bits stay free for the sign): one integer sum instead of a filtered count
+# per label halves the per-item pass. A slot holds an item's pair ends of one category, at most
+# m (m - 1) < 2**16 for m <= 256 answers; beyond that, per-label counts are used instead.
+SLOT_BITS, SLOTS = 16, 7
 MAX_PACKED_PAIRS = 256 * 255 // 2
 
 
@@ -236,14 +237,20 @@ def _pair_ends(
         f"((h{key // SLOTS} >> {SLOT_BITS * (key % SLOTS)}) & {2**SLOT_BITS - 1})::BIGINT AS e{key}"
         for key in keys
     )
-    found = con.execute(
-        f"""WITH per_item AS (
-                SELECT item_key, count(*) AS n_pairs, {sums} FROM {paired} AS p GROUP BY item_key
-            ), patterns AS (SELECT n_pairs, {hs}, count(*) AS weight FROM per_item GROUP BY ALL)
-            SELECT n_pairs, {ends}, weight FROM patterns""",
-        params,
-    ).fetchnumpy()
-    if len(found["n_pairs"]) and found["n_pairs"].max() > MAX_PACKED_PAIRS:
+    try:
+        found = con.execute(
+            f"""WITH per_item AS (
+                    SELECT item_key, count(*) AS n_pairs, {sums}
+                    FROM {paired} AS p GROUP BY item_key
+                ), patterns AS (
+                    SELECT n_pairs, {hs}, count(*) AS weight FROM per_item GROUP BY ALL)
+                SELECT n_pairs, {ends}, weight FROM patterns""",
+            params,
+        ).fetchnumpy()
+        packed = not (len(found["n_pairs"]) and found["n_pairs"].max() > MAX_PACKED_PAIRS)
+    except duckdb.OutOfRangeException:  # tens of thousands of answers on one item
+        packed = False
+    if not packed:
         # An item with over 256 answers could overflow a slot: count per label instead.
         columns = ", ".join(
             f"count(*) FILTER (WHERE label_a = {key}) + count(*) FILTER (WHERE label_b = {key})"
