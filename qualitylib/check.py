@@ -107,7 +107,7 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         "contested up to date",
         _differences("contested", CONTESTED_SQL.format(scope="true")),
-        "items with differing or unsure labels missing from, or extra in, table contested",
+        "labels of disputed items missing from, or extra in, table contested",
     ),
     (
         "imports hold their rows",

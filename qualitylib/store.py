@@ -58,23 +58,33 @@ VOTES_SQL = """
 """
 
 # One row per item and pair of its annotators (first key lower): both current answers, with
-# when, under which version and in which phase each was given. A filter keeps a pair when it
-# keeps both answers, so summing the rows gives any selection's pair tables exactly.
+# when, under which version and in which phase each was given, and how many current answers
+# the item has in all. A filter keeps a pair when it keeps both answers, so summing the rows
+# gives any selection's pair tables exactly; an item with two answers in all is one row.
 PAIRS_SQL = """
-    WITH v AS (SELECT * FROM votes WHERE {scope})
+    WITH shared AS (
+        SELECT item_key, count(*) AS n_answers FROM votes WHERE {scope}
+        GROUP BY item_key HAVING count(*) >= 2
+    ), v AS (SELECT * FROM votes JOIN shared USING (item_key))
     SELECT a.item_key, a.annotator_key AS key_a, b.annotator_key AS key_b,
            a.label_key AS label_a, b.label_key AS label_b,
            a.annotated_at AS at_a, b.annotated_at AS at_b,
            a.policy_version AS policy_a, b.policy_version AS policy_b,
-           a.phase AS phase_a, b.phase AS phase_b
+           a.phase AS phase_a, b.phase AS phase_b, a.n_answers
     FROM v a JOIN v b ON a.item_key = b.item_key AND a.annotator_key < b.annotator_key
 """
 
-# Items whose labels differ or carry an unsure flag: a filter only removes labels, so every
-# item the review queue can hold, under any filter, is one of these.
+# The labels of items whose labels differ or carry an unsure flag: a filter only removes
+# labels, so every item the review queue can hold, under any filter, is here with all its labels
+# (a few percent of the log; the queue reads them instead of the whole log).
 CONTESTED_SQL = """
-    SELECT item_key FROM annotations WHERE {scope}
-    GROUP BY item_key HAVING min(label_key) <> max(label_key) OR bool_or(unsure)
+    WITH x AS (SELECT * FROM annotations WHERE {scope}), c AS (
+        SELECT item_key FROM x
+        GROUP BY item_key HAVING min(label_key) <> max(label_key) OR bool_or(unsure)
+    )
+    SELECT x.item_key, x.annotator_key, x.label_key, x.unsure, x.annotated_at,
+           x.policy_version, x.phase
+    FROM x SEMI JOIN c USING (item_key)
 """
 
 # Tables derived from the log, rebuilt for the touched items by every import, in this order
@@ -178,8 +188,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     [
         # Agreement between annotators sums pre-paired answers (a scan of a few million narrow
-        # rows) instead of self-joining votes on every query; the review queue starts from
-        # the few items with something to review instead of grouping the whole log.
+        # rows) instead of self-joining votes on every query; the review queue reads the labels
+        # of the few items with something to review instead of grouping the whole log.
         """CREATE TABLE pairs (
             item_key INTEGER NOT NULL,
             key_a INTEGER NOT NULL,
@@ -191,9 +201,17 @@ MIGRATIONS: list[list[str]] = [
             policy_a VARCHAR,
             policy_b VARCHAR,
             phase_a VARCHAR NOT NULL,
-            phase_b VARCHAR NOT NULL)""",
+            phase_b VARCHAR NOT NULL,
+            n_answers INTEGER NOT NULL)     -- the item's current answers, all annotators""",
         "INSERT INTO pairs " + PAIRS_SQL.format(scope="true"),
-        "CREATE TABLE contested (item_key INTEGER NOT NULL)",
+        """CREATE TABLE contested (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            unsure BOOLEAN NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL)""",
         "INSERT INTO contested " + CONTESTED_SQL.format(scope="true"),
     ],
 ]

@@ -314,7 +314,7 @@ def test_pairs_follow_a_changed_answer(db: Path, write) -> None:
         tables = pair_tables(con, Filters())
         patterns = item_patterns(con, Filters())
         contested = con.execute(
-            "SELECT item_id FROM contested JOIN items USING (item_key)"
+            "SELECT DISTINCT item_id FROM contested JOIN items USING (item_key)"
         ).fetchall()
     names = tables.labels.names
     found = {

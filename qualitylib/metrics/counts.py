@@ -58,12 +58,13 @@ def _side(side: str) -> dict[str, str]:
 def pairs_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     """Pairs of current answers on one item (table ``pairs``) whose both answers pass ``filters``.
 
-    Columns: ``item_key, key_a, key_b, label_a, label_b`` (``key_a < key_b``).
+    Columns: ``item_key, key_a, key_b, label_a, label_b`` (``key_a < key_b``) and
+    ``n_answers`` (the item's current answers before filtering).
     """
     where_a, params = filters.where("p", _side("a"))
     where_b, _ = filters.where("p", _side("b"))
     return (
-        "(SELECT p.item_key, p.key_a, p.key_b, p.label_a, p.label_b FROM pairs p "
+        "(SELECT p.item_key, p.key_a, p.key_b, p.label_a, p.label_b, p.n_answers FROM pairs p "
         f"WHERE {where_a} AND {where_b})",
         params,
     )
@@ -216,11 +217,11 @@ SLOT_BITS, SLOTS = 16, 7
 MAX_PACKED_PAIRS = 256 * 255 // 2
 
 
-def _pair_ends(
+def _crowded_ends(
     con: duckdb.DuckDBPyConnection, paired: str, params: dict[str, object], keys: list[int]
-) -> dict[str, np.ndarray]:
-    """Per distinct (number of pairs, pair ends per category) over items with >= 2 answers:
-    ``n_pairs``, ``e{key}`` for every label key and ``weight`` (items)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(n_pairs, ends, weight)`` per distinct pattern of the items with three or more answers
+    in all (``ends[:, c]``: pair ends in category ``keys[c]``), grouped per item."""
     chunks = range(max(keys) // SLOTS + 1)
 
     def slot(side: str, chunk: int) -> str:
@@ -241,7 +242,7 @@ def _pair_ends(
         found = con.execute(
             f"""WITH per_item AS (
                     SELECT item_key, count(*) AS n_pairs, {sums}
-                    FROM {paired} AS p GROUP BY item_key
+                    FROM {paired} AS p WHERE n_answers > 2 GROUP BY item_key
                 ), patterns AS (
                     SELECT n_pairs, {hs}, count(*) AS weight FROM per_item GROUP BY ALL)
                 SELECT n_pairs, {ends}, weight FROM patterns""",
@@ -261,11 +262,42 @@ def _pair_ends(
         found = con.execute(
             f"""WITH per_item AS (
                     SELECT item_key, count(*) AS n_pairs, {columns}
-                    FROM {paired} AS p GROUP BY item_key)
+                    FROM {paired} AS p WHERE n_answers > 2 GROUP BY item_key)
                 SELECT n_pairs, {names}, count(*) AS weight FROM per_item GROUP BY ALL""",
             params,
         ).fetchnumpy()
-    return found
+    return (
+        np.asarray(found["n_pairs"], np.int64),
+        np.column_stack([found[f"e{key}"] for key in keys]).astype(np.int64),
+        np.asarray(found["weight"], np.int64),
+    )
+
+
+def _pair_ends(
+    con: duckdb.DuckDBPyConnection, paired: str, params: dict[str, object], keys: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(n_pairs, ends, weight)`` for every item with two or more answers passing the filter.
+
+    An item with two answers in all has one pair: when it passes, that pair is the item, so
+    these items need no grouping per item (most of a typical log; the per-item GROUP BY then
+    runs over a third of the pairs).
+    """
+    two = con.execute(
+        f"""SELECT label_a, label_b, count(*) AS weight FROM {paired} AS p
+            WHERE n_answers = 2 GROUP BY ALL""",
+        params,
+    ).fetchnumpy()
+    position = {key: column for column, key in enumerate(keys)}
+    two_ends = np.zeros((len(two["weight"]), len(keys)), np.int64)
+    for side in ("label_a", "label_b"):
+        columns = np.array([position[int(key)] for key in two[side]], np.int64)
+        np.add.at(two_ends, (np.arange(len(columns)), columns), 1)
+    n_pairs, ends, weight = _crowded_ends(con, paired, params, keys)
+    return (
+        np.concatenate([np.ones(len(two_ends), np.int64), n_pairs]),
+        np.vstack([two_ends, ends]),
+        np.concatenate([np.asarray(two["weight"], np.int64), weight]),
+    )
 
 
 def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatterns:
@@ -283,22 +315,24 @@ def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatte
     if not keys:
         return ItemPatterns(index, np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
     paired, params = pairs_sql(filters)
-    multi = _pair_ends(con, paired, params, keys)
+    n_pairs, ends, weights = _pair_ends(con, paired, params, keys)
     latest, latest_params = latest_sql(filters)
     answers = dict(
         con.execute(
             f"SELECT label_key, count(*) FROM {latest} AS l GROUP BY label_key", latest_params
         ).fetchall()
     )
-    n_pairs = np.asarray(multi["n_pairs"], np.int64)
     raters = (1 + np.rint(np.sqrt(1 + 8 * n_pairs)).astype(np.int64)) // 2
-    ends = np.column_stack([multi[f"e{key}"] for key in keys]).astype(np.int64)
     counts = ends // np.maximum(raters - 1, 1)[:, None]
-    weights = np.asarray(multi["weight"], np.int64)
     single = np.array([answers.get(key, 0) for key in keys], np.int64)
     single -= (counts * weights[:, None]).sum(axis=0)
     counts = np.vstack([counts, np.eye(len(keys), dtype=np.int64)[single > 0]])
     weights = np.concatenate([weights, single[single > 0]])
-    # A fixed pattern order (ascending counts) makes sums and bootstrap resamples reproducible.
-    order = np.lexsort(counts.T[::-1])
-    return ItemPatterns(index, counts[order], weights[order])
+    # Distinct patterns (two-answer items and filtered larger ones can share one), in a fixed
+    # order (ascending counts: np.unique sorts rows), so sums and bootstrap resamples are
+    # reproducible.
+    if not len(counts):
+        return ItemPatterns(index, counts, weights)
+    distinct, which = np.unique(counts, axis=0, return_inverse=True)
+    summed = np.bincount(which.ravel(), weights=weights, minlength=len(distinct))
+    return ItemPatterns(index, distinct, summed.astype(np.int64))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from qualitylib.metrics.counts import filtered_sql, label_index
+from qualitylib.metrics.counts import label_index
 from qualitylib.metrics.filters import Filters
 
 __all__ = ["review_queue"]
@@ -37,7 +37,11 @@ def review_queue(
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
-    source, params = filtered_sql(filters or Filters())
+    # Table ``contested`` (the labels of items with two different labels or an unsure flag, kept
+    # by every import) holds every item that can make the queue under any filter, with all
+    # its labels: the queue reads those few percent of the log, filtered like the log.
+    where, params = (filters or Filters()).where("x")
+    source = f"(SELECT x.* FROM contested x WHERE {where})"
     index = label_index(con)
     positive = [int(k) for k in index.labels.loc[index.positive, "label_key"]]
     limit_sql = "LIMIT $limit" if limit is not None else ""
@@ -45,15 +49,13 @@ def review_queue(
         params = params | {"limit": limit}
     # Integers first: per (item, label) counts give every item's entropy, unsure share and
     # split; only the items that make the queue (and, with a limit, only the top ones) get
-    # the string work of listing who gave which label. Table ``contested`` (items with two
-    # different labels or an unsure flag, kept by every import) holds every item that can
-    # make the queue under any filter, so the log is read for those few items only.
+    # the string work of listing who gave which label.
     return con.execute(
         f"""WITH per_label AS (
                 SELECT item_key, label_key, count(*) AS n,
                        count(*) FILTER (WHERE unsure) AS n_unsure,
                        max(annotated_at) AS last_at
-                FROM {source} AS f SEMI JOIN contested USING (item_key)
+                FROM {source} AS f
                 GROUP BY item_key, label_key
             ), per_item AS (
                 SELECT item_key, sum(n) AS n_labels, sum(n_unsure) AS n_unsure,
