@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,6 +181,37 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     assert at.success[0].value.startswith("imported 1 file(s): 1 rows")
     history = at.dataframe[0].value
     assert len(history) == 6 and history.iloc[0]["source_name"] == "week48.csv"
+
+
+def test_data_page_imports_a_tool_export_with_gold_and_a_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tool exports go through the same path as `qualitylib import --format`."""
+    db = tmp_path / "crowd.duckdb"
+    with connect(db):
+        pass  # an empty store
+    monkeypatch.setenv("QUALITYLIB_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/imports.py").run()
+    at.selectbox[0].set_value("crowd CSV (task, worker, label)").run()
+    votes = b"task,worker,label\n1,w1,yes\n1,w2,no\n2,w1,yes\n"
+    at.file_uploader[0].set_value(("votes.csv", votes, "text/csv"))
+    at.file_uploader[1].set_value(("gold.csv", b"task,label\n1,yes\n", "text/csv"))
+    at.date_input[0].set_value(date(2026, 3, 1)).run()
+    at.button[0].click().run()
+    _assert_clean(at)
+    assert at.success[0].value.startswith("imported 2 file(s): 4 rows")
+    assert "3 rows without a timestamp dated 2026-03-01T00:00:00Z" in at.success[0].value
+    with connect(db, read_only=True) as con:
+        dated = con.execute("SELECT DISTINCT annotated_at FROM annotations").fetchall()
+        gold = con.execute(
+            "SELECT i.item_id, l.label FROM reference JOIN items i USING (item_key) "
+            "JOIN labels l USING (label_key)"
+        ).fetchall()
+    assert dated == [(datetime(2026, 3, 1),)]
+    assert gold == [("1", "yes")]
+    kinds = at.dataframe[0].value["kind"].tolist()
+    assert sorted(kinds) == ["crowd-csv", "crowd-csv-gold"]
 
 
 def test_controls_page_lists_the_drifter_and_the_label_filter_narrows_alerts(

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from datetime import UTC, datetime, time
 from pathlib import Path, PurePosixPath
 
 import streamlit as st
@@ -9,10 +10,19 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import common, data
 from qualitylib.errors import QualitylibError
-from qualitylib.ingest import KINDS, import_files
+from qualitylib.ingest import KINDS, import_exports, import_files
 
 MAX_UPLOAD_MB = int(os.environ.get("QUALITYLIB_MAX_UPLOAD_MB", "200"))  # per file
-SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq"]
+SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "manifest"]
+# What `qualitylib import --format` reads, by the name the page shows.
+EXPORTS = {
+    "a labelling tool's export (tool detected)": "auto",
+    "Label Studio JSON export": "label-studio",
+    "Prodigy JSONL": "prodigy",
+    "Toloka TSV": "toloka",
+    "SageMaker Ground Truth manifest": "sagemaker",
+    "crowd CSV (task, worker, label)": "crowd-csv",
+}
 
 
 def _save(uploads: list[UploadedFile], folder: Path) -> list[Path]:
@@ -38,10 +48,12 @@ st.title("Data")
 st.subheader("Import files")
 st.caption(
     "Same rules as `qualitylib import`: every file is validated, all files are imported or "
-    "none, and a file imported before is skipped. Import in order: labels, annotators, items, "
-    "reference, then annotations."
+    "none, and a file imported before is skipped. Canonical files: import in order labels, "
+    "annotators, items, reference, then annotations. Labelling-tool exports keep the tool's ids."
 )
-kind = st.selectbox("What the files hold", list(KINDS), index=list(KINDS).index("annotations"))
+kind = st.selectbox(
+    "What the files hold", [*KINDS, *EXPORTS], index=list(KINDS).index("annotations")
+)
 uploads = st.file_uploader(
     "Files",
     type=SUFFIXES,
@@ -49,16 +61,41 @@ uploads = st.file_uploader(
     max_upload_size=MAX_UPLOAD_MB,
     help=f"Up to {MAX_UPLOAD_MB} MB per file.",
 )
+gold: list[UploadedFile] = []
+undated: datetime | None = None
+if kind in EXPORTS:
+    gold = st.file_uploader(
+        "Gold answers (optional)",
+        type=["csv"],
+        accept_multiple_files=True,
+        max_upload_size=MAX_UPLOAD_MB,
+        help="A `task,label` CSV keyed by the export's item ids: they become reference decisions.",
+    )
+    day = st.date_input(
+        "Date of records without a timestamp",
+        value=None,
+        help="Empty: the upload's time. The summary says how many records were dated so.",
+    )
+    undated = None if day is None else datetime.combine(day, time(), tzinfo=UTC)
 if st.button("Import", type="primary", disabled=not uploads):
-    too_big = [u.name for u in uploads if u.size > MAX_UPLOAD_MB * 1_000_000]
+    too_big = [u.name for u in [*uploads, *gold] if u.size > MAX_UPLOAD_MB * 1_000_000]
     if too_big:
         st.error(f"error: larger than {MAX_UPLOAD_MB} MB: {', '.join(too_big)}; use the CLI")
     else:
         with tempfile.TemporaryDirectory(prefix="qualitylib-upload-") as folder:
-            paths = _save(uploads, Path(folder))
+            paths = _save([*uploads, *gold], Path(folder))
             try:
                 with st.spinner("Validating and importing…"):
-                    summary = import_files(store.path, kind, paths)
+                    if kind in EXPORTS:
+                        summary = import_exports(
+                            store.path,
+                            EXPORTS[kind],
+                            paths[: len(uploads)],
+                            gold=paths[len(uploads) :],
+                            at=undated,
+                        )
+                    else:
+                        summary = import_files(store.path, kind, paths)
             except QualitylibError as error:
                 st.error(f"error: {error}")
             else:
