@@ -70,6 +70,11 @@ def _random_log(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     return annotations, pd.concat([reference, redecided], ignore_index=True)
 
 
+def _source(item_id: str) -> str:
+    """Item metadata for slices: the network an item came from."""
+    return "net-a" if int(item_id.removeprefix("item-")) % 3 else "net-b"
+
+
 @pytest.fixture(scope="module")
 def random_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     """A store with the random log; returns it with the independently as-of-scored rows."""
@@ -77,10 +82,13 @@ def random_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.Dat
     annotations, reference = _random_log()
     labels = pd.DataFrame({"label": LABELS, "is_positive": [False, True, True, True]})
     teams = pd.DataFrame({"annotator_id": PEOPLE, "team": ["a", "a", "b", "b", "b"]})
+    ids = sorted(annotations["item_id"].unique())
+    sources = pd.DataFrame({"item_id": ids, "source": [_source(i) for i in ids]})
     db = folder / "store.duckdb"
     for kind, frame in [
         ("labels", labels),
         ("annotators", teams),
+        ("items", sources),
         ("reference", reference),
         ("annotations", annotations),
     ]:
@@ -242,6 +250,13 @@ SELECTIONS = [
         lambda rows: rows[rows["annotator_id"].isin(["ann", "eve"])],
     ),
     (Filters(policy_versions=("v2",)), lambda rows: rows[rows["policy_version"] == "v2"]),
+    (
+        Filters(slice_column="source", slice_values=("net-b",), teams=("b",)),
+        lambda rows: rows[
+            (rows["item_id"].map(_source) == "net-b")
+            & rows["annotator_id"].isin(["cem", "dia", "eve"])
+        ],
+    ),
     (
         Filters(teams=("a", "b"), policy_versions=("v1",), since=date(2026, 9, 3)),
         lambda rows: rows[

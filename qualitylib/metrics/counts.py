@@ -7,7 +7,7 @@ depends on annotators, labels and pairs, not on the number of labels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -62,7 +62,8 @@ def pairs_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     ``n_answers`` (the item's current answers before filtering).
     """
     where_a, params = filters.where("p", _side("a"))
-    where_b, _ = filters.where("p", _side("b"))
+    # The slice is about the item, which both sides share: test it once.
+    where_b, _ = replace(filters, slice_column=None, slice_values=()).where("p", _side("b"))
     return (
         "(SELECT p.item_key, p.key_a, p.key_b, p.label_a, p.label_b, p.n_answers FROM pairs p "
         f"WHERE {where_a} AND {where_b})",
