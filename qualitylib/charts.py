@@ -77,6 +77,27 @@ def confusion_heatmap(
     return (cells + text).properties(height=HEIGHT, title=title)
 
 
+def rates_long(timeline: pd.DataFrame) -> pd.DataFrame:
+    """TPR and FPR of a timeline (``period_start``, ``tpr``, ``tpr_ci_low``, ``tpr_ci_high``,
+    ``tpr_n``, the same for ``fpr``) as the long table :func:`rate_over_time` draws."""
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "period": pd.to_datetime(timeline["period_start"]),
+                    "metric": metric,
+                    "value": timeline[rate],
+                    "ci_low": timeline[f"{rate}_ci_low"],
+                    "ci_high": timeline[f"{rate}_ci_high"],
+                    "n": timeline[f"{rate}_n"],
+                }
+            )
+            for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
+        ],
+        ignore_index=True,
+    )
+
+
 def rate_over_time(
     rates: pd.DataFrame,
     objectives: pd.DataFrame | None = None,

@@ -106,22 +106,7 @@ with right:
 
 st.subheader("Week by week")
 weeks = data.weekly(store, mine)
-tidy = pd.concat(
-    [
-        pd.DataFrame(
-            {
-                "period": pd.to_datetime(weeks["period_start"]),
-                "metric": metric,
-                "value": weeks[rate],
-                "ci_low": weeks[f"{rate}_ci_low"],
-                "ci_high": weeks[f"{rate}_ci_high"],
-                "n": weeks[f"{rate}_n"],
-            }
-        )
-        for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
-    ],
-    ignore_index=True,
-)
+tidy = charts.rates_long(weeks)
 if tidy["value"].notna().any():
     goal = common.objective()
     objectives = pd.DataFrame({"metric": ["TPR", "FPR"], "value": [goal.tpr_min, goal.fpr_max]})

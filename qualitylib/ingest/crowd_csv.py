@@ -37,25 +37,24 @@ def _stage_columns(con: duckdb.DuckDBPyConnection, path: Path, needed: tuple[str
         )
 
 
-def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
-    """Write ``_export`` from a ``task, worker, label`` file."""
-    _stage_columns(con, path, LABEL_COLUMNS)
+def _write_export(con: duckdb.DuckDBPyConnection, role: str, annotator: str) -> Places:
+    """``_export`` from the staged rows: each row one ``role`` record by ``annotator`` (SQL)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {EXPORT} AS
-            SELECT {ROW}, 'annotation' AS role, task AS item_id, worker AS annotator_id, label,
+            SELECT {ROW}, '{role}' AS role, task AS item_id, {annotator} AS annotator_id, label,
                    NULL AS stamp, false AS unsure, NULL AS problem, NULL AS field, NULL AS got
             FROM {STAGE}"""
     )
     return PLACES
+
+
+def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
+    """Write ``_export`` from a ``task, worker, label`` file."""
+    _stage_columns(con, path, LABEL_COLUMNS)
+    return _write_export(con, "annotation", "worker")
 
 
 def read_gold(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a ``task, label`` gold file: reference decisions."""
     _stage_columns(con, path, GOLD_COLUMNS)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {EXPORT} AS
-            SELECT {ROW}, 'reference' AS role, task AS item_id, NULL AS annotator_id, label,
-                   NULL AS stamp, false AS unsure, NULL AS problem, NULL AS field, NULL AS got
-            FROM {STAGE}"""
-    )
-    return PLACES
+    return _write_export(con, "reference", "NULL")

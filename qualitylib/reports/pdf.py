@@ -421,22 +421,7 @@ def _annotator(report: WeeklyReport, row: pd.Series, styles: _Styles) -> Flowabl
             )
         )
     history = report.annotator_weeks[report.annotator_weeks["annotator_id"] == who]
-    long = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "period": history["period_start"],
-                    "metric": metric,
-                    "value": history[rate],
-                    "ci_low": history[f"{rate}_ci_low"],
-                    "ci_high": history[f"{rate}_ci_high"],
-                    "n": history[f"{rate}_n"],
-                }
-            )
-            for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
-        ],
-        ignore_index=True,
-    )
+    long = charts.rates_long(history)
     right: Flowable = _p("No reference labels in these weeks.", styles.small)
     if long["value"].notna().any():
         chart = charts.rate_over_time(long, title="").properties(width=190, height=130)
