@@ -1,4 +1,4 @@
-"""Agreement statistics pinned to the published worked examples in ../shared/reference.
+"""Agreement statistics pinned to the published worked examples in tests/data/reference (copied from the project's shared reference set).
 
 Each test is parametrised by case id so a failure names the case. Tolerances come from the
 case (``tolerance.abs`` and ``tolerance.per_key``).
@@ -19,7 +19,7 @@ from scipy import stats
 from qualitylib import agreement as ag
 from qualitylib.intervals import wilson
 
-CASES_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cases.json"
+CASES_PATH = Path(__file__).resolve().parent / "data" / "reference" / "cases.json"
 CASES: dict[str, dict[str, Any]] = {
     c["id"]: c for c in json.loads(CASES_PATH.read_text(encoding="utf-8"))
 }

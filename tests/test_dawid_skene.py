@@ -12,7 +12,7 @@ import pytest
 from qualitylib import dawid_skene
 from qualitylib.dawid_skene import DawidSkene
 
-CROWD = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd"
+CROWD = Path(__file__).resolve().parent / "data" / "crowd"
 
 
 def _load(name: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -12,7 +12,7 @@ from qualitylib.ingest import import_exports
 from qualitylib.metrics.reference import annotator_summary
 from qualitylib.store import connect
 
-CROWD = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd"
+CROWD = Path(__file__).resolve().parent / "data" / "crowd"
 AT = datetime(2008, 10, 1)
 
 # Majority vote against the reference; an item whose vote is tied counts as the share of
