@@ -95,7 +95,7 @@ def test_export_csv_is_the_api_table_and_neutralises_formulas(store: Path) -> No
         "annotator_id",
         "name",
         "team",
-        "n_labels",
+        "n_reference",
         "accuracy",
         "accuracy_ci_low",
         "accuracy_ci_high",

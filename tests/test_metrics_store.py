@@ -225,10 +225,10 @@ def test_filters_select_the_same_rows_as_pandas(random_store) -> None:
         (scored["annotated_at"] >= datetime(2026, 9, 5))
         & (scored["annotated_at"] < datetime(2026, 9, 9))
     ]
-    assert dict(zip(window["annotator_id"], window["n_labels"], strict=True)) == (
+    assert dict(zip(window["annotator_id"], window["n_reference"], strict=True)) == (
         in_window.groupby("annotator_id").size().to_dict()
     )
-    assert v2["n_labels"].sum() == (scored["policy_version"] == "v2").sum()
+    assert v2["n_reference"].sum() == (scored["policy_version"] == "v2").sum()
 
 
 WINDOW = (datetime(2026, 9, 5), datetime(2026, 9, 13))

@@ -120,7 +120,7 @@ def test_csv_numbers_equal_the_python_api(full: Path, demo_db: Path) -> None:
     expected = summary.loc[people.index]
     for column in ("accuracy", "accuracy_ci_low", "tpr", "tpr_ci_high", "fpr", "kappa"):
         np.testing.assert_array_equal(people[column], expected[column], err_msg=column)
-    np.testing.assert_array_equal(people["n_reference"], expected["n_labels"])
+    np.testing.assert_array_equal(people["n_reference"], expected["n_reference"])
     agreement = _csv(folder, "agreement.csv").set_index("metric")
     np.testing.assert_array_equal(agreement["value"], coefficients.loc[agreement.index, "value"])
     # Team agreement this week: the annotators' pooled production control labels.

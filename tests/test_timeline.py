@@ -62,10 +62,10 @@ def test_weekly_rows_counts_and_rates(store: Path) -> None:
     assert first["accuracy"] == pytest.approx(2 / 3) and first["accuracy_n"] == 3
     assert first["tpr"] == pytest.approx(1 / 2) and first["tpr_n"] == 2  # r2 missed, r3 found
     assert first["fpr"] == 0 and first["fpr_n"] == 1
-    assert first["recall_nudity"] == 0 and first["recall_weapons"] == 1
+    assert first["tpr_nudity"] == 0 and first["tpr_weapons"] == 1
     second = table.iloc[1]
     assert second["fpr"] == 1 and second["tpr"] == 1 and second["accuracy"] == pytest.approx(0.5)
-    assert np.isnan(second["recall_weapons"]) and second["recall_weapons_n"] == 0
+    assert np.isnan(second["tpr_weapons"]) and second["tpr_weapons_n"] == 0
     assert first["accuracy_ci_low"] < first["accuracy"] < first["accuracy_ci_high"]
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 
 from qualitylib.metrics.counts import filtered_sql, label_index, scored_sql
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.reference import rate_columns
-from qualitylib.metrics.timeline import _grouped_confusion, rates_from_counts
+from qualitylib.metrics.reference import rate_columns, rates_from_counts
+from qualitylib.metrics.timeline import _grouped_confusion
 
 __all__ = ["policy_comparison", "stale_policy"]
 
@@ -55,7 +55,7 @@ def policy_comparison(
         [
             groups,
             pd.DataFrame({"n_reference": counts.sum(axis=(1, 2))}),
-            pd.DataFrame(rates_from_counts(counts, index, per_class=False)),
+            pd.DataFrame(rates_from_counts(counts, index.names, index.positive, per_class=())),
         ],
         axis=1,
     ).merge(starts, on="policy_version", how="left")

@@ -3,12 +3,10 @@
 SQL groups the label log by annotator x period (``date_trunc``) or by annotator x tenure bin
 (``row_number() OVER (PARTITION BY annotator ORDER BY annotated_at)``) into confusion counts;
 numpy turns the counts ``(n_groups, k, k)`` into rates with Wilson intervals
-(:func:`qualitylib.metrics.reference.rate_columns`).
+(:func:`qualitylib.metrics.reference.rates_from_counts`).
 """
 
 from __future__ import annotations
-
-from typing import Literal, get_args
 
 import duckdb
 import numpy as np
@@ -16,16 +14,10 @@ import pandas as pd
 
 from qualitylib.metrics.counts import LabelIndex, filtered_sql, label_index, scored_sql
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.reference import binary_counts, class_rates, rate_columns
-
-Period = Literal["day", "week", "month"]
+from qualitylib.metrics.periods import Period, check_period
+from qualitylib.metrics.reference import rates_from_counts
 
 __all__ = ["Period", "learning_curve", "timeline"]
-
-
-def _check_period(period: str) -> None:
-    if period not in get_args(Period):
-        raise ValueError(f"period must be one of {', '.join(get_args(Period))} (got {period!r})")
 
 
 def _grouped_confusion(
@@ -53,27 +45,6 @@ def _grouped_confusion(
     return groups, counts
 
 
-def rates_from_counts(
-    counts: np.ndarray, index: LabelIndex, per_class: bool = True
-) -> dict[str, np.ndarray]:
-    """Accuracy, binary TPR/FPR and (optionally) per-class recall of ``(n, k, k)`` counts.
-
-    Columns follow ``<rate>, <rate>_ci_low, <rate>_ci_high, <rate>_n`` (95 % Wilson).
-    """
-    n = counts.sum(axis=(1, 2))
-    columns = rate_columns("accuracy", np.trace(counts, axis1=1, axis2=2), n)
-    binary = class_rates(binary_counts(counts, index.positive))
-    tp, fn, fp, tn = (binary[key][:, 1] for key in ("tp", "fn", "fp", "tn"))
-    columns |= rate_columns("tpr", tp, tp + fn)
-    columns |= rate_columns("fpr", fp, fp + tn)
-    if per_class:
-        recall = class_rates(counts)
-        for c, label in enumerate(index.names):
-            tp_c, fn_c = recall["tp"][:, c], recall["fn"][:, c]
-            columns |= rate_columns(f"recall_{label}", tp_c, tp_c + fn_c)
-    return columns
-
-
 def _annotator_ids(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT annotator_key, annotator_id FROM annotators").df()
 
@@ -88,10 +59,11 @@ def timeline(
     Columns: ``annotator_id, period_start`` (a date: the day, the Monday of an ISO week, or
     the first of the month, UTC), ``n_labels`` (all labels), ``n_reference`` (labels on
     reference items, scored against the decision in force when made), then ``accuracy``,
-    ``tpr``, ``fpr`` (binary view) and ``recall_<label>`` for every label, each with
+    ``tpr``, ``fpr``, ``precision`` (binary view) and ``tpr_<label>`` (recall of each label,
+    one against the rest), each with
     ``_ci_low, _ci_high, _n`` (95 % Wilson interval and denominator; NaN when ``_n`` is 0).
     """
-    _check_period(period)
+    check_period(period)
     filters = filters or Filters()
     source, params = filtered_sql(filters)
     volume = con.execute(
@@ -111,7 +83,8 @@ def timeline(
     keys = ["annotator_key", "period_start"]
     groups, counts = _grouped_confusion(table, keys, index)
     rates = pd.DataFrame(
-        {"n_reference": counts.sum(axis=(1, 2))} | rates_from_counts(counts, index)
+        {"n_reference": counts.sum(axis=(1, 2))}
+        | rates_from_counts(counts, index.names, index.positive, per_class=("tpr",))
     )
     scored_groups = pd.concat([groups, rates], axis=1)
     out = volume.merge(scored_groups, on=keys, how="left")
@@ -143,7 +116,8 @@ def learning_curve(
 
     Columns: ``annotator_id, tenure_bin`` (0, 1, ...), ``tenure_start, tenure_end`` (the first
     and last label number in the bin, 1-based), ``first_at, last_at`` (time span of the labels
-    in the bin), ``n_reference``, then ``accuracy, tpr, fpr`` with ``_ci_low, _ci_high, _n``.
+    in the bin), ``n_reference``, then ``accuracy, tpr, fpr, precision`` with ``_ci_low,
+    _ci_high, _n``.
     """
     if not isinstance(bin_size, int) or bin_size < 1:
         raise ValueError(f"bin_size must be a positive integer, e.g. 50 (got {bin_size!r})")
@@ -179,7 +153,7 @@ def learning_curve(
         [
             groups,
             pd.DataFrame({"n_reference": counts.sum(axis=(1, 2))}),
-            pd.DataFrame(rates_from_counts(counts, index, per_class=False)),
+            pd.DataFrame(rates_from_counts(counts, index.names, index.positive, per_class=())),
         ],
         axis=1,
     )

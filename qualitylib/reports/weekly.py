@@ -19,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from qualitylib.errors import QualitylibError
-from qualitylib.metrics.counts import confusion_counts, filtered_sql
+from qualitylib.metrics import catalog
+from qualitylib.metrics.catalog import policy_versions, teams
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.periods import iso_week, last_complete_week, parse_week, week_filters
 from qualitylib.metrics.policy import stale_policy
-from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
+from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table
 from qualitylib.metrics.timeline import timeline
@@ -45,37 +47,6 @@ REVIEW_TOP = 25  # review-queue items kept in the report (the queue size is coun
 RATES = ("accuracy", "tpr", "fpr")
 RATE_SET = [f"{r}{s}" for r in RATES for s in ("", "_ci_low", "_ci_high", "_n")]
 ID_COLUMNS = ("annotator_id",)
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
-
-
-def parse_week(text: str) -> date:
-    """The Monday of an ISO week written ``2026-W47``.
-
-    >>> parse_week("2026-W47")
-    datetime.date(2026, 11, 16)
-    """
-    match = _WEEK.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"week must look like 2026-W47 (ISO year, W, week number); got {text!r}")
-    try:
-        return date.fromisocalendar(int(match[1]), int(match[2]), 1)
-    except ValueError as error:
-        raise ValueError(f"{text!r} is not a week of ISO year {match[1]}") from error
-
-
-def iso_week(day: date) -> str:
-    """``2026-W47`` for any day of that ISO week.
-
-    >>> iso_week(date(2026, 11, 22))
-    '2026-W47'
-    """
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def last_complete_week(today: date) -> str:
-    """The last ISO week that ended before ``today`` (on a Monday: the week just finished)."""
-    return iso_week(today - timedelta(days=today.isoweekday()))
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, object]:
@@ -222,44 +193,19 @@ def _pseudonymize_votes(votes: pd.Series, ids: pd.Series, key: str) -> pd.Series
     )
 
 
-def _week_filters(base: Filters, monday: date, weeks: int = 1) -> Filters:
-    """``base`` narrowed to ``weeks`` whole weeks ending with the week of ``monday``."""
-    return replace(
-        base, since=monday - timedelta(days=7 * (weeks - 1)), until=monday + timedelta(days=6)
-    )
-
-
-def _people(con: duckdb.DuckDBPyConnection, base: Filters) -> pd.DataFrame:
-    """Everyone who labelled under ``base``: ``annotator_id, name, team, role``."""
-    source, params = filtered_sql(base)
-    return con.execute(
-        f"""SELECT annotator_id, name, team, role FROM annotators
-            WHERE annotator_key IN (SELECT annotator_key FROM {source} AS f)
-            ORDER BY annotator_id""",
-        params,
-    ).df()
-
-
-def _team_weeks(
-    con: duckdb.DuckDBPyConnection, base: Filters, monday: date, members: set[str]
-) -> pd.DataFrame:
-    """Pooled rates of the annotators (not the committee) on production control items, for
-    the report's week and the :data:`HISTORY_WEEKS` before it, oldest first."""
-    rows = []
-    for back in range(HISTORY_WEEKS, -1, -1):
-        start = monday - timedelta(days=7 * back)
-        found = confusion_counts(con, _week_filters(replace(base, phases=("production",)), start))
-        keep = found.annotators["annotator_id"].isin(list(members)).to_numpy()
-        pooled = found.counts[keep].sum(axis=0, keepdims=True)
-        if not keep.any():
-            pooled = np.zeros((1, *found.counts.shape[1:]), dtype=np.int64)
-        rates = summary_from_counts(pooled, found.labels.names, found.labels.positive)
-        rows.append(
-            pd.DataFrame({"week": [iso_week(start)], "week_start": [pd.Timestamp(start)]}).join(
-                rates[RATE_SET]
-            )
-        )
-    return pd.concat(rows, ignore_index=True)
+def _team_weeks(con: duckdb.DuckDBPyConnection, base: Filters, monday: date) -> pd.DataFrame:
+    """The team's pooled rates (:func:`team_rates`) on production control items, for the
+    report's week and the :data:`HISTORY_WEEKS` before it, oldest first (every week a row)."""
+    production = week_filters(replace(base, phases=("production",)), monday, HISTORY_WEEKS + 1)
+    found = team_rates(con, production, "week")
+    mondays = [monday - timedelta(days=7 * back) for back in range(HISTORY_WEEKS, -1, -1)]
+    weeks = pd.DataFrame({"week": [iso_week(d) for d in mondays], "period_start": mondays})
+    out = weeks.merge(found[["period_start", *RATE_SET]], on="period_start", how="left")
+    counts = [c for c in RATE_SET if c.endswith("_n")]
+    out[counts] = out[counts].fillna(0).astype(np.int64)
+    out = out.rename(columns={"period_start": "week_start"})
+    out["week_start"] = pd.to_datetime(out["week_start"])
+    return out
 
 
 def _annotators(
@@ -267,15 +213,13 @@ def _annotators(
 ) -> pd.DataFrame:
     """This week's rates of each active annotator and their change vs the previous weeks."""
     rate_columns = [f"{r}{s}" for r in (*RATES, "kappa") for s in ("", "_ci_low", "_ci_high", "_n")]
-    now = annotator_summary(con, _week_filters(base, monday))
-    now = now[["annotator_id", "n_labels", *rate_columns]].rename(
-        columns={"n_labels": "n_reference"}
-    )
+    now = annotator_summary(con, week_filters(base, monday))
+    now = now[["annotator_id", "n_reference", *rate_columns]]
     before = annotator_summary(
-        con, _week_filters(base, monday - timedelta(days=7), weeks=HISTORY_WEEKS)
+        con, week_filters(base, monday - timedelta(days=7), weeks=HISTORY_WEEKS)
     )
-    before = before[["annotator_id", "n_labels", *RATES]].rename(
-        columns={"n_labels": "n_reference_previous"} | {r: f"{r}_previous" for r in RATES}
+    before = before[["annotator_id", "n_reference", *RATES]].rename(
+        columns={"n_reference": "n_reference_previous"} | {r: f"{r}_previous" for r in RATES}
     )
     out = active.merge(now, on="annotator_id", how="left").merge(
         before, on="annotator_id", how="left"
@@ -306,18 +250,6 @@ def _confusions(con: duckdb.DuckDBPyConnection, week: Filters, ids: list[str]) -
     return cells
 
 
-def _policy(con: duckdb.DuckDBPyConnection, base: Filters, monday: date) -> pd.DataFrame:
-    """Policy versions labelled under up to the week's end: first use and the week's labels."""
-    source, params = filtered_sql(replace(base, since=None, until=monday + timedelta(days=6)))
-    return con.execute(
-        f"""SELECT policy_version, min(annotated_at) AS first_label_at,
-                   count(*) FILTER (WHERE annotated_at >= $monday) AS n_labels_week
-            FROM {source} AS f WHERE policy_version IS NOT NULL
-            GROUP BY policy_version ORDER BY first_label_at, policy_version""",
-        params | {"monday": monday},
-    ).df()
-
-
 def build_weekly_report(
     con: duckdb.DuckDBPyConnection,
     week: str,
@@ -335,16 +267,16 @@ def build_weekly_report(
     monday = parse_week(week)
     sunday = monday + timedelta(days=6)
     if team is not None:
-        teams = [row[0] for row in con.execute("SELECT DISTINCT team FROM annotators").fetchall()]
-        if team not in teams:
-            known = ", ".join(sorted(t for t in teams if t is not None)) or "none"
+        known_teams = teams(con)
+        if team not in known_teams:
+            known = ", ".join(known_teams) or "none"
             raise QualitylibError(f"no team named {team!r} in this store (teams: {known})")
     base = Filters(teams=(team,) if team else ())
-    this_week = _week_filters(base, monday)
+    this_week = week_filters(base, monday)
     upto = replace(base, until=sunday)
-    recent = _week_filters(base, monday, weeks=HISTORY_WEEKS + 1)
+    recent = week_filters(base, monday, weeks=HISTORY_WEEKS + 1)
 
-    people = _people(con, upto)
+    people = catalog.people(con, upto)
     members = people.loc[people["role"] != "committee", "annotator_id"].tolist()
     weeks = timeline(con, recent, "week")
     weeks = weeks[weeks["annotator_id"].isin(members)].reset_index(drop=True)
@@ -362,23 +294,21 @@ def build_weekly_report(
     onboarding["became_aligned"] = (onboarding["status"] == "aligned") & (
         pd.to_datetime(onboarding["since"]) >= pd.Timestamp(monday)
     )
-    policy = _policy(con, base, monday)
+    policy = policy_versions(con, replace(base, until=sunday), counted_from=monday)
     stale = stale_policy(con, this_week)
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week)
-    source, params = filtered_sql(this_week)
-    n_labels = int(con.execute(f"SELECT count(*) FROM {source} AS f", params).fetchall()[0][0])
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
         team=team,
         pseudonymized=False,
         labels=label_set(con)["label"].tolist(),
-        n_labels=n_labels,
+        n_labels=catalog.n_labels(con, this_week),
         policy_in_force=policy["policy_version"].iloc[-1] if len(policy) else None,
         review_queue_size=len(queue),
         people=people,
-        team_weeks=_team_weeks(con, base, monday, set(members)),
+        team_weeks=_team_weeks(con, base, monday),
         divergence=divergence,
         alerts=alerts.reset_index(drop=True),
         onboarding=onboarding,

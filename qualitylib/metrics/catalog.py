@@ -1,0 +1,124 @@
+"""What the store holds: people, teams, label counts, weeks, policy versions, imports.
+
+The small look-ups that pages and reports need beside the metrics (filter choices, who
+labelled, how many labels), so that no renderer writes SQL of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from qualitylib.metrics.counts import filtered_sql
+from qualitylib.metrics.filters import Filters
+
+__all__ = [
+    "annotators",
+    "filter_options",
+    "import_history",
+    "latest_week",
+    "n_labels",
+    "newcomers",
+    "people",
+    "policy_versions",
+    "teams",
+]
+
+
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """What a filter can choose: ``first_day, last_day`` (of the labels, UTC; None when
+    there are none), ``teams``, ``policy_versions`` and ``labels`` (in rank order)."""
+    first, last = con.execute(
+        "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+    ).fetchall()[0]
+    policies = con.execute(
+        "SELECT DISTINCT policy_version FROM annotations "
+        "WHERE policy_version IS NOT NULL ORDER BY policy_version"
+    ).fetchall()
+    labels = con.execute("SELECT label FROM labels ORDER BY rank NULLS LAST, label").fetchall()
+    return {
+        "first_day": first,
+        "last_day": last,
+        "teams": teams(con),
+        "policy_versions": [row[0] for row in policies],
+        "labels": [row[0] for row in labels],
+    }
+
+
+def teams(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The teams annotators belong to, sorted."""
+    rows = con.execute(
+        "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def annotators(
+    con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """Everyone in the store (or in ``scope``): ``annotator_id, name, team, role, started_at``."""
+    return con.execute(
+        "SELECT annotator_id, name, team, role, started_at FROM annotators "
+        "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
+        {"everyone": scope is None, "scope": list(scope or ())},
+    ).df()
+
+
+def people(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
+    """Everyone with labels under ``filters``: ``annotator_id, name, team, role``."""
+    source, params = filtered_sql(filters or Filters())
+    return con.execute(
+        f"""SELECT annotator_id, name, team, role FROM annotators
+            WHERE annotator_key IN (SELECT annotator_key FROM {source} AS f)
+            ORDER BY annotator_id""",
+        params,
+    ).df()
+
+
+def n_labels(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
+    """Labels made under ``filters`` (every label, on reference items or not)."""
+    source, params = filtered_sql(filters or Filters())
+    return int(con.execute(f"SELECT count(*) FROM {source} AS f", params).fetchall()[0][0])
+
+
+def latest_week(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> date | None:
+    """Monday of the latest ISO week with labels under ``filters`` (None when there are none)."""
+    source, params = filtered_sql(filters or Filters())
+    return con.execute(
+        f"SELECT date_trunc('week', max(annotated_at))::DATE FROM {source} AS f", params
+    ).fetchall()[0][0]
+
+
+def newcomers(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> list[str]:
+    """Annotators with labels in the training phase under ``filters``, sorted."""
+    source, params = filtered_sql(filters or Filters())
+    rows = con.execute(
+        f"""SELECT DISTINCT a.annotator_id FROM {source} AS f
+            JOIN annotators a USING (annotator_key)
+            WHERE f.phase = 'training' ORDER BY 1""",
+        params,
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def policy_versions(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, counted_from: date | None = None
+) -> pd.DataFrame:
+    """Policy versions labelled under ``filters``, oldest first: ``policy_version,
+    first_label_at, n_labels_week`` (labels under it from ``counted_from`` on; all without)."""
+    source, params = filtered_sql(filters or Filters())
+    return con.execute(
+        f"""SELECT policy_version, min(annotated_at) AS first_label_at,
+                   count(*) FILTER (WHERE $since IS NULL OR annotated_at >= $since)
+                       AS n_labels_week
+            FROM {source} AS f WHERE policy_version IS NOT NULL
+            GROUP BY policy_version ORDER BY first_label_at, policy_version""",
+        params | {"since": counted_from},
+    ).df()
+
+
+def import_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every import, newest first (the ``imports`` table)."""
+    return con.execute("SELECT * FROM imports ORDER BY import_id DESC").df()
