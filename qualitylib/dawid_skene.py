@@ -13,8 +13,8 @@ probability that item :math:`i` is of class :math:`k`. EM alternates
 - E-step: :math:`\\log T_{ik} = \\log p_k + \\sum_{(i, j, l)} \\log \\pi^{(j)}_{kl}` + const,
 
 starting from the (soft) majority vote. Both steps run on the sparse list of answered
-``(item, annotator, label)`` triples with ``np.bincount``: memory and time grow with the number
-of labels, never with items x annotators. The interface follows crowd-kit
+``(item, annotator, label)`` triples (:class:`Triples`) with ``np.bincount``: memory and time
+grow with the number of labels, never with items x annotators. The interface follows crowd-kit
 (``fit(df) -> self``, ``labels_``, ``probas_``, ``priors_``, ``errors_``).
 """
 
@@ -30,8 +30,13 @@ COLUMN_SETS = (("item_id", "annotator_id", "label"), ("task", "worker", "label")
 
 
 @dataclass(frozen=True)
-class _Triples:
-    """Integer-coded answers: ``item, annotator, label`` arrays of shape ``(n_labels,)``."""
+class Triples:
+    """Integer-coded answers: ``item, annotator, label`` arrays of shape ``(n_labels,)``,
+    each a position into ``items``, ``annotators`` and ``classes`` (the ids they stand for).
+
+    Build them from a long table with :func:`triples`, or straight from a store's integer
+    keys (:func:`qualitylib.metrics.skill.vote_triples`).
+    """
 
     item: np.ndarray
     annotator: np.ndarray
@@ -41,7 +46,7 @@ class _Triples:
     classes: pd.Index
 
 
-def _triples(data: pd.DataFrame) -> _Triples:
+def triples(data: pd.DataFrame) -> Triples:
     """Factorise the long table; accept our column names or crowd-kit's."""
     names = next((cols for cols in COLUMN_SETS if set(cols) <= set(data.columns)), None)
     if names is None:
@@ -56,17 +61,17 @@ def _triples(data: pd.DataFrame) -> _Triples:
     item, items = pd.factorize(data[names[0]], sort=True)
     annotator, annotators = pd.factorize(data[names[1]], sort=True)
     label, classes = pd.factorize(data[names[2]], sort=True)
-    return _Triples(item, annotator, label, items, annotators, classes)
+    return Triples(item, annotator, label, items, annotators, classes)
 
 
-def _majority_vote(t: _Triples) -> np.ndarray:
+def _majority_vote(t: Triples) -> np.ndarray:
     """Initial ``T``: each item's share of votes per class, shape ``(I, K)``."""
     n_items, k = len(t.items), len(t.classes)
     votes = np.bincount(t.item * k + t.label, minlength=n_items * k).reshape(n_items, k)
     return votes / votes.sum(axis=1, keepdims=True)
 
 
-def _m_step(t: _Triples, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _m_step(t: Triples, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Priors ``p`` (K,) and confusion matrices ``pi`` (J, K, K) from the posteriors ``T``."""
     n_annotators, k = len(t.annotators), len(t.classes)
     true = np.arange(k)
@@ -80,7 +85,7 @@ def _m_step(t: _Triples, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return posterior.mean(axis=0), pi
 
 
-def _e_step(t: _Triples, priors: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, float]:
+def _e_step(t: Triples, priors: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, float]:
     """Posteriors ``T`` (I, K) and the log-likelihood of the answers."""
     n_items, k = len(t.items), len(t.classes)
     log_pi = np.log(pi + EPS)[t.annotator, :, t.label]  # (n_labels, K)
@@ -142,7 +147,12 @@ class DawidSkene:
     def fit(self, data: pd.DataFrame) -> DawidSkene:
         """Estimate from the long table ``item_id, annotator_id, label`` (or ``task, worker,
         label``); one row per answer."""
-        t = _triples(data)
+        return self.fit_triples(triples(data))
+
+    def fit_triples(self, t: Triples) -> DawidSkene:
+        """Estimate from integer-coded answers (:class:`Triples`)."""
+        if len(t.item) == 0:
+            raise ValueError("no answers: nothing to estimate")
         posterior = _majority_vote(t)
         priors, pi = _m_step(t, posterior)
         previous = -np.inf
@@ -162,7 +172,7 @@ class DawidSkene:
         return self.fit(data).labels_
 
     def _set_results(
-        self, t: _Triples, posterior: np.ndarray, priors: np.ndarray, pi: np.ndarray
+        self, t: Triples, posterior: np.ndarray, priors: np.ndarray, pi: np.ndarray
     ) -> None:
         """Label the arrays with the item, annotator and class ids."""
         items = pd.Index(t.items, name="item_id")

@@ -21,6 +21,7 @@ from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
+from qualitylib.metrics.skill import annotator_skill
 from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
 
@@ -52,6 +53,7 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "skill": annotator_skill,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
