@@ -1,4 +1,7 @@
-"""What every page shares: the store, the sidebar filters, the pseudonym switch, formatting.
+"""What every page shares: the store, the sidebar filters, the pseudonym switch, images.
+
+Numbers are formatted by :mod:`qualitylib.display` (re-exported here for the pages), the
+same module the PDF report uses.
 
 The sidebar is drawn once per run by ``app.py`` (widgets of the entry file keep their values
 across pages); pages read the chosen values with :func:`filters`, :func:`label_focus` and
@@ -8,9 +11,7 @@ across pages); pages read the chosen values with :func:`filters`, :func:`label_f
 from __future__ import annotations
 
 import base64
-import math
 import mimetypes
-import numbers
 import os
 from collections.abc import Iterable
 from datetime import date
@@ -22,6 +23,11 @@ import streamlit as st
 
 from dashboard import auth, data
 from qualitylib import access, charts
+from qualitylib.display import NOT_ENOUGH as NOT_ENOUGH  # re-exported for the pages
+from qualitylib.display import interval as interval
+from qualitylib.display import is_number as is_number
+from qualitylib.display import number as number
+from qualitylib.display import percent as percent
 from qualitylib.export import neutralise
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective
@@ -29,7 +35,6 @@ from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
 
 DB_ENV = "QUALITYLIB_DB"
 KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # set it to make pseudonyms unguessable from the ids
-NOT_ENOUGH = "not enough data"
 THUMBNAIL_MAX_BYTES = 2_000_000
 ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
 
@@ -156,32 +161,6 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralise(frame).to_csv(index=False).encode("utf-8")
 
 
-def is_number(value: object) -> bool:
-    """True for a finite number (not None, not NaN)."""
-    return isinstance(value, numbers.Real) and math.isfinite(float(value))
-
-
-def percent(value: object, digits: int = 1) -> str:
-    """``93.4 %``, or "not enough data" for an undefined value."""
-    return f"{float(value) * 100:.{digits}f} %" if is_number(value) else NOT_ENOUGH
-
-
-def number(value: object, digits: int = 2) -> str:
-    """A coefficient with ``digits`` decimals, or "not enough data"."""
-    return f"{float(value):.{digits}f}" if is_number(value) else NOT_ENOUGH
-
-
-def interval(low: object, high: object, as_percent: bool = True, prefix: bool = True) -> str:
-    """``95 % CI 91.2 to 95.0 %``, or empty when the interval is undefined."""
-    if not (is_number(low) and is_number(high)):
-        return ""
-    if as_percent:
-        text = f"{float(low) * 100:.1f} to {float(high) * 100:.1f} %"
-    else:
-        text = f"{float(low):.2f} to {float(high):.2f}"
-    return f"95 % CI {text}" if prefix else text
-
-
 def _svg(text: str) -> str:
     """A grey 96x72 placeholder image saying ``text``, as a data URL."""
     svg = (
@@ -238,21 +217,6 @@ def with_who(frame: pd.DataFrame) -> pd.DataFrame:
 def objective() -> Objective:
     """The onboarding objective chosen on the Onboarding page (the library's default before)."""
     return st.session_state.get("objective", Objective())
-
-
-def voters(text: object, mapping: dict[str, str]) -> object:
-    """A review-queue ``labels`` cell ("safe: a01, a02?; nudity: a03") with people renamed."""
-    if not isinstance(text, str):
-        return text
-    groups = []
-    for group in text.split("; "):
-        label, _, names = group.partition(": ")
-        renamed = [
-            mapping.get(name.rstrip("?"), name.rstrip("?")) + ("?" if name.endswith("?") else "")
-            for name in names.split(", ")
-        ]
-        groups.append(f"{label}: {', '.join(renamed)}")
-    return "; ".join(groups)
 
 
 def display_names(ids: Iterable[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ data") are left out of marks rather than drawn as zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import altair as alt
 import pandas as pd
@@ -325,3 +325,22 @@ def divergence_chart(
         )
     )
     return (others + shown).properties(height=HEIGHT, title=title)
+
+
+def divergence_data(weekly: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """What :func:`divergence_chart` draws, from :func:`~qualitylib.metrics.drift.
+    weekly_divergence` rows (one class or all): ``week_start`` (datetime), ``who`` (the name
+    ``names`` gives an annotator id, else the id; :data:`TEAM` for team rows), ``divergence``
+    and ``n`` (control labels)."""
+    names = names or {}
+    return pd.DataFrame(
+        {
+            "week_start": pd.to_datetime(weekly["week_start"]),
+            "who": [
+                TEAM if scope == "team" else names.get(who, who)
+                for scope, who in zip(weekly["scope"], weekly["annotator_id"], strict=True)
+            ],
+            "divergence": weekly["divergence"],
+            "n": weekly["divergence_n"],
+        }
+    )

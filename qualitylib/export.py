@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 import pandas as pd
 
+from qualitylib.display import votes_text
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.drift import DriftRule, drift_alerts
@@ -42,6 +43,19 @@ def drift_alerts_export(
     return drift_alerts(con, rule or DriftRule(), filters)
 
 
+def review_queue_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """``review_queue`` with who said what as text (``labels``) in place of the ``votes`` lists."""
+    return with_votes_text(review_queue(con, filters))
+
+
+def with_votes_text(queue: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A review queue whose ``votes`` column is written as ``labels`` text (CSV cells hold text,
+    not lists), people shown by ``names`` (ids when absent)."""
+    out = queue.copy()
+    out.insert(out.columns.get_loc("votes"), "labels", [votes_text(v, names) for v in out["votes"]])
+    return out.drop(columns="votes")
+
+
 EXPORTS: dict[str, Exporter] = {
     "annotator-summary": annotator_summary,
     "confusion": confusion_table,
@@ -51,7 +65,7 @@ EXPORTS: dict[str, Exporter] = {
     "drift-alerts": drift_alerts_export,
     "onboarding": onboarding_export,
     "timeline": timeline,
-    "review-queue": review_queue,
+    "review-queue": review_queue_export,
     "stale-policy": stale_policy,
     "skill": annotator_skill,
 }

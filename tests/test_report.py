@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table
 from qualitylib.reports import build_weekly_report
 from qualitylib.reports.csv import FILES, csv_files
-from qualitylib.reports.pdf import NO_LABELS, interval, number, pdf_bytes, percent
+from qualitylib.reports.pdf import NO_LABELS, pdf_bytes
 from qualitylib.reports.weekly import (
     WeeklyReport,
     iso_week,
@@ -84,6 +85,15 @@ def test_cli_writes_pdf_and_every_csv(full: Path) -> None:
             assert f"  - {column}: " in readme, (name, column)
 
 
+def _pct(value: float) -> str:
+    """How the report prints a rate (written out here, not the report's own formatter)."""
+    return "not enough data" if np.isnan(value) else f"{value * 100:.1f} %"
+
+
+def _span(low: float, high: float) -> str:
+    return "" if np.isnan(low) else f"{low * 100:.1f} to {high * 100:.1f} %"
+
+
 def test_pdf_shows_the_week_the_annotators_and_the_csv_numbers(full: Path) -> None:
     text = _text(full / f"report-{WEEK}.pdf")
     folder = full / f"report-{WEEK}"
@@ -93,14 +103,14 @@ def test_pdf_shows_the_week_the_annotators_and_the_csv_numbers(full: Path) -> No
     assert len(people) >= 10
     for row in people.itertuples():
         assert f"{row.name} ({row.annotator_id})" in text
-        assert percent(row.accuracy) in text
-        assert interval(row.accuracy_ci_low, row.accuracy_ci_high) in text
-        assert interval(row.tpr_ci_low, row.tpr_ci_high) in text
+        assert _pct(row.accuracy) in text
+        assert _span(row.accuracy_ci_low, row.accuracy_ci_high) in text
+        assert _span(row.tpr_ci_low, row.tpr_ci_high) in text
     team = _csv(folder, "team_weeks.csv")
     for row in team.itertuples():
-        assert f"{row.week} {percent(row.accuracy)} " in text
+        assert f"{row.week} {_pct(row.accuracy)} " in text
     agreement = _csv(folder, "agreement.csv").set_index("metric")
-    assert f"Gwet's AC1 {number(agreement.loc['gwet_ac1', 'value'])}" in text
+    assert f"Gwet's AC1 {agreement.loc['gwet_ac1', 'value']:.2f}" in text
     summary = _csv(folder, "summary.csv").iloc[0]
     assert f"{int(summary['n_labels']):,} labels by {len(people)} annotators" in text
     assert f"{int(summary['review_queue_size']):,} items" in text
@@ -143,6 +153,23 @@ def test_model_round_trips_through_json(model: WeeklyReport) -> None:
         assert len(table) or name in ("alerts", "stale"), name
         pd.testing.assert_frame_equal(back.tables()[name], table, obj=name)
     assert csv_files(back) == csv_files(model)
+
+
+def test_every_model_column_reaches_its_csv_described(model: WeeklyReport) -> None:
+    files = csv_files(model)
+    notes = files["README.txt"].decode()
+    for name, (table, _, _) in FILES.items():
+        header = files[name].decode().splitlines()[0].split(",")
+        if table:
+            expected = [c if c != "votes" else "labels" for c in getattr(model, table).columns]
+            assert header == expected, name
+        assert all(f"  - {column}: " in notes for column in header), name
+    assert "undocumented" not in notes
+    # A metric column added to a table reaches the CSV (and README.txt says it lacks a text).
+    grown = replace(model, annotators=model.annotators.assign(precision=0.5, precision_n=2))
+    header = csv_files(grown)["annotators.csv"].decode().splitlines()[0].split(",")
+    assert header[-2:] == ["precision", "precision_n"]
+    assert "  - precision: undocumented" in csv_files(grown)["README.txt"].decode()
 
 
 def test_csv_bytes_are_deterministic(model: WeeklyReport, demo_db: Path) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from qualitylib.ingest import import_files
+from qualitylib.display import votes_text
 from qualitylib.metrics.review import review_queue
 from qualitylib.store import connect
 
@@ -57,14 +58,22 @@ def test_queue_ranks_by_entropy_plus_unsure_share(store: Path) -> None:
     assert x5["vote_entropy"] == pytest.approx(np.log2(3)) and x5["score"] == pytest.approx(
         np.log2(3)
     )
-    assert (
-        x5["reference_label"] == "safe"
-        and x5["labels"] == "nudity: bob; safe: alice; weapons: carol"
-    )
+    assert x5["reference_label"] == "safe" and x5["votes"] == [
+        {"label": "nudity", "annotators": ["bob"], "unsure": [False]},
+        {"label": "safe", "annotators": ["alice"], "unsure": [False]},
+        {"label": "weapons", "annotators": ["carol"], "unsure": [False]},
+    ]
     assert x1["vote_entropy"] == pytest.approx(h1)
     assert x1["score"] == pytest.approx(h1 + 1 / 3)
     assert (x1["n_labels"], x1["n_annotators"], x1["n_unsure"]) == (3, 3, 1)
-    assert x1["labels"] == "safe: alice?, bob; nudity: carol"
+    assert x1["votes"] == [
+        {"label": "safe", "annotators": ["alice", "bob"], "unsure": [True, False]},
+        {"label": "nudity", "annotators": ["carol"], "unsure": [False]},
+    ]
+    assert votes_text(x1["votes"]) == "safe: alice?, bob; nudity: carol"
+    assert votes_text(x1["votes"], {"alice": "Amber Heron"}) == (
+        "safe: Amber Heron?, bob; nudity: carol"
+    )
     assert x1["majority_label"] == "safe" and x1["split"] and x1["uri"] == "img/x1.jpg"
     assert x4["score"] == 1.0 and x4["vote_entropy"] == 0 and not x4["split"]
     assert top["item_id"].tolist() == ["x5"]

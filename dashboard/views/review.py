@@ -4,6 +4,8 @@ most contested first, to rule on (and to download)."""
 import streamlit as st
 
 from dashboard import common, data
+from qualitylib.display import votes_text
+from qualitylib.export import with_votes_text
 
 store = common.store()
 filters = common.filters()
@@ -40,7 +42,7 @@ hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off
 names = common.display_names(data.annotators(store)["annotator_id"])
 table = shown.assign(
     image=[common.thumbnail(u, hide) for u in shown["uri"]],
-    labels=[common.voters(v, names) for v in shown["labels"]],
+    labels=[votes_text(v, names) for v in shown["votes"]],
     reference_label=shown["reference_label"].fillna(""),
 )
 st.dataframe(
@@ -74,9 +76,7 @@ st.dataframe(
 pseudonymous = names if common.pseudonyms_on() else {}  # downloads keep ids otherwise
 st.download_button(
     "Download the queue (CSV)",
-    common.csv_bytes(
-        shown.assign(labels=[common.voters(v, pseudonymous) for v in shown["labels"]])
-    ),
+    common.csv_bytes(with_votes_text(shown, pseudonymous)),
     file_name="review_queue.csv",
     mime="text/csv",
 )

@@ -31,8 +31,10 @@ def review_queue(
 
     Columns: ``item_id, uri, n_labels, n_annotators, vote_entropy`` (bits), ``n_unsure,
     unsure_share, split`` (votes on both the positive and negative side), ``majority_label,
-    labels`` (e.g. ``"safe: alice, bob?; nudity: carol"``, ``?`` marks an unsure label;
-    most-given label first), ``reference_label`` (decision in force, if any, made before the
+    votes`` (who said what: one ``{"label", "annotators", "unsure"}`` entry per label given,
+    most given first, annotators by id with their unsure flags;
+    :func:`qualitylib.display.votes_text` writes it as ``"safe: alice, bob?; nudity: carol"``),
+    ``reference_label`` (decision in force, if any, made before the
     labels), ``last_label_at, score``.
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -50,7 +52,7 @@ def review_queue(
     # Integers first: per (item, label) counts give every item's entropy, unsure share and
     # split; only the items that make the queue (and, with a limit, only the top ones) get
     # the string work of listing who gave which label.
-    return con.execute(
+    queue = con.execute(
         f"""WITH per_label AS (
                 SELECT item_key, label_key, count(*) AS n,
                        count(*) FILTER (WHERE unsure) AS n_unsure,
@@ -86,13 +88,14 @@ def review_queue(
                 FROM {source} AS f SEMI JOIN queue USING (item_key)
             ), who AS (
                 SELECT v.item_key, v.label_key, count(*) AS n,
-                       string_agg(a.annotator_id || CASE WHEN v.unsure THEN '?' ELSE '' END,
-                                  ', ' ORDER BY a.annotator_id) AS names
+                       list(a.annotator_id ORDER BY a.annotator_id, v.unsure) AS annotators,
+                       list(v.unsure ORDER BY a.annotator_id, v.unsure) AS unsure
                 FROM v JOIN annotators a USING (annotator_key) GROUP BY ALL
             ), votes AS (
                 SELECT w.item_key,
-                       string_agg(l.label || ': ' || w.names, '; ' ORDER BY w.n DESC, l.label)
-                           AS labels
+                       list(struct_pack(label := l.label, annotators := w.annotators,
+                                        unsure := w.unsure)
+                            ORDER BY w.n DESC, l.label) AS votes
                 FROM who w JOIN labels l USING (label_key) GROUP BY w.item_key
             ), people AS (
                 SELECT item_key, count(DISTINCT annotator_key) AS n_annotators
@@ -101,10 +104,12 @@ def review_queue(
             SELECT q.item_id, q.uri, q.n_labels, p.n_annotators,
                    abs(q.vote_entropy) AS vote_entropy, q.n_unsure,
                    q.n_unsure / q.n_labels AS unsure_share, q.split, ml.label AS majority_label,
-                   vt.labels, rl.label AS reference_label, q.last_label_at, q.score
+                   vt.votes, rl.label AS reference_label, q.last_label_at, q.score
             FROM queue q JOIN votes vt USING (item_key) JOIN people p USING (item_key)
             JOIN labels ml ON ml.label_key = q.majority_key
             LEFT JOIN decided d USING (item_key) LEFT JOIN labels rl ON rl.label_key = d.ref_key
             ORDER BY q.score DESC, q.n_labels DESC, q.item_id""",
         params | {"positive": positive},
     ).df()
+    queue["votes"] = [list(votes) for votes in queue["votes"]]
+    return queue

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from qualitylib.export import neutralise
+from qualitylib.export import neutralise, with_votes_text
 from qualitylib.reports.weekly import HISTORY_WEEKS, REVIEW_TOP, WeeklyReport
 
-__all__ = ["FILES", "csv_files", "csv_zip", "readme", "write_csvs"]
+__all__ = ["FILES", "csv_files", "csv_zip", "describe", "frames", "readme", "write_csvs"]
 
 _RATE = "{} (share, 0 to 1)"
 _RATES = {
@@ -28,16 +28,9 @@ _ID = "annotator id (a stable pseudonym in a pseudonymized report)"
 
 
 def _rates(*names: str) -> dict[str, str]:
-    """Column descriptions of ``<rate>, <rate>_ci_low, <rate>_ci_high, <rate>_n``."""
-    out: dict[str, str] = {}
-    for name in names:
-        out |= {
-            name: _RATES[name],
-            f"{name}_ci_low": f"95 % Wilson interval of {name}, low end",
-            f"{name}_ci_high": f"95 % Wilson interval of {name}, high end",
-            f"{name}_n": f"denominator of {name}",
-        }
-    return out
+    """Descriptions of rates (their ``_ci_low, _ci_high, _n`` companions follow the pattern,
+    see :func:`describe`)."""
+    return {name: _RATES[name] for name in names}
 
 
 # file name -> (model table, what a row is, {column: description})
@@ -257,6 +250,40 @@ def _summary(report: WeeklyReport) -> pd.DataFrame:
     )
 
 
+UNDOCUMENTED = "undocumented"
+_COMPANIONS = {
+    "_ci_low": "95 % interval of {}, low end",
+    "_ci_high": "95 % interval of {}, high end",
+    "_n": "denominator of {} (the count behind it)",
+    "_se": "standard error of {}",
+}
+
+
+def describe(name: str, column: str) -> str:
+    """What ``column`` of file ``name`` means: its documented text, or for the companions of a
+    documented rate (``<rate>_ci_low``, ``_ci_high``, ``_n``, ``_se``) the pattern's text."""
+    documented = FILES[name][2]
+    if column in documented:
+        return documented[column]
+    for suffix, text in _COMPANIONS.items():
+        rate = column.removesuffix(suffix)
+        if column.endswith(suffix) and rate in documented:
+            return text.format(rate)
+    return UNDOCUMENTED
+
+
+def frames(report: WeeklyReport) -> dict[str, pd.DataFrame]:
+    """Each file's table: every column of the model's table, in its order (a new metric
+    column reaches the CSV without a list to update); who said what as text."""
+    out = {}
+    for name, (table, _, _) in FILES.items():
+        frame = _summary(report) if not table else getattr(report, table)
+        if "votes" in frame.columns:
+            frame = with_votes_text(frame)
+        out[name] = frame
+    return out
+
+
 def readme(report: WeeklyReport) -> str:
     """README.txt: what each file holds and what each of its columns means."""
     lines = [
@@ -267,27 +294,18 @@ def readme(report: WeeklyReport) -> str:
         "spreadsheet shows them instead of running them.",
         "",
     ]
-    for name, (_, about, columns) in FILES.items():
-        lines += [name, f"  {about}."]
-        lines += [f"  - {column}: {text}" for column, text in columns.items()]
+    for name, frame in frames(report).items():
+        lines += [name, f"  {FILES[name][1]}."]
+        lines += [f"  - {column}: {describe(name, str(column))}" for column in frame.columns]
         lines.append("")
     return "\n".join(lines)
-
-
-def _frames(report: WeeklyReport) -> dict[str, pd.DataFrame]:
-    """Each file's table, columns in documented order (``name`` absent when pseudonymized)."""
-    out = {}
-    for name, (table, _, columns) in FILES.items():
-        frame = _summary(report) if not table else getattr(report, table)
-        out[name] = frame[[c for c in columns if c in frame.columns]]
-    return out
 
 
 def csv_files(report: WeeklyReport) -> dict[str, bytes]:
     """``{file name: bytes}`` for every table and ``README.txt``."""
     files = {
         name: neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
-        for name, frame in _frames(report).items()
+        for name, frame in frames(report).items()
     }
     return files | {"README.txt": readme(report).encode("utf-8")}
 

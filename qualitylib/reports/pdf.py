@@ -9,8 +9,6 @@ give the same bytes.
 from __future__ import annotations
 
 import io
-import math
-import numbers
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,28 +42,21 @@ from reportlab.platypus import (
 
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
+from qualitylib.display import (
+    COEFFICIENTS,
+    STATUS,
+    alerted_labels,
+    number,
+    percent,
+    points,
+    votes_text,
+)
+from qualitylib.display import interval as _interval
 from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport
 
-__all__ = ["NOT_ENOUGH", "NO_LABELS", "interval", "number", "pdf_bytes", "percent", "write_pdf"]
+__all__ = ["NO_LABELS", "pdf_bytes", "write_pdf"]
 
-NOT_ENOUGH = "not enough data"
 NO_LABELS = "No labels in this week"
-COEFFICIENTS = {
-    "percent_agreement": "Raw agreement",
-    "gwet_ac1": "Gwet's AC1",
-    "pabak": "PABAK",
-    "fleiss_kappa": "Fleiss' kappa",
-    "krippendorff_alpha_nominal": "Krippendorff's alpha (nominal)",
-    "krippendorff_alpha_ordinal": "Krippendorff's alpha (ordinal)",
-    "gwet_ac2_quadratic": "Gwet's AC2 (quadratic)",
-    "krippendorff_alpha_interval": "Krippendorff's alpha (interval)",
-}
-STATUS = {
-    "in_training": "in training",
-    "aligned": "aligned",
-    "regressed": "regressed",
-    "not_enough_data": "not enough reference labels yet",
-}
 PAGE = A4
 MARGIN = 16 * mm
 WIDTH = PAGE[0] - 2 * MARGIN
@@ -79,36 +70,9 @@ ALERT_HEX = "#b42318"
 ALERT = colors.HexColor(ALERT_HEX)
 
 
-# ---------------------------------------------------------------------------------------------
-# Number formats (the tests format CSV values with these to find them in the PDF text)
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, numbers.Real) and math.isfinite(float(value))
-
-
-def percent(value: object, digits: int = 1) -> str:
-    """``93.4 %``, or "not enough data" for an undefined rate."""
-    return f"{float(value) * 100:.{digits}f} %" if _finite(value) else NOT_ENOUGH
-
-
-def points(value: object) -> str:
-    """A change of rate in percentage points: ``+3.2 pts``; empty when undefined."""
-    return f"{float(value) * 100:+.1f} pts" if _finite(value) else ""
-
-
-def number(value: object, digits: int = 3) -> str:
-    """A coefficient with ``digits`` decimals, or "not enough data"."""
-    return f"{float(value):.{digits}f}" if _finite(value) else NOT_ENOUGH
-
-
 def interval(low: object, high: object, as_percent: bool = True) -> str:
-    """``91.2 to 95.0 %`` (or ``0.41 to 0.60``); empty when undefined."""
-    if not (_finite(low) and _finite(high)):
-        return ""
-    if as_percent:
-        return f"{float(low) * 100:.1f} to {float(high) * 100:.1f} %"
-    return f"{float(low):.3f} to {float(high):.3f}"
+    """:func:`qualitylib.display.interval` without the "95 % CI" prefix (columns say it)."""
+    return _interval(low, high, as_percent=as_percent, prefix=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,17 +210,13 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     now = weeks.iloc[-1]
     before = weeks.iloc[:-1]
     alerts = report.alerts
-    people = alerts[alerts["scope"] == "annotator"]
-    by_person = people.groupby("annotator_id", sort=True)["label"].agg(
-        lambda s: ", ".join(sorted(set(s)))
-    )
+    alerted = alerted_labels(alerts)
+    team_alerts = alerted.pop(None, [])
     shown = report.display_names()
-    alert_text = "; ".join(f"{shown.get(a, a)}: {labels}" for a, labels in by_person.items())
-    team_alerts = alerts.loc[alerts["scope"] == "team", "label"]
-    if len(team_alerts):
-        alert_text = "; ".join(
-            filter(None, [f"whole team: {', '.join(sorted(set(team_alerts)))}", alert_text])
-        )
+    alert_text = "; ".join(
+        ([f"whole team: {', '.join(team_alerts)}"] if team_alerts else [])
+        + [f"{shown.get(a, a)}: {', '.join(labels)}" for a, labels in alerted.items()]
+    )
     status = report.onboarding
     stale = report.stale[report.stale["stale"]]
     policy = report.policy
@@ -283,7 +243,7 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         ["Team agreement with the committee", agreement],
         [
             "Open drift alerts",
-            f"{len(alerts):,} alerts on {len(by_person):,} annotators"
+            f"{len(alerts):,} alerts on {len(alerted):,} annotators"
             + (" and the whole team" if len(team_alerts) else "")
             + " (raised this week or last)"
             + (f": {alert_text}" if alert_text else ": nobody drifts"),
@@ -334,19 +294,9 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     )
     divergence = report.divergence
     if divergence["divergence"].notna().any():
-        alerted = [shown.get(a, a) for a in by_person.index]
-        data = pd.DataFrame(
-            {
-                "week_start": divergence["week_start"],
-                "who": [
-                    charts.TEAM if s == "team" else shown.get(a, a)
-                    for s, a in zip(divergence["scope"], divergence["annotator_id"], strict=True)
-                ],
-                "divergence": divergence["divergence"],
-                "n": divergence["divergence_n"],
-            }
-        )
-        chart = charts.divergence_chart(data, highlight=[charts.TEAM, *alerted], title="")
+        highlight = [charts.TEAM, *(shown.get(a, a) for a in alerted)]
+        data = charts.divergence_data(divergence, shown)
+        chart = charts.divergence_chart(data, highlight=highlight, title="")
         flow.append(_Chart(chart.properties(width=540, height=190), WIDTH * 0.92, styles.pool))
         flow.append(
             _p(
@@ -495,12 +445,12 @@ def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         rows.append(
             [
                 str(row.item_id),
-                str(row.labels),
+                votes_text(row.votes),
                 str(row.majority_label),
                 row.reference_label if isinstance(row.reference_label, str) else "—",
-                number(row.vote_entropy, 2),
+                number(row.vote_entropy),
                 percent(row.unsure_share, 0),
-                number(row.score, 2),
+                number(row.score),
             ]
         )
     widths = [w * WIDTH for w in (0.12, 0.35, 0.11, 0.13, 0.1, 0.09, 0.1)]

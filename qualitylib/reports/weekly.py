@@ -10,7 +10,6 @@ through JSON (:meth:`WeeklyReport.to_json`, :meth:`WeeklyReport.from_json`).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 
@@ -55,7 +54,9 @@ def _frame_to_json(frame: pd.DataFrame) -> dict[str, object]:
     for name, values in frame.items():
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-        columns[str(name)] = [None if pd.isna(v) else v for v in values.astype(object)]
+        columns[str(name)] = [
+            v if isinstance(v, list) else None if pd.isna(v) else v for v in values.astype(object)
+        ]
     dtypes = [[str(c), str(t)] for c, t in frame.dtypes.items()]
     return {"dtypes": dtypes, "columns": [columns[name] for name, _ in dtypes]}
 
@@ -150,8 +151,9 @@ class WeeklyReport:
         changed = {
             name: pseudonymize(frame, ID_COLUMNS, key) for name, frame in self.tables().items()
         }
+        mapping = pseudonym_map(self.people["annotator_id"], key)
         changed["review"] = changed["review"].assign(
-            labels=_pseudonymize_votes(self.review["labels"], self.people["annotator_id"], key)
+            votes=_renamed_votes(self.review["votes"], mapping)
         )
         return replace(self, pseudonymized=True, **changed)
 
@@ -177,19 +179,13 @@ class WeeklyReport:
         )
 
 
-def _pseudonymize_votes(votes: pd.Series, ids: pd.Series, key: str) -> pd.Series:
-    """Review-queue vote lists (``"safe: a01, a02?; nudity: a03"``) with pseudonyms for ids.
-
-    Ids are matched whole between the list's separators, longest first, so an id that
-    contains a separator or another id is still replaced as one.
-    """
-    if votes.empty:
-        return votes
-    mapping = pseudonym_map(ids, key)
-    alternatives = "|".join(re.escape(a) for a in sorted(mapping, key=len, reverse=True))
-    pattern = re.compile(rf"(?<=: |, )({alternatives})(?=\?|, |; |$)")
+def _renamed_votes(votes: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """Review-queue ``votes`` with every annotator id replaced by ``mapping``'s name for it."""
     return votes.map(
-        lambda text: pattern.sub(lambda m: mapping[m[1]], text) if isinstance(text, str) else text
+        lambda entries: [
+            entry | {"annotators": [mapping.get(a, a) for a in entry["annotators"]]}
+            for entry in entries
+        ]
     )
 
 
