@@ -16,6 +16,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import week_filters
 from qualitylib.metrics.reference import annotator_summary, team_rates
 from qualitylib.metrics.results import metric_names, proportion, to_long, to_wide
+from qualitylib.metrics.team_agreement import agreement_results, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
 from qualitylib.store import connect
 
@@ -126,3 +127,16 @@ def test_catalog_lookups(store: Path) -> None:
             "cora",
         ]
         assert catalog.annotators(con, ("bob",))["name"].tolist() == ["Bob"]
+
+
+def test_raters_are_the_people_of_the_pair_table(store: Path) -> None:
+    with connect(store, read_only=True) as con:
+        team = agreement_results(con, Filters(), n_boot=10)
+        pairs = pairwise_kappa(con, Filters())
+        bob_window = agreement_results(con, Filters(until=date(2026, 9, 8)), n_boot=10)
+    # alice shares r1, r2 with bob and r3 with cora: three raters, though no item has three.
+    assert {result.n_raters for result in team.values()} == {3}
+    assert set(pairs["annotator_a"]) | set(pairs["annotator_b"]) == {"alice", "bob", "cora"}
+    assert (pairs["kappa_n"] == pairs["n_items"]).all() and "kappa_linear_n" in pairs.columns
+    # by the 8th only r1 has two current answers (alice, bob): cora labels r3 alone then
+    assert bob_window["fleiss_kappa"].n_raters == 2

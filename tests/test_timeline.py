@@ -122,8 +122,8 @@ def test_breakdown_by_item_metadata(db: Path, write) -> None:
     import_files(db, "reference", [write("reference.csv", REFERENCE)])
     import_files(db, "annotations", [write("annotations.csv", ANNOTATIONS)])
     with connect(db, read_only=True) as con:
-        values = slice_values(con, "source")
-        table = breakdown(con, timeline, "source", period="month")
+        values = slice_values(con, None, "source")
+        table = breakdown(con, None, timeline, "source", period="month")
     assert values.values.tolist() == [["net-a", 3, 4], ["net-b", 2, 4]]
     assert table[["slice", "annotator_id", "n_labels", "n_reference"]].values.tolist() == [
         ["net-a", "alice", 3, 3],

@@ -19,7 +19,7 @@ __all__ = ["breakdown", "slice_values"]
 
 
 def slice_values(
-    con: duckdb.DuckDBPyConnection, column: str, filters: Filters | None = None
+    con: duckdb.DuckDBPyConnection, filters: Filters | None, column: str
 ) -> pd.DataFrame:
     """Values of item metadata ``column`` among labelled items: ``value, n_items, n_labels``,
     most labels first (items without the column are left out)."""
@@ -36,20 +36,20 @@ def slice_values(
 
 def breakdown(
     con: duckdb.DuckDBPyConnection,
+    filters: Filters | None,
     fn: Callable[..., pd.DataFrame],
     column: str,
-    filters: Filters | None = None,
     values: Sequence[str] | None = None,
     **kwargs: object,
 ) -> pd.DataFrame:
     """``fn(con, filters=<restricted to one value>, **kwargs)`` for every value of ``column``
     (or the given ``values``), stacked with a leading ``slice`` column.
 
-    Example: ``breakdown(con, timeline, "source", period="month")``.
+    Example: ``breakdown(con, Filters(), timeline, "source", period="month")``.
     """
     filters = filters or Filters()
     if values is None:
-        values = slice_values(con, column, filters)["value"].tolist()
+        values = slice_values(con, filters, column)["value"].tolist()
     frames = []
     for value in values:
         part = fn(

@@ -6,6 +6,8 @@ SQL delivers pair contingency tables and per-item count patterns
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from qualitylib.agreement import (
     percent_agreement_counts,
     prevalence_paradox,
 )
-from qualitylib.metrics.counts import item_patterns, pair_tables
+from qualitylib.metrics.counts import item_patterns, pair_tables, pairs_sql
 from qualitylib.metrics.filters import Filters
 
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
@@ -30,8 +32,8 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
     """Cohen's kappa (unweighted, linear, quadratic) for every annotator pair sharing items.
 
     One row per pair: ``annotator_a, annotator_b, n_items, kappa, kappa_ci_low,
-    kappa_ci_high, kappa_se, …_linear, …_quadratic, percent_agreement, prevalence_paradox,
-    reason``. Weights follow the label set's rank order.
+    kappa_ci_high, kappa_se, kappa_n`` (shared items), the same ``…_linear, …_quadratic``,
+    ``percent_agreement, prevalence_paradox, reason``. Weights follow the label set's rank order.
     """
     found = pair_tables(con, filters or Filters())
     ranks = found.labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
@@ -46,6 +48,7 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
         table[f"kappa{suffix}_ci_low"] = result.ci_low
         table[f"kappa{suffix}_ci_high"] = result.ci_high
         table[f"kappa{suffix}_se"] = result.se
+        table[f"kappa{suffix}_n"] = table["n_items"]
     table["percent_agreement"] = unweighted.p_o
     table["prevalence_paradox"] = [
         prevalence_paradox(p_o, kappa)
@@ -62,9 +65,11 @@ def agreement_results(
 
     Keys: ``fleiss_kappa, krippendorff_alpha_nominal, krippendorff_alpha_ordinal,
     krippendorff_alpha_interval, gwet_ac1, gwet_ac2_quadratic, pabak, percent_agreement``.
-    Ordinal/interval use the label set's ranks as the ordered values.
+    Ordinal/interval use the label set's ranks as the ordered values. ``n_raters`` is the
+    number of annotators who share an item with someone (the people of :func:`pairwise_kappa`).
     """
-    patterns = item_patterns(con, filters or Filters())
+    filters = filters or Filters()
+    patterns = item_patterns(con, filters)
     counts, weights = patterns.counts, patterns.weights
     ranks = patterns.labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(ranks).any():
@@ -86,7 +91,15 @@ def agreement_results(
     )
     results["pabak"] = brennan_prediger_counts(counts, unit_weights=weights)
     results["percent_agreement"] = percent_agreement_counts(counts, unit_weights=weights)
-    return results
+    n_raters = raters(con, filters)
+    return {name: replace(result, n_raters=n_raters) for name, result in results.items()}
+
+
+def raters(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
+    """Annotators who share at least one item with another annotator under ``filters``."""
+    paired, params = pairs_sql(filters or Filters())
+    found = con.execute(f"SELECT DISTINCT key_a, key_b FROM {paired} AS p", params).fetchnumpy()
+    return len(np.union1d(found["key_a"], found["key_b"]))
 
 
 def agreement_table(results: dict[str, AgreementResult]) -> pd.DataFrame:
