@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -306,12 +305,10 @@ def test_bad_arguments_raise() -> None:
         demo.generate(n_annotations=SMALL, team=demo.TEAM[:5])
 
 
-def test_one_million_labels_in_seconds() -> None:
-    started = time.perf_counter()
+def test_one_million_labels() -> None:
+    # How long it takes is measured by benchmarks/scale.py, not asserted here.
     data = demo.generate(seed=0, n_annotations=1_000_000)
-    elapsed = time.perf_counter() - started
     assert len(data.annotations) == 1_000_000
-    assert elapsed < 15  # ~1 s on a laptop; a Python loop over rows would take minutes
 
 
 # --- files and store -------------------------------------------------------------------------
