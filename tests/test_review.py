@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualitylib.ingest import import_files
 from qualitylib.display import votes_text
-from qualitylib.metrics.review import review_queue
+from qualitylib.ingest import import_files
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.review import review_queue, review_queue_size
 from qualitylib.store import connect
 
 LABELS = "label,is_positive\nsafe,false\nnudity,true\nweapons,true\n"
@@ -77,3 +78,10 @@ def test_queue_ranks_by_entropy_plus_unsure_share(store: Path) -> None:
     assert x1["majority_label"] == "safe" and x1["split"] and x1["uri"] == "img/x1.jpg"
     assert x4["score"] == 1.0 and x4["vote_entropy"] == 0 and not x4["split"]
     assert top["item_id"].tolist() == ["x5"]
+
+
+def test_queue_size_counts_the_whole_queue(store: Path) -> None:
+    with connect(store, read_only=True) as con:
+        assert review_queue_size(con) == len(review_queue(con)) == 3
+        assert review_queue_size(con, Filters(annotators=("carol",))) == 1  # x4, unsure
+        assert review_queue_size(con, Filters(annotators=("bob",))) == 0

@@ -21,24 +21,15 @@ import pandas as pd
 from qualitylib.metrics.counts import label_index
 from qualitylib.metrics.filters import Filters
 
-__all__ = ["review_queue"]
+__all__ = ["review_queue", "review_queue_size"]
 
 
-def review_queue(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, limit: int | None = None
-) -> pd.DataFrame:
-    """Items ranked by ``score`` (highest first; ties by more labels, then item id).
-
-    Columns: ``item_id, uri, n_labels, n_annotators, vote_entropy`` (bits), ``n_unsure,
-    unsure_share, split`` (votes on both the positive and negative side), ``majority_label,
-    votes`` (who said what: one ``{"label", "annotators", "unsure"}`` entry per label given,
-    most given first, annotators by id with their unsure flags;
-    :func:`qualitylib.display.votes_text` writes it as ``"safe: alice, bob?; nudity: carol"``),
-    ``reference_label`` (decision in force, if any, made before the
-    labels), ``last_label_at, score``.
-    """
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
+def _candidates(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None
+) -> tuple[str, str, dict[str, object]]:
+    """The filtered contested labels (a subquery), the CTEs ``per_label, per_item,
+    ruled_after`` (items with something to review; those ruled after their last label), and
+    their parameters."""
     # Table ``contested`` (the labels of items with two different labels or an unsure flag, kept
     # by every import) holds every item that can make the queue under any filter, with all
     # its labels: the queue reads those few percent of the log, filtered like the log.
@@ -46,14 +37,7 @@ def review_queue(
     source = f"(SELECT x.* FROM contested x WHERE {where})"
     index = label_index(con)
     positive = [int(k) for k in index.labels.loc[index.positive, "label_key"]]
-    limit_sql = "LIMIT $limit" if limit is not None else ""
-    if limit is not None:
-        params = params | {"limit": limit}
-    # Integers first: per (item, label) counts give every item's entropy, unsure share and
-    # split; only the items that make the queue (and, with a limit, only the top ones) get
-    # the string work of listing who gave which label.
-    queue = con.execute(
-        f"""WITH per_label AS (
+    ctes = f"""per_label AS (
                 SELECT item_key, label_key, count(*) AS n,
                        count(*) FILTER (WHERE unsure) AS n_unsure,
                        max(annotated_at) AS last_at
@@ -72,7 +56,46 @@ def review_queue(
             ), ruled_after AS (
                 SELECT DISTINCT r.item_key FROM reference r JOIN per_item i USING (item_key)
                 WHERE r.decided_at >= i.last_label_at
-            ), queue AS (
+            )"""
+    return source, ctes, params | {"positive": positive}
+
+
+def review_queue_size(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
+    """How many items :func:`review_queue` holds under ``filters`` (counted, never capped)."""
+    _, ctes, params = _candidates(con, filters)
+    return int(
+        con.execute(
+            f"""WITH {ctes}
+                SELECT count(*) FROM per_item ANTI JOIN ruled_after USING (item_key)""",
+            params,
+        ).fetchall()[0][0]
+    )
+
+
+def review_queue(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Items ranked by ``score`` (highest first; ties by more labels, then item id).
+
+    Columns: ``item_id, uri, n_labels, n_annotators, vote_entropy`` (bits), ``n_unsure,
+    unsure_share, split`` (votes on both the positive and negative side), ``majority_label,
+    votes`` (who said what: one ``{"label", "annotators", "unsure"}`` entry per label given,
+    most given first, annotators by id with their unsure flags;
+    :func:`qualitylib.display.votes_text` writes it as ``"safe: alice, bob?; nudity: carol"``),
+    ``reference_label`` (decision in force, if any, made before the
+    labels), ``last_label_at, score``.
+    """
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
+    source, ctes, params = _candidates(con, filters)
+    limit_sql = "LIMIT $limit" if limit is not None else ""
+    if limit is not None:
+        params = params | {"limit": limit}
+    # Integers first: per (item, label) counts give every item's entropy, unsure share and
+    # split; only the items that make the queue (and, with a limit, only the top ones) get
+    # the string work of listing who gave which label.
+    queue = con.execute(
+        f"""WITH {ctes}, queue AS (
                 SELECT p.*, it.item_id, it.uri,
                        round(abs(vote_entropy) + n_unsure / n_labels, 12) AS score
                 FROM per_item p ANTI JOIN ruled_after USING (item_key)
@@ -109,7 +132,7 @@ def review_queue(
             JOIN labels ml ON ml.label_key = q.majority_key
             LEFT JOIN decided d USING (item_key) LEFT JOIN labels rl ON rl.label_key = d.ref_key
             ORDER BY q.score DESC, q.n_labels DESC, q.item_id""",
-        params | {"positive": positive},
+        params,
     ).df()
     queue["votes"] = [list(votes) for votes in queue["votes"]]
     return queue
