@@ -13,8 +13,8 @@ gets numbers about anyone else, and results are cached per scope.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -23,13 +23,13 @@ import pandas as pd
 import streamlit as st
 
 from qualitylib.access import restrict
-from qualitylib.metrics import audit
-from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
+from qualitylib.metrics import audit, catalog, items
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
-from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
-from qualitylib.metrics.review import review_queue
+from qualitylib.metrics.periods import week_filters as week_filters  # for the pages
+from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
+from qualitylib.metrics.review import review_queue, review_queue_size
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
 from qualitylib.reports import build_weekly_report
@@ -75,57 +75,21 @@ def _read(store: Store) -> duckdb.DuckDBPyConnection:
 def options(store: Store) -> dict[str, object]:
     """What the sidebar offers: date bounds, teams, policy versions, labels."""
     with _read(store) as con:
-        first, last = con.execute(
-            "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
-        ).fetchall()[0]
-        teams = con.execute(
-            "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"
-        ).fetchall()
-        policies = con.execute(
-            "SELECT DISTINCT policy_version FROM annotations "
-            "WHERE policy_version IS NOT NULL ORDER BY policy_version"
-        ).fetchall()
-        labels = con.execute("SELECT label FROM labels ORDER BY rank NULLS LAST, label").fetchall()
-    return {
-        "first_day": first,
-        "last_day": last,
-        "teams": [row[0] for row in teams],
-        "policy_versions": [row[0] for row in policies],
-        "labels": [row[0] for row in labels],
-    }
+        return catalog.filter_options(con)
 
 
 @st.cache_data(show_spinner=False)
 def annotators(store: Store) -> pd.DataFrame:
     """Everyone the session may see: ``annotator_id, name, team, role, started_at``."""
     with _read(store) as con:
-        return con.execute(
-            "SELECT annotator_id, name, team, role, started_at FROM annotators "
-            "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
-            {"everyone": store.scope is None, "scope": list(store.scope or ())},
-        ).df()
+        return catalog.annotators(con, store.scope)
 
 
 @st.cache_data(show_spinner=False)
 def latest_week(store: Store, filters: Filters) -> date | None:
     """Monday of the latest week with labels under ``filters`` (None when there are none)."""
-    filters = store.only(filters)
-    where, params = filters.where("x")
     with _read(store) as con:
-        value = con.execute(
-            f"SELECT date_trunc('week', max(x.annotated_at))::DATE "
-            f"FROM annotations x WHERE {where}",
-            params,
-        ).fetchall()[0][0]
-    return value
-
-
-def week_filters(filters: Filters, monday: date) -> Filters:
-    """``filters`` narrowed to the week starting ``monday`` (within the chosen date range)."""
-    since = max(monday, filters.since) if filters.since else monday
-    sunday = monday + timedelta(days=6)
-    until = min(sunday, filters.until) if filters.until else sunday
-    return replace(filters, since=since, until=until)
+        return catalog.latest_week(con, store.only(filters))
 
 
 @st.cache_data(show_spinner=False)
@@ -138,13 +102,9 @@ def summary(store: Store, filters: Filters) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def team_summary(store: Store, filters: Filters) -> pd.DataFrame:
-    """The team's pooled rates against the reference, annotators only (one row)."""
-    filters = store.only(filters)
+    """The team's pooled rates against the reference, committee left out (``team_rates``)."""
     with _read(store) as con:
-        confusion = confusion_counts(con, filters)
-    members = (confusion.annotators["role"] != "committee").to_numpy()
-    pooled = confusion.counts[members].sum(axis=0, keepdims=True)
-    return summary_from_counts(pooled, confusion.labels.names, confusion.labels.positive)
+        return team_rates(con, store.only(filters))
 
 
 @st.cache_data(show_spinner=False)
@@ -177,73 +137,30 @@ def team_agreement(store: Store, filters: Filters) -> tuple[pd.DataFrame, bool]:
 def misses(
     store: Store, filters: Filters, annotator_id: str, labels: tuple[str, ...] = ()
 ) -> tuple[pd.DataFrame, int]:
-    """One annotator's labels that differ from the reference, latest first, and their count.
-
-    ``labels``: only misses on items whose reference label is one of these (all when empty).
-
-    Columns: ``item_id, uri, annotated_at, phase, policy_version, reference_label,
-    reference_reason, given_label, given_reason, unsure``; at most :data:`MAX_ROWS` rows.
-    """
-    person = store.only(replace(filters, annotators=(annotator_id,)))
-    scored, params = scored_sql(person)
+    """One annotator's misses against the committee, latest first, and their count
+    (``items.misses``, at most :data:`MAX_ROWS` rows)."""
     with _read(store) as con:
-        frame = con.execute(
-            f"""SELECT i.item_id, i.uri, s.annotated_at, s.phase, s.policy_version,
-                       r.label AS reference_label, s.ref_reason AS reference_reason,
-                       g.label AS given_label, s.reason AS given_reason, s.unsure,
-                       count(*) OVER () AS n_misses
-                FROM {scored} AS s
-                JOIN items i USING (item_key)
-                JOIN labels r ON r.label_key = s.ref_label_key
-                JOIN labels g ON g.label_key = s.label_key
-                WHERE s.label_key <> s.ref_label_key
-                  AND (len($labels) = 0 OR r.label IN (SELECT unnest($labels)))
-                ORDER BY s.annotated_at DESC
-                LIMIT {MAX_ROWS}""",
-            params | {"labels": list(labels)},
-        ).df()
-    total = int(frame["n_misses"].iloc[0]) if len(frame) else 0
-    return frame.drop(columns="n_misses"), total
+        found = items.misses(con, store.only(filters), annotator_id, labels, MAX_ROWS)
+    return found.items, found.total
 
 
 @st.cache_data(show_spinner=False)
 def disagreements(
     store: Store, filters: Filters, annotator_a: str, annotator_b: str
 ) -> tuple[pd.DataFrame, int]:
-    """Items two annotators both labelled differently (their latest labels), and the count.
-
-    Columns: ``item_id, uri, label_a, label_b``; at most :data:`MAX_ROWS` rows.
-    """
-    latest, params = latest_sql(store.only(replace(filters, annotators=(annotator_a, annotator_b))))
+    """Items two annotators labelled differently, and their count (``items.disagreements``,
+    at most :data:`MAX_ROWS` rows)."""
     with _read(store) as con:
-        frame = con.execute(
-            f"""WITH l AS {latest},
-                people AS (SELECT annotator_key, annotator_id FROM annotators
-                           WHERE annotator_id IN ($pair_a, $pair_b))
-                SELECT i.item_id, i.uri, la.label AS label_a, lb.label AS label_b,
-                       count(*) OVER () AS n_items
-                FROM l a
-                JOIN people pa ON pa.annotator_key = a.annotator_key AND pa.annotator_id = $pair_a
-                JOIN l b ON b.item_key = a.item_key
-                JOIN people pb ON pb.annotator_key = b.annotator_key AND pb.annotator_id = $pair_b
-                JOIN items i ON i.item_key = a.item_key
-                JOIN labels la ON la.label_key = a.label_key
-                JOIN labels lb ON lb.label_key = b.label_key
-                WHERE a.label_key <> b.label_key
-                ORDER BY i.item_id
-                LIMIT {MAX_ROWS}""",
-            {**params, "pair_a": annotator_a, "pair_b": annotator_b},
-        ).df()
-    total = int(frame["n_items"].iloc[0]) if len(frame) else 0
-    return frame.drop(columns="n_items"), total
+        found = items.disagreements(con, store.only(filters), annotator_a, annotator_b, MAX_ROWS)
+    return found.items, found.total
 
 
 @st.cache_data(show_spinner=False)
 def imports(store: Store) -> pd.DataFrame:
-    """The import history, newest first (the ``imports`` table)."""
+    """The import history, newest first."""
     store.require_everyone("the import history")
     with _read(store) as con:
-        return con.execute("SELECT * FROM imports ORDER BY import_id DESC").df()
+        return catalog.import_history(con)
 
 
 @st.cache_data(show_spinner=False)
@@ -305,24 +222,22 @@ def curves(store: Store, filters: Filters, bin_size: int) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def newcomers(store: Store, filters: Filters) -> list[str]:
     """Annotators with labels in the training phase under ``filters``."""
-    filters = store.only(filters)
-    where, params = filters.where("x")
     with _read(store) as con:
-        rows = con.execute(
-            f"""SELECT DISTINCT a.annotator_id FROM annotations x
-                JOIN annotators a USING (annotator_key)
-                WHERE x.phase = 'training' AND {where} ORDER BY 1""",
-            params,
-        ).fetchall()
-    return [row[0] for row in rows]
+        return catalog.newcomers(con, store.only(filters))
 
 
 @st.cache_data(show_spinner=False)
 def queue(store: Store, filters: Filters) -> pd.DataFrame:
     """The committee's review queue, best first, at most :data:`MAX_QUEUE` items."""
-    filters = store.only(filters)
     with _read(store) as con:
-        return review_queue(con, filters, MAX_QUEUE)
+        return review_queue(con, store.only(filters), MAX_QUEUE)
+
+
+@st.cache_data(show_spinner=False)
+def queue_size(store: Store, filters: Filters) -> int:
+    """How many items the review queue holds in all (``review_queue_size``)."""
+    with _read(store) as con:
+        return review_queue_size(con, store.only(filters))
 
 
 @st.cache_data(show_spinner="Computing the week's report…")

@@ -36,8 +36,9 @@ if unsure_only:
 if undecided:
     shown = shown[shown["reference_label"].isna()]
 
-more = "+" if len(items) >= data.MAX_QUEUE else ""
-st.markdown(f"**{len(shown):,}** of {len(items):,}{more} items in the queue match.")
+total = data.queue_size(store, filters)
+listed = f" (the top {len(items):,} are listed)" if total > len(items) else ""
+st.markdown(f"**{len(shown):,}** of {total:,} items in the queue match{listed}.")
 hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
 names = common.display_names(data.annotators(store)["annotator_id"])
 table = shown.assign(
