@@ -143,7 +143,7 @@ def test_agreement_page_shows_team_coefficients_and_pair_disagreements(
     with connect(demo_db, read_only=True) as con:
         results = agreement_results(con, Filters(), n_boot=10)
         team_a = agreement_results(con, Filters(teams=("team-a",)), n_boot=10)
-    assert _metric(at, "Fleiss' κ") == f"{results['fleiss_kappa'].value:.2f}"
+    assert _metric(at, "Fleiss' kappa") == f"{results['fleiss_kappa'].value:.2f}"
     assert _metric(at, "Raw agreement") == _pct(results["percent_agreement"].value)
     assert f"n = {results['fleiss_kappa'].n_items:,} items" in _texts(at)
     # The random clicker's pairs come first (lowest kappa) and they disagree on many items.
@@ -152,7 +152,7 @@ def test_agreement_page_shows_team_coefficients_and_pair_disagreements(
 
     _choose(at, "f_teams", ["team-a"])
     _assert_clean(at)
-    assert _metric(at, "Fleiss' κ") == f"{team_a['fleiss_kappa'].value:.2f}"
+    assert _metric(at, "Fleiss' kappa") == f"{team_a['fleiss_kappa'].value:.2f}"
 
 
 def test_data_page_imports_uploads_and_the_pages_see_it_at_once(

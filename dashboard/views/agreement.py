@@ -8,14 +8,9 @@ import streamlit as st
 from dashboard import common, data
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
+from qualitylib.display import COEFFICIENTS
 
-COEFFICIENTS = {
-    "fleiss_kappa": "Fleiss' κ",
-    "krippendorff_alpha_nominal": "Krippendorff's α",
-    "gwet_ac1": "Gwet's AC1",
-    "pabak": "PABAK",
-    "percent_agreement": "Raw agreement",
-}
+SHOWN = ["fleiss_kappa", "krippendorff_alpha_nominal", "gwet_ac1", "pabak", "percent_agreement"]
 
 store = common.store()
 filters = common.filters()
@@ -26,9 +21,8 @@ st.caption(
 )
 
 table, paradox = data.team_agreement(store, filters)
-shown = table[table["metric"].isin(list(COEFFICIENTS))].copy()
+shown = table.set_index("metric").loc[SHOWN].reset_index()
 shown["metric"] = shown["metric"].map(COEFFICIENTS)
-shown = shown.set_index("metric").loc[list(COEFFICIENTS.values())].reset_index()
 
 st.subheader("Team coefficients")
 cards = st.columns(len(shown), border=True)

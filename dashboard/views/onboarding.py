@@ -6,14 +6,8 @@ import streamlit as st
 
 from dashboard import common, data
 from qualitylib import charts
+from qualitylib.display import STATUS
 from qualitylib.metrics.onboarding import Objective
-
-STATUS_TEXT = {
-    "aligned": "aligned",
-    "in_training": "in training",
-    "regressed": "regressed",
-    "not_enough_data": "not enough data",
-}
 
 ORDER = {"in_training": 0, "regressed": 1, "not_enough_data": 2, "aligned": 3}
 
@@ -46,8 +40,10 @@ trainees = set(data.newcomers(store, filters)) | set(
 )
 counts = status["status"].value_counts()
 cards = st.columns(4, border=True)
-for card, key in zip(cards, STATUS_TEXT, strict=True):
-    card.metric(STATUS_TEXT[key].capitalize(), f"{counts.get(key, 0):,}")
+for card, key in zip(
+    cards, ("aligned", "in_training", "regressed", "not_enough_data"), strict=True
+):
+    card.metric(STATUS[key].capitalize(), f"{counts.get(key, 0):,}")
 st.caption(
     "Aligned: the latest window meets the objective. Regressed: was aligned, and a later "
     "window clearly fails it (its 95 % interval is on the wrong side)."
@@ -66,7 +62,7 @@ st.dataframe(
         {
             "Annotator": table["shown"],
             "Team": table["team"],
-            "Status": table["status"].map(STATUS_TEXT),
+            "Status": table["status"].map(STATUS),
             "Since": table["since"].dt.date,
             "First aligned": table["first_aligned"].dt.date,
             "Reference labels": table["n_reference_labels"],

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import common, data
+from qualitylib.metrics.periods import iso_week, last_complete_week
 from qualitylib.pseudonyms import DEFAULT_KEY
 from qualitylib.reports.csv import csv_zip
 from qualitylib.reports.pdf import pdf_bytes
-from qualitylib.reports.weekly import WeeklyReport, iso_week, last_complete_week
+from qualitylib.reports.weekly import WeeklyReport
 
 ALL_TEAMS = "All teams"
 
