@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
+from qualitylib.metrics.results import to_long
+
 HEIGHT = 280
 TEAM = "team"  # how a team-level row (annotator_id None) is labelled in a chart
 MUTED = "#9aa5b1"
@@ -78,24 +80,11 @@ def confusion_heatmap(
 
 
 def rates_long(timeline: pd.DataFrame) -> pd.DataFrame:
-    """TPR and FPR of a timeline (``period_start``, ``tpr``, ``tpr_ci_low``, ``tpr_ci_high``,
-    ``tpr_n``, the same for ``fpr``) as the long table :func:`rate_over_time` draws."""
-    return pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "period": pd.to_datetime(timeline["period_start"]),
-                    "metric": metric,
-                    "value": timeline[rate],
-                    "ci_low": timeline[f"{rate}_ci_low"],
-                    "ci_high": timeline[f"{rate}_ci_high"],
-                    "n": timeline[f"{rate}_n"],
-                }
-            )
-            for rate, metric in (("tpr", "TPR"), ("fpr", "FPR"))
-        ],
-        ignore_index=True,
-    )
+    """TPR and FPR of a timeline (``period_start`` and the ``tpr``, ``fpr`` columns of the
+    results pattern) as the long table :func:`rate_over_time` draws (:func:`~qualitylib.
+    metrics.results.to_long`, metrics named ``TPR``, ``FPR``)."""
+    long = to_long(timeline, entity=[], period="period_start", metrics=["tpr", "fpr"])
+    return long.assign(metric=long["metric"].str.upper()).drop(columns="entity")
 
 
 def rate_over_time(
