@@ -18,6 +18,7 @@ from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
@@ -41,6 +42,11 @@ def drift_alerts_export(
 ) -> pd.DataFrame:
     """``drift_alerts`` with the exporter signature (``rule`` via functools.partial)."""
     return drift_alerts(con, rule or DriftRule(), filters)
+
+
+def headlines_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """The headline numbers of the selection as one row (``Headlines.row``)."""
+    return headlines(con, filters).row()
 
 
 def review_queue_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
@@ -68,6 +74,7 @@ EXPORTS: dict[str, Exporter] = {
     "review-queue": review_queue_export,
     "stale-policy": stale_policy,
     "skill": annotator_skill,
+    "headlines": headlines_export,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -6,7 +6,7 @@ labelled, how many labels), so that no renderer writes SQL of its own.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -18,6 +18,7 @@ __all__ = [
     "annotators",
     "filter_options",
     "import_history",
+    "last_day",
     "latest_week",
     "n_labels",
     "newcomers",
@@ -89,6 +90,19 @@ def latest_week(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
     return con.execute(
         f"SELECT date_trunc('week', max(annotated_at))::DATE FROM {source} AS f", params
     ).fetchall()[0][0]
+
+
+def last_day(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> date | None:
+    """The day a selection ends: ``filters.until`` (a date, or a time's day), else the day of
+    its latest label; None when it holds no label. Statuses and open alerts are as of it."""
+    filters = filters or Filters()
+    if filters.until is not None:
+        until = filters.until
+        return until.date() if isinstance(until, datetime) else until
+    source, params = filtered_sql(filters)
+    return con.execute(f"SELECT max(annotated_at)::DATE FROM {source} AS f", params).fetchall()[0][
+        0
+    ]
 
 
 def newcomers(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> list[str]:

@@ -48,6 +48,8 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
             "n_labels": "labels made in the week",
             "n_active_annotators": "annotators (not committee) with labels in the week",
             "n_open_alerts": "drift alerts raised in the week or the week before",
+            "n_in_training": "annotators who labelled in the week and are in training at its end",
+            "n_raters": "annotators who share an item labelled in the week with someone",
             "review_queue_size": "items of the week annotators split on or were unsure about",
             "policy_in_force": "newest policy version labelled under by the week's end",
         },
@@ -211,6 +213,23 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
             "reason": "why value is undefined",
         },
     ),
+    "pairwise_kappa.csv": (
+        "pairs",
+        "one row per pair of annotators sharing items labelled in the week (each person's "
+        "latest label): Cohen's kappa",
+        {
+            "annotator_a": _ID,
+            "annotator_b": _ID,
+            "n_items": "items both labelled",
+            "kappa": "Cohen's kappa between the two (empty: not enough data, see reason)",
+            "kappa_ci_low": "95 % interval (Fleiss, Cohen & Everitt 1969), low",
+            "kappa_ci_high": "95 % interval, high",
+            "kappa_n": "items both labelled",
+            "percent_agreement": "share of those items they labelled alike",
+            "prevalence_paradox": "true when high raw agreement comes with a low kappa",
+            "reason": "why kappa is undefined",
+        },
+    ),
     "review_queue.csv": (
         "review",
         f"the top {REVIEW_TOP} items of the week's review queue, highest score first",
@@ -244,6 +263,8 @@ def _summary(report: WeeklyReport) -> pd.DataFrame:
             "n_labels": [report.n_labels],
             "n_active_annotators": [len(report.annotators)],
             "n_open_alerts": [len(report.alerts)],
+            "n_in_training": [int((report.onboarding["status"] == "in_training").sum())],
+            "n_raters": [int(report.agreement["n_raters"].iloc[0])],
             "review_queue_size": [report.review_queue_size],
             "policy_in_force": [report.policy_in_force],
         }

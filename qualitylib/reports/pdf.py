@@ -424,7 +424,35 @@ def _agreement(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     if shown["value"].notna().any():
         chart = charts.coefficient_chart(shown, title="").properties(width=440, height=220)
         flow.append(_Chart(chart, WIDTH * 0.8, styles.pool))
-    return flow
+    return flow + _pairs(report, styles)
+
+
+LOWEST_PAIRS = 5
+
+
+def _pairs(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """The pairs of annotators with the lowest Cohen's kappa this week."""
+    pairs = report.pairs.sort_values(["kappa", "n_items"], ascending=[True, False])
+    pairs = pairs[pairs["kappa"].notna()].head(LOWEST_PAIRS)
+    if pairs.empty:
+        return []
+    shown = report.display_names()
+    rows = [["Pair", "Cohen's kappa", "95 % CI", "n items", "Raw agreement"]]
+    for row in pairs.itertuples():
+        rows.append(
+            [
+                f"{shown.get(row.annotator_a, row.annotator_a)} & "
+                f"{shown.get(row.annotator_b, row.annotator_b)}",
+                number(row.kappa),
+                interval(row.kappa_ci_low, row.kappa_ci_high, as_percent=False),
+                f"{int(row.n_items):,}",
+                percent(row.percent_agreement),
+            ]
+        )
+    return [
+        _p(f"Pairs with the lowest kappa (of {len(report.pairs):,} sharing items)", styles.h2),
+        _table(rows, [w * WIDTH for w in (0.42, 0.14, 0.2, 0.1, 0.14)], styles),
+    ]
 
 
 def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:

@@ -20,14 +20,15 @@ import pandas as pd
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics import catalog
 from qualitylib.metrics.catalog import policy_versions, teams
-from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
+from qualitylib.metrics.drift import DriftRule, weekly_divergence
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.headlines import headlines
+from qualitylib.metrics.onboarding import Objective
 from qualitylib.metrics.periods import iso_week, last_complete_week, parse_week, week_filters
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
 from qualitylib.metrics.review import review_queue
-from qualitylib.metrics.team_agreement import agreement_results, agreement_table
+from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonym_map, pseudonymize
 from qualitylib.store import label_set
@@ -45,7 +46,11 @@ HISTORY_WEEKS = 4  # the weeks before the report's week that "change" is measure
 REVIEW_TOP = 25  # review-queue items kept in the report (the queue size is counted in full)
 RATES = ("accuracy", "tpr", "fpr")
 RATE_SET = [f"{r}{s}" for r in RATES for s in ("", "_ci_low", "_ci_high", "_n")]
-ID_COLUMNS = ("annotator_id",)
+ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b")
+PAIR_COLUMNS = [
+    "annotator_a", "annotator_b", "n_items", "kappa", "kappa_ci_low", "kappa_ci_high",
+    "kappa_n", "percent_agreement", "prevalence_paradox", "reason",
+]  # fmt: skip
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, object]:
@@ -107,6 +112,7 @@ class WeeklyReport:
     annotator_weeks: pd.DataFrame = field(repr=False)
     confusions: pd.DataFrame = field(repr=False)
     agreement: pd.DataFrame = field(repr=False)
+    pairs: pd.DataFrame = field(repr=False)  # Cohen's kappa of every pair sharing items
     review: pd.DataFrame = field(repr=False)  # the top REVIEW_TOP items of the queue
 
     @property
@@ -283,17 +289,15 @@ def build_weekly_report(
     active = people[["annotator_id", "name", "team"]].merge(active, on="annotator_id")
     ids = active["annotator_id"].tolist()
 
-    alerts = drift_alerts(con, rule or DriftRule(), upto)
-    alerts = alerts[pd.to_datetime(alerts["week_start"]) >= pd.Timestamp(monday - timedelta(7))]
-    onboarding = onboarding_status(con, objective or Objective(), upto)
-    onboarding = onboarding[onboarding["annotator_id"].isin(members)].reset_index(drop=True)
-    onboarding["became_aligned"] = (onboarding["status"] == "aligned") & (
-        pd.to_datetime(onboarding["since"]) >= pd.Timestamp(monday)
+    top = headlines(con, this_week, objective, rule)
+    onboarding = top.status.assign(
+        became_aligned=(top.status["status"] == "aligned")
+        & (pd.to_datetime(top.status["since"]) >= pd.Timestamp(monday))
     )
     policy = policy_versions(con, replace(base, until=sunday), counted_from=monday)
     stale = stale_policy(con, this_week)
     divergence = weekly_divergence(con, recent).drop(columns="label")
-    queue = review_queue(con, this_week)
+    queue = review_queue(con, this_week, REVIEW_TOP)
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
@@ -302,11 +306,11 @@ def build_weekly_report(
         labels=label_set(con)["label"].tolist(),
         n_labels=catalog.n_labels(con, this_week),
         policy_in_force=policy["policy_version"].iloc[-1] if len(policy) else None,
-        review_queue_size=len(queue),
+        review_queue_size=top.review_queue_size,
         people=people,
         team_weeks=_team_weeks(con, base, monday),
         divergence=divergence,
-        alerts=alerts.reset_index(drop=True),
+        alerts=top.alerts,
         onboarding=onboarding,
         policy=policy,
         stale=stale,
@@ -314,5 +318,6 @@ def build_weekly_report(
         annotator_weeks=weeks,
         confusions=_confusions(con, this_week, ids),
         agreement=agreement_table(agreement_results(con, this_week)),
-        review=queue.head(REVIEW_TOP).drop(columns="uri").reset_index(drop=True),
+        pairs=pairwise_kappa(con, this_week)[PAIR_COLUMNS],
+        review=queue.drop(columns="uri"),
     )
