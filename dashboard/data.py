@@ -26,6 +26,8 @@ from qualitylib.access import restrict
 from qualitylib.metrics import audit, catalog, items
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.headlines import Headlines
+from qualitylib.metrics.headlines import headlines as metrics_headlines
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.periods import week_filters as week_filters  # for the pages
 from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
@@ -247,3 +249,11 @@ def weekly_report(store: Store, week: str, team: str | None) -> str:
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
     return report.to_json()
+
+
+@st.cache_data(show_spinner=False)
+def headlines(store: Store, filters: Filters, objective: Objective) -> Headlines:
+    """The Overview's numbers (``metrics.headlines``): team agreement this week and last, open
+    alerts, who is in training, the review queue's size, raters."""
+    with _read(store) as con:
+        return metrics_headlines(con, store.only(filters), objective)
