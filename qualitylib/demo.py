@@ -6,8 +6,8 @@ reference, annotation log) in which every annotator follows a readable behaviour
 a random clicker, a stale-policy annotator and a committee. The analytics are tested against
 this ground truth ("the metrics find these people and only these people"), and
 ``team="steady"`` gives the same schedule with experts only, so a drift detector's false-alarm
-rate can be measured. Everything is vectorised numpy: 1 million labels take about a second,
-10 million about 20 s and 2.6 GB.
+rate can be measured. Everything is vectorised numpy (no loop over labels); the time and
+memory at 1M and 10M labels are in benchmarks/RESULTS.md.
 
 Label model, per annotation, with ``t`` the true label the annotator applies (the reference
 label in force, or the v1 label for a stale-policy annotator) and ``a`` the item's latent

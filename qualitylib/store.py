@@ -48,7 +48,7 @@ SCORING_SQL = """
 
 # One row per (item, annotator): the latest label and when, version and phase it was given.
 # (item, annotator, time) is unique, so the latest row is well defined; a window keeps that
-# row whole, where GROUP BY with an arg_max per column takes ~1.7x as long at 10M labels.
+# row whole, where a GROUP BY with an arg_max per column is slower (benchmarks/RESULTS.md).
 VOTES_SQL = """
     SELECT item_key, annotator_key, label_key, annotated_at, policy_version, phase,
            count(*) OVER (PARTITION BY item_key, annotator_key) AS n_labels
@@ -303,8 +303,8 @@ def connect(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # imports turn it on for a terminal
-        # DuckDB spills what does not fit (next to the store file): a 10M-label import then
-        # peaks at 1.3 GB instead of 4.5 GB, for ~15 % more time (benchmarks/RESULTS.md).
+        # DuckDB spills what does not fit (next to the store file): a large import then peaks
+        # near the limit instead of several times it (benchmarks/RESULTS.md has the numbers).
         con.execute("SET memory_limit = $limit", {"limit": MEMORY_LIMIT})
         if read_only:
             check_version(con)
