@@ -308,7 +308,7 @@ def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatte
     ``m`` such answers has ``p = m (m - 1) / 2`` pairs, in which each answer appears ``m - 1``
     times, so its count of category ``c`` is (answers ``c`` among the pairs' ends) / (m - 1).
     Items with one answer are the rest of the filtered answers, per category. Both are one
-    pass over narrow tables, where grouping all of ``votes`` by item would be a pass per item.
+    pass over narrow tables, where grouping all of ``votes`` by item is a hash table of every item.
     """
     index = label_index(con)
     # Label keys are small integers from the store (never user text): safe in column names.
