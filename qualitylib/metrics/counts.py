@@ -44,6 +44,14 @@ def latest_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     return f"(SELECT v.item_key, v.annotator_key, v.label_key FROM votes v WHERE {where})", params
 
 
+def contested_sql(filters: Filters) -> tuple[str, dict[str, object]]:
+    """Labels of items with two different labels or an unsure flag (table ``contested``, kept
+    by every import) passing ``filters``: every item that can enter the review queue, with all
+    its labels passing the filters."""
+    where, params = filters.where("c")
+    return f"(SELECT c.* FROM contested c WHERE {where})", params
+
+
 def _side(side: str) -> dict[str, str]:
     """The columns of one side (``a`` or ``b``) of table ``pairs``, for :meth:`Filters.where`."""
     return {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from qualitylib.metrics.counts import label_index
+from qualitylib.metrics.counts import contested_sql, label_index
 from qualitylib.metrics.filters import Filters
 
 __all__ = ["review_queue", "review_queue_size"]
@@ -30,11 +30,9 @@ def _candidates(
     """The filtered contested labels (a subquery), the CTEs ``per_label, per_item,
     ruled_after`` (items with something to review; those ruled after their last label), and
     their parameters."""
-    # Table ``contested`` (the labels of items with two different labels or an unsure flag, kept
-    # by every import) holds every item that can make the queue under any filter, with all
+    # Table ``contested`` holds every item that can make the queue under any filter, with all
     # its labels: the queue reads those few percent of the log, filtered like the log.
-    where, params = (filters or Filters()).where("x")
-    source = f"(SELECT x.* FROM contested x WHERE {where})"
+    source, params = contested_sql(filters or Filters())
     index = label_index(con)
     positive = [int(k) for k in index.labels.loc[index.positive, "label_key"]]
     ctes = f"""per_label AS (

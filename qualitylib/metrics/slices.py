@@ -13,6 +13,7 @@ from dataclasses import replace
 import duckdb
 import pandas as pd
 
+from qualitylib.metrics.counts import filtered_sql
 from qualitylib.metrics.filters import Filters
 
 __all__ = ["breakdown", "slice_values"]
@@ -23,12 +24,12 @@ def slice_values(
 ) -> pd.DataFrame:
     """Values of item metadata ``column`` among labelled items: ``value, n_items, n_labels``,
     most labels first (items without the column are left out)."""
-    where, params = (filters or Filters()).where("x")
+    source, params = filtered_sql(filters or Filters())
     return con.execute(
         f"""SELECT json_extract_string(i.metadata, '$.' || $column) AS value,
                    count(DISTINCT x.item_key) AS n_items, count(*) AS n_labels
-            FROM annotations x JOIN items i USING (item_key)
-            WHERE {where} AND json_extract_string(i.metadata, '$.' || $column) IS NOT NULL
+            FROM {source} AS x JOIN items i USING (item_key)
+            WHERE json_extract_string(i.metadata, '$.' || $column) IS NOT NULL
             GROUP BY ALL ORDER BY n_labels DESC, value""",
         params | {"column": column},
     ).df()
