@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qualitylib.export import EXPORTS
 from qualitylib.ingest import import_files
 from qualitylib.metrics import catalog
 from qualitylib.metrics.filters import Filters
@@ -140,3 +141,15 @@ def test_raters_are_the_people_of_the_pair_table(store: Path) -> None:
     assert (pairs["kappa_n"] == pairs["n_items"]).all() and "kappa_linear_n" in pairs.columns
     # by the 8th only r1 has two current answers (alice, bob): cora labels r3 alone then
     assert bob_window["fleiss_kappa"].n_raters == 2
+
+
+def test_every_export_follows_the_rate_pattern(demo_db: Path) -> None:
+    """A column with an interval also has its ``n`` (and the other bound): one shape for all."""
+    with connect(demo_db, read_only=True) as con:
+        tables = {name: exporter(con, Filters()) for name, exporter in EXPORTS.items()}
+    for name, table in tables.items():
+        for column in (str(c) for c in table.columns if str(c).endswith("_ci_low")):
+            rate = column.removesuffix("_ci_low")
+            assert {f"{rate}_ci_high", f"{rate}_n"} <= set(table.columns), (name, rate)
+        assert not any(str(c).startswith("recall_") for c in table.columns), name
+    assert "kappa_n" in tables["pairwise-kappa"] and "kappa_se" in tables["annotator-summary"]
