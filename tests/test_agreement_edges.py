@@ -326,3 +326,11 @@ def test_store_without_ranks_gives_nan_weighted_columns_with_reason(tmp_path: Pa
         assert table.loc[metric, "n_items"] == 40
     for metric in ("fleiss_kappa", "krippendorff_alpha_nominal", "gwet_ac1", "pabak"):
         assert math.isfinite(table.loc[metric, "value"]) and pd.isna(table.loc[metric, "reason"])
+
+
+def test_two_perfect_items_give_a_wide_interval_not_one_to_one() -> None:
+    # the dashboard printed "kappa 1.00, 95 % CI 1.00 to 1.00" with n = 2
+    res = ag.cohen_kappa_tables([[1, 0], [0, 1]])
+    wilson_low = 2 / (2 + Z**2)
+    assert res.value[0] == 1.0 and res.ci_high[0] == 1.0
+    assert res.ci_low[0] == pytest.approx((wilson_low - 0.5) / 0.5, abs=1e-12)  # -0.31
