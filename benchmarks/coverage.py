@@ -1,7 +1,7 @@
 """Coverage of the 95 % intervals, by simulation from populations whose value is known.
 
 Usage: ``python benchmarks/coverage.py [--reps-scale 1.0] [--seed 0]``; prints a Markdown
-table (copied into benchmarks/RESULTS.md). Not part of the test run (under 1 min on 2 cores).
+table (copied into benchmarks/RESULTS.md). Not part of the test run (1-3 min on 2 cores).
 
 Populations (``pi`` = category prevalence, ``lam`` = agreement parameter):
 
@@ -33,7 +33,13 @@ PI3 = np.array([0.5, 0.3, 0.2])
 
 
 def _row(
-    name: str, truth: float, low: np.ndarray, high: np.ndarray, wald: tuple | None, started: float
+    name: str,
+    truth: float,
+    value: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    wald: tuple | None,
+    started: float,
 ) -> dict:
     """Coverage (share of defined intervals holding the truth), its MC SE, Wald beside it."""
     ok = np.isfinite(low) & np.isfinite(high)
@@ -47,6 +53,7 @@ def _row(
         "mc_se": float(np.sqrt(cov * (1 - cov) / ok.sum())),
         "median width": float(np.median(high[ok] - low[ok])),
         "zero width": int(np.sum(high[ok] - low[ok] <= 0)),
+        "at 1": float(np.mean(value[ok] >= 1.0 - 1e-12)),
         "wald": float("nan"),
         "seconds": time.perf_counter() - started,
     }
@@ -63,7 +70,8 @@ def cohen(rng: np.random.Generator, n: int, lam: float, weights: ag.Weights, rep
     tables = rng.multinomial(n, p.ravel(), size=reps).reshape(reps, 3, 3)
     res = ag.cohen_kappa_tables(tables, weights=weights)
     name = f"Cohen {weights or 'unweighted'}, 3 categories, n = {n}"
-    return _row(name, lam, res.ci_low, res.ci_high, (res.wald_low, res.wald_high), started)
+    wald = (res.wald_low, res.wald_high)
+    return _row(name, lam, res.value, res.ci_low, res.ci_high, wald, started)
 
 
 def _rater_counts(
@@ -101,15 +109,15 @@ def multi(
     """A multi-rater coefficient on ``reps`` data sets of ``n`` items and ``m`` raters."""
     started = time.perf_counter()
     data = _rater_counts(rng, n, m, lam, reps, missing)
-    low, high = np.full(reps, np.nan), np.full(reps, np.nan)
+    value, low, high = (np.full(reps, np.nan) for _ in range(3))
     w_low, w_high = np.full(reps, np.nan), np.full(reps, np.nan)
     for i in range(reps):
         res = func(data[i])
-        low[i], high[i] = res.ci_low, res.ci_high
+        value[i], low[i], high[i] = res.value, res.ci_low, res.ci_high
         if "wald_ci" in res.details:
             w_low[i], w_high[i] = res.details["wald_ci"]
     wald = (w_low, w_high) if np.isfinite(w_low).any() else None
-    return _row(name, truth, low, high, wald, started)
+    return _row(name, truth, value, low, high, wald, started)
 
 
 def fleiss_truth(lam: float) -> float:
@@ -129,7 +137,7 @@ def rate(rng: np.random.Generator, n: int, p: float, reps: int) -> dict:
     started = time.perf_counter()
     x = rng.binomial(n, p, size=reps)
     low, high = wilson(x, np.full(reps, n))
-    return _row(f"rate, Wilson, n = {n}, p = {p}", p, low, high, None, started)
+    return _row(f"rate, Wilson, n = {n}, p = {p}", p, x / n, low, high, None, started)
 
 
 def main() -> None:
@@ -149,6 +157,8 @@ def main() -> None:
             rows.append(cohen(rng, n, 0.6, weights, reps(10_000)))
     for weights in (None, "linear", "quadratic"):
         rows.append(cohen(rng, 20, 0.95, weights, reps(10_000)))
+    for weights in (None, "quadratic"):  # below the n = 50 target: where the limit lies
+        rows.append(cohen(rng, 20, 0.6, weights, reps(10_000)))
     lam = 0.6**0.5  # Fleiss kappa 0.6
     for n in (30, 100):
         rows.append(
@@ -207,15 +217,16 @@ def main() -> None:
     rows.append(rate(rng, 20, 0.9, reps(10_000)))
 
     print(
-        "| case | true value | data sets | coverage (MC SE) | Wald coverage | median width "
-        "| zero-width | time |"
+        "| case | true value | data sets | coverage (MC SE) | Wald coverage | estimate = 1 "
+        "| median width | zero-width | time |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         wald = "—" if np.isnan(r["wald"]) else f"{r['wald']:.3f}"
         print(
             f"| {r['case']} | {r['truth']:.3f} | {r['data sets']:,} | {r['coverage']:.3f} "
-            f"({r['mc_se']:.3f}) | {wald} | {r['median width']:.3f} | {r['zero width']} "
+            f"({r['mc_se']:.3f}) | {wald} | {r['at 1']:.0%} | {r['median width']:.3f} "
+            f"| {r['zero width']} "
             f"| {r['seconds']:.1f} s |",
             flush=True,
         )

@@ -184,7 +184,11 @@ class AgreementResult:
     se : float
         Standard error (analytic, or bootstrap SD for Krippendorff's alpha).
     ci_low, ci_high : float
-        Confidence interval, clipped to [-1, 1].
+        Confidence interval within [-1, 1], never of zero width: Fisher z with a t quantile
+        for the kappa-type coefficients, Wilson for percent agreement, the bootstrap for
+        Krippendorff's alpha, and at perfect agreement the Wilson bound on the observed
+        agreement (:func:`qualitylib.intervals.agreement_interval`); the normal interval is
+        in ``details["wald_ci"]`` where there is an analytic SE.
     n_items : int
         Items that entered the coefficient (shared items for Cohen; items with >= 2 ratings
         for the multi-rater coefficients).
@@ -197,7 +201,8 @@ class AgreementResult:
     reason : str or None
         Why ``value`` is NaN; None when it is defined.
     details : dict
-        Extras (JSON-safe): e.g. ``se0``, ``z``, ``p_value``, per-category kappas.
+        Extras (JSON-safe): e.g. ``se0``, ``z``, ``p_value``, ``wald_ci``, per-category
+        kappas.
     """
 
     metric: str
