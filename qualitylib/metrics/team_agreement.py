@@ -28,8 +28,9 @@ from qualitylib.metrics.filters import Filters
 
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
 REASON_NO_RANK = (
-    "the label set has no rank for every label, so the label order that weights and "
-    "ordinal or interval alpha need is unknown; import a labels file with a rank column"
+    "the labels have no rank (no label set was imported), so the label order that weights "
+    "and ordinal or interval alpha need is unknown; import a labels file (its rank column, "
+    "else its row order, gives the order)"
 )
 
 
