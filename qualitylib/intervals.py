@@ -132,7 +132,7 @@ def agreement_interval(
 
     Returns
     -------
-    (low, high) : tuple of ndarray, clipped to [-1, 1]; NaN where ``value`` is NaN.
+    (low, high) : tuple of ndarray, clipped to [-1, 1]; NaN where ``value`` is NaN or n < 2.
 
     Examples
     --------
