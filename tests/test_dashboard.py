@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qualitylib.metrics.counts import confusion_counts
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import annotator_summary
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results
 from qualitylib.pseudonyms import pseudonym
-from qualitylib.store import connect, scalar
+from qualitylib.store import connect
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -73,22 +72,11 @@ def _pct(value: float) -> str:
     return f"{value * 100:.1f} %"
 
 
-def _latest_monday(db: Path, filters: Filters) -> Filters:
-    with connect(db, read_only=True) as con:
-        where, params = filters.where("x")
-        monday = scalar(
-            con,
-            f"SELECT date_trunc('week', max(annotated_at))::DATE FROM annotations x WHERE {where}",
-            params,
-        )
-    return replace(filters, since=monday, until=monday + timedelta(days=6), phases=("production",))
-
-
 def _team_accuracy(db: Path, filters: Filters) -> tuple[float, int]:
+    """The library's team agreement of the latest week under ``filters`` (what the card shows)."""
     with connect(db, read_only=True) as con:
-        found = confusion_counts(con, _latest_monday(db, filters))
-    counts = found.counts[(found.annotators["role"] != "committee").to_numpy()].sum(axis=0)
-    return counts.trace() / counts.sum(), int(counts.sum())
+        week = headlines(con, filters).week.iloc[0]
+    return week["accuracy"], int(week["accuracy_n"])
 
 
 def test_overview_shows_this_weeks_team_agreement_and_the_team_filter_changes_it(
