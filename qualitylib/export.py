@@ -23,6 +23,7 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
+from qualitylib.people_exports import behaviour_export, time_on_task_export
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
 
@@ -52,6 +53,9 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "behaviour": behaviour_export,
+    "behavior": behaviour_export,
+    "time-on-task": time_on_task_export,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -184,3 +184,34 @@ def test_filters_restrict_every_flag_input(behaviour_db: Path) -> None:
         one = behaviour(con, Filters(annotators=("b08", "b01", "b02", "b03")))
     assert one["annotator_id"].tolist() == ["b01", "b02", "b03", "b08"]
     assert one.set_index("annotator_id").loc["b08", "straight_lining"]
+
+
+def test_cli_behaviour_export_has_exactly_the_issue_columns(behaviour_db: Path) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from qualitylib.cli import main
+
+    tables = {}
+    for name in ("behaviour", "behavior"):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert main(["export", "--db", str(behaviour_db), name]) == 0
+        tables[name] = pd.read_csv(io.StringIO(out.getvalue()), keep_default_na=False)
+    table = tables["behaviour"]
+    assert list(table.columns) == [
+        "annotator_id",
+        "n_labels",
+        "median_duration_s",
+        "share_too_fast",
+        "too_fast_accuracy",
+        "longest_same_run",
+        "label_mix_divergence",
+        "label_mix_p",
+        "spam_probability",
+        "self_kappa",
+        "flags",
+    ]
+    assert table.equals(tables["behavior"])
+    assert table.set_index("annotator_id").loc["b08", "flags"] == "straight_lining"
+    assert table.set_index("annotator_id").loc["b01", "flags"] == ""

@@ -371,8 +371,3 @@ EXPORT_COLUMNS = (
     "self_kappa",
     "flags",
 )
-
-
-def behaviour_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """The ``qualitylib export behaviour`` table: :data:`EXPORT_COLUMNS` of :func:`behaviour`."""
-    return behaviour(con, filters)[list(EXPORT_COLUMNS)]
