@@ -75,7 +75,7 @@ def test_a_perfect_trainee_stops_where_wald_says(db: Path, tmp_path: Path) -> No
     with connect(db, read_only=True) as con:
         row = sprt_onboarding(con).iloc[0]
         path = sprt_paths(con)
-    # each positive adds ln(0.85/0.70), each negative ln(0.95/0.85); A = ln 19: the 16th
+    # each positive adds ln(0.85/0.70), each negative ln(0.95/0.85); A = ln(0.975 / 0.05): the 16th
     # positive (label 31) settles TPR, the 27th negative (label 54) FPR
     assert (row["decision"], row["n_to_decision"]) == ("aligned", 54)
     assert row["llr_tpr"] == pytest.approx(16 * np.log(0.85 / 0.70))
@@ -152,7 +152,7 @@ def test_cli_onboarding_sprt_adds_its_columns(db: Path, tmp_path: Path) -> None:
         "llr_fpr",
         "expected_n",
     ]
-    # A = ln(0.9 / 0.01): 24 positives (label 47) and 41 negatives (label 82 > 80: undecided)
+    # A = ln(0.95 / 0.01): 24 positives (label 47) and 41 negatives (label 82 > 80: undecided)
     assert table.loc[0, "decision"] == "undecided" and np.isnan(table.loc[0, "n_to_decision"])
     plain = io.StringIO()
     with redirect_stdout(plain):

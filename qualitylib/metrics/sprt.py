@@ -11,10 +11,11 @@ error rates stated:
 
 Each answer adds its log-likelihood ratio :math:`\\ln \\frac{P(x \\mid H_1)}{P(x \\mid H_0)}`
 to the rate's running sum; the test accepts H1 when the sum reaches
-:math:`A = \\ln\\frac{1 - \\beta}{\\alpha}` and H0 when it falls to
-:math:`B = \\ln\\frac{\\beta}{1 - \\alpha}`, then stops. ``alpha`` bounds the chance of
-releasing a trainee whose rate is at H0 (or worse), ``beta`` the chance of holding back one at
-H1 (or better). A trainee is ``aligned`` when both tests accept H1, ``not_aligned`` as soon as
+:math:`A = \\ln\\frac{1 - \\beta/2}{\\alpha}` and H0 when it falls to
+:math:`B = \\ln\\frac{\\beta/2}{1 - \\alpha}`, then stops. ``alpha`` bounds the chance of
+releasing a trainee with a rate at H0 (or worse): both tests must accept H1, so one test's
+alpha bounds it. ``beta`` bounds the chance of holding back a trainee at H1 (or better) on
+both rates: either test can do that, so each gets ``beta / 2`` (Bonferroni). A trainee is ``aligned`` when both tests accept H1, ``not_aligned`` as soon as
 either accepts H0, ``undecided`` before. The running sums are SQL window sums over the scored
 reference labels; ``expected_n`` is Wald's average sample number at the trainee's current rates
 (operating characteristic and ASN approximations, Wald 1947 §3.8), in reference labels.
@@ -62,12 +63,12 @@ class SPRT:
     @property
     def upper(self) -> float:
         """A: accept H1 at or above this log-likelihood ratio."""
-        return float(np.log((1 - self.beta) / self.alpha))
+        return float(np.log((1 - self.beta / 2) / self.alpha))
 
     @property
     def lower(self) -> float:
         """B: accept H0 at or below this log-likelihood ratio."""
-        return float(np.log(self.beta / (1 - self.alpha)))
+        return float(np.log(self.beta / 2 / (1 - self.alpha)))
 
     def hypotheses(self, objective: Objective) -> dict[str, tuple[float, float]]:
         """``{"tpr": (p0, p1), "fpr": (p0, p1)}``: P(success) under H0 and H1 per test."""
