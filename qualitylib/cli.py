@@ -106,6 +106,8 @@ def _export(args: argparse.Namespace) -> int:
         exporter = partial(exporter, period=args.period)
     elif args.table in ("behaviour", "behavior", "time-on-task"):
         exporter = _behaviour_exporter(args, exporter)
+    elif args.table in ("gold-budget", "gold-exposure"):
+        exporter = _gold_exporter(args, exporter)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
@@ -149,6 +151,20 @@ def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object
     except ValueError as error:
         raise QualitylibError(f"--too-fast-k: {error}") from error
     return partial(exporter, rule=rule)
+
+
+def _gold_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
+    """``export gold-budget`` / ``gold-exposure`` with ``--width`` and ``--delay-weeks``."""
+    from functools import partial
+
+    from qualitylib.metrics.gold import GoldPlan
+
+    chosen = {"width": args.width, "delay_weeks": args.delay_weeks}
+    try:
+        plan = GoldPlan(**{k: v for k, v in chosen.items() if v is not None})
+    except ValueError as error:
+        raise QualitylibError(f"{args.table}: {error}") from error
+    return partial(exporter, plan=plan)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -374,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--too-fast-k",
         type=float,
         help="behaviour, time-on-task: robust SDs below the label's log-median (2.5)",
+    )
+    exp.add_argument(
+        "--width", type=float, help="gold-budget: target width of weekly TPR/FPR intervals (0.2)"
+    )
+    exp.add_argument(
+        "--delay-weeks", type=float, help="gold-budget: target drift-detection delay (2 weeks)"
     )
     exp.set_defaults(handler=_export)
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from qualitylib.metrics.behaviour import EXPORT_COLUMNS, BehaviourRule, behaviour
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.gold import GoldPlan, gold_budget, gold_exposure
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding
 from qualitylib.metrics.time_on_task import time_on_task
@@ -40,3 +41,17 @@ def onboarding_sprt_export(
     status = onboarding_status(con, objective, filters)
     decided = sprt_onboarding(con, objective, sprt or SPRT(), filters)
     return status.merge(decided[["annotator_id", *SPRT_COLUMNS]], on="annotator_id", how="left")
+
+
+def gold_budget_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters, plan: GoldPlan | None = None
+) -> pd.DataFrame:
+    """Control labels needed per person per week beside what each got last week."""
+    return gold_budget(con, filters, plan or GoldPlan())
+
+
+def gold_exposure_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters, plan: GoldPlan | None = None
+) -> pd.DataFrame:
+    """Each control item's exposure, accuracy trend, leaked and suspect-reference flags."""
+    return gold_exposure(con, filters, plan or GoldPlan())

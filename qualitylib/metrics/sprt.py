@@ -15,8 +15,11 @@ to the rate's running sum; the test accepts H1 when the sum reaches
 :math:`B = \\ln\\frac{\\beta/2}{1 - \\alpha}`, then stops. ``alpha`` bounds the chance of
 releasing a trainee with a rate at H0 (or worse): both tests must accept H1, so one test's
 alpha bounds it. ``beta`` bounds the chance of holding back a trainee at H1 (or better) on
-both rates: either test can do that, so each gets ``beta / 2`` (Bonferroni). A trainee is ``aligned`` when both tests accept H1, ``not_aligned`` as soon as
-either accepts H0, ``undecided`` before. The running sums are SQL window sums over the scored
+both rates: either test can do that, so each gets ``beta / 2`` (Bonferroni).
+
+A trainee is ``aligned`` when both tests accept H1, ``not_aligned`` as soon as either accepts
+H0, ``undecided`` before; a decision is final over the selection (restart it with ``since``).
+The running sums are SQL window sums over the scored
 reference labels; ``expected_n`` is Wald's average sample number at the trainee's current rates
 (operating characteristic and ASN approximations, Wald 1947 §3.8), in reference labels.
 """
