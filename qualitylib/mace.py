@@ -24,6 +24,8 @@ from ``n_restarts`` random starts and keeps the best (as MACE does). Like
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
@@ -34,7 +36,9 @@ __all__ = ["MACE"]
 EPS = 1e-12
 
 
-def _e_step(t: _Triples, theta: np.ndarray, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _e_step(
+    t: _Triples, theta: np.ndarray, xi: np.ndarray, priors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Posteriors ``T`` (I, K), each answer's P(known) (n_labels,), the log-likelihood."""
     n_items, k = len(t.items), len(t.classes)
     th = theta[t.annotator]
@@ -45,7 +49,7 @@ def _e_step(t: _Triples, theta: np.ndarray, xi: np.ndarray) -> tuple[np.ndarray,
         weights=np.log(th + spam + EPS) - np.log(spam + EPS),
         minlength=n_items * k,
     ).reshape(n_items, k)
-    log_joint = base[:, None] + boost - np.log(k)
+    log_joint = base[:, None] + boost + np.log(priors + EPS)
     top = log_joint.max(axis=1, keepdims=True)
     joint = np.exp(log_joint - top)
     evidence = joint.sum(axis=1, keepdims=True)
@@ -82,6 +86,10 @@ class MACE:
         Added to the expected counts in the M-step (MACE's default 0.01).
     random_state : int
         Seed of the random starts.
+    priors : "uniform" or "learned"
+        MACE fixes the true labels' prior to uniform. With one dominant class (95 % ``safe``)
+        that prior makes "everyone answers ``safe`` by spamming" as likely as "everyone knows":
+        ``"learned"`` estimates the class priors in the M-step too, as Dawid-Skene does.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -93,7 +101,8 @@ class MACE:
         :math:`\\xi_j`: annotators x classes, what each one answers when spamming.
     labels_ : pd.Series
         Most probable true label per item. ``probas_``: the posteriors, items x classes.
-    log_likelihood_ : float
+    priors_ : pd.Series
+        The class priors (uniform unless learned). ``log_likelihood_`` : float.
 
     Examples
     --------
@@ -113,6 +122,7 @@ class MACE:
         n_restarts: int = 10,
         smoothing: float = 0.01,
         random_state: int = 0,
+        priors: Literal["uniform", "learned"] = "uniform",
     ) -> None:
         if n_iter < 1 or n_restarts < 0:
             raise ValueError("n_iter must be at least 1 and n_restarts at least 0")
@@ -123,6 +133,7 @@ class MACE:
         self.n_restarts = n_restarts
         self.smoothing = smoothing
         self.random_state = random_state
+        self.priors = priors
 
     def fit(self, data: pd.DataFrame) -> MACE:
         """Estimate from the long table ``item_id, annotator_id, label`` (or ``task, worker,
@@ -136,19 +147,26 @@ class MACE:
             theta = rng.uniform(0.3, 0.95, size=n_annotators)
             xi = rng.dirichlet(np.ones(k), size=n_annotators)
             starts.append((theta, xi))
-        best: tuple[float, np.ndarray, np.ndarray, np.ndarray] = (-np.inf, vote, *starts[0])
+        uniform = np.full(k, 1.0 / k)
+        first = vote.mean(axis=0) if self.priors == "learned" else uniform
+        best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (
+            -np.inf, vote, *starts[0], first,
+        )  # fmt: skip
         for theta, xi in starts:
+            priors = first
             previous = -np.inf
             for _ in range(self.n_iter):
-                posterior, known, log_likelihood = _e_step(t, theta, xi)
+                posterior, known, log_likelihood = _e_step(t, theta, xi, priors)
                 theta, xi = _m_step(t, known, self.smoothing)
+                if self.priors == "learned":
+                    priors = posterior.mean(axis=0)
                 if log_likelihood - previous < self.tol:
                     break
                 previous = log_likelihood
-            posterior, _, log_likelihood = _e_step(t, theta, xi)
+            posterior, _, log_likelihood = _e_step(t, theta, xi, priors)
             if log_likelihood > best[0]:
-                best = (log_likelihood, posterior, theta, xi)
-        self.log_likelihood_, posterior, theta, xi = best
+                best = (log_likelihood, posterior, theta, xi, priors)
+        self.log_likelihood_, posterior, theta, xi, priors = best
         annotators = pd.Index(t.annotators, name="annotator_id")
         classes = pd.Index(t.classes, name="label")
         items = pd.Index(t.items, name="item_id")
@@ -157,6 +175,7 @@ class MACE:
         self.strategy_ = pd.DataFrame(xi, index=annotators, columns=classes)
         self.probas_ = pd.DataFrame(posterior, index=items, columns=classes)
         self.labels_ = pd.Series(classes[posterior.argmax(axis=1)], index=items, name="label")
+        self.priors_ = pd.Series(priors, index=classes, name="prior")
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series:

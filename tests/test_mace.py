@@ -60,3 +60,20 @@ def test_bad_input_is_refused() -> None:
         MACE().fit(pd.DataFrame({"a": [1]}))
     with pytest.raises(ValueError, match="smoothing must be positive"):
         MACE(smoothing=0)
+
+
+def test_learned_priors_keep_a_dominant_class_from_reading_as_spam() -> None:
+    """95 % of items are class 0 and everyone is 95 % right: with MACE's uniform prior the
+    best explanation can be "everyone spams 0"; with learned priors nobody is a spammer."""
+    rng = np.random.default_rng(4)
+    truth = np.where(rng.random(2000) < 0.95, 0, rng.integers(1, 4, 2000))
+    item = np.repeat(np.arange(2000), 3)
+    annotator = np.tile(np.arange(3), 2000) + 3 * (rng.random(item.size) < 0.5)
+    right = rng.random(item.size) < 0.95
+    label = np.where(right, truth[item], rng.integers(0, 4, item.size))
+    data = pd.DataFrame({"item_id": item, "annotator_id": annotator, "label": label})
+    assert (MACE().fit(data).spam_probability_ > 0.8).all()  # the paper's uniform prior
+    learned = MACE(priors="learned").fit(data)
+    assert (learned.spam_probability_ < 0.2).all()
+    assert learned.priors_.iloc[0] == pytest.approx(0.95, abs=0.02)
+    assert (learned.labels_.to_numpy() == truth).mean() > 0.98
