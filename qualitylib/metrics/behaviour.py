@@ -378,3 +378,47 @@ EXPORT_COLUMNS = (
     "self_kappa",
     "flags",
 )
+
+
+def _fmt(value: object, spec: str) -> str:
+    """``value`` formatted by ``spec``, or "not enough data" when undefined."""
+    return format(float(value), spec) if pd.notna(value) else "not enough data"
+
+
+def _count(value: object) -> int:
+    """A count that may be missing (no such answers): 0 then."""
+    return int(value) if pd.notna(value) else 0
+
+
+def flag_evidence(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per raised flag of a :func:`behaviour` table: ``annotator_id, flag, evidence``
+    (a sentence with the numbers behind it), in :data:`FLAGS` order per person."""
+    team_accuracy = table["accuracy"].median()
+    rows = []
+    for row in table.itertuples(index=False):  # people x 5 flags: a summary, not the log
+        says = {
+            "too_fast": (
+                f"{_fmt(row.share_too_fast, '.0%')} of timed answers too fast for their label "
+                f"(median {_fmt(row.median_duration_s, '.1f')} s); "
+                f"{_fmt(row.too_fast_accuracy, '.0%')} of those right against the committee "
+                f"(n = {_count(row.too_fast_accuracy_n)}) vs the team's "
+                f"{_fmt(team_accuracy, '.0%')}"
+            ),
+            "straight_lining": (
+                f"{_count(row.longest_same_run)} '{row.run_label}' answers in a row; chance under "
+                f"their own label mix p = {_fmt(row.run_p, '.1g')}"
+            ),
+            "label_mix": (
+                f"label mix unlike the team's on the same batches: Jensen-Shannon "
+                f"{_fmt(row.label_mix_divergence, '.3f')} bits, permutation p = "
+                f"{_fmt(row.label_mix_p, '.3f')}"
+            ),
+            "spammer": f"MACE spam probability {_fmt(row.spam_probability, '.0%')}",
+            "inconsistent": (
+                f"first vs latest answer on {_count(row.n_repeats)} items seen twice: "
+                f"kappa {_fmt(row.self_kappa, '.2f')} (95 % CI up to "
+                f"{_fmt(row.self_kappa_ci_high, '.2f')})"
+            ),
+        }
+        rows += [(row.annotator_id, flag, says[flag]) for flag in FLAGS if getattr(row, flag)]
+    return pd.DataFrame(rows, columns=["annotator_id", "flag", "evidence"])

@@ -1,0 +1,35 @@
+"""Cached loaders of the people-analytics pages (behaviour, sequential onboarding), as in
+:mod:`dashboard.data`: per store version, filters and the session's scope."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import Store, _read
+from qualitylib.metrics.behaviour import behaviour as behaviour_table
+from qualitylib.metrics.behaviour import flag_evidence
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective
+from qualitylib.metrics.sprt import SPRT, sprt_onboarding, sprt_paths
+
+
+@st.cache_data(show_spinner="Checking behaviour…")
+def behaviour(store: Store, filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The :func:`qualitylib.metrics.behaviour.behaviour` table and its flag evidence."""
+    with _read(store) as con:
+        table = behaviour_table(con, store.only(filters))
+    return table, flag_evidence(table)
+
+
+@st.cache_data(show_spinner=False)
+def sequential(
+    store: Store, filters: Filters, objective: Objective, sprt: SPRT
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each annotator's SPRT decision and every reference label's running LLRs."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return (
+            sprt_onboarding(con, objective, sprt, filters),
+            sprt_paths(con, objective, sprt, filters),
+        )

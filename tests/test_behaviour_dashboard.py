@@ -1,0 +1,77 @@
+"""The Behaviour page with AppTest: who is flagged, the evidence, the debrief link, filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qualitylib import demo_behaviour
+from qualitylib.metrics.behaviour import behaviour, flag_evidence
+from qualitylib.store import connect
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def behaviour_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("behaviour-page") / "behaviour.duckdb"
+    demo_behaviour.build(path, seed=0)
+    return path
+
+
+def _open(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("QUALITYLIB_DB", str(store))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("views/behaviour.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_lists_each_flag_with_its_evidence_and_debrief_link(
+    behaviour_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(behaviour_store, read_only=True) as con:
+        expected = flag_evidence(behaviour(con))
+    at = _open(behaviour_store, monkeypatch)
+    assert at.title[0].value == "Behaviour"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "Too fast": "1",
+        "Straight-lining": "1",
+        "Odd label mix": "2",
+        "Spammer (MACE)": "1",
+        "Inconsistent": "1",
+    }
+    flagged = at.dataframe[0].value
+    assert flagged["Evidence"].tolist() == expected["evidence"].tolist()
+    assert flagged["Annotator"].tolist()[:1] == ["too fast clicker b07"]
+    liner = flagged[flagged["Flag"] == "Straight-lining"].iloc[0]
+    assert liner["Annotator"] == "straight liner b08"
+    assert liner["Debrief"] == "/annotator?annotator=b08"
+    assert liner["Evidence"].startswith("81 'safe' answers in a row")
+
+
+def test_pseudonyms_hide_names_and_links(
+    behaviour_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(behaviour_store, monkeypatch)
+    at.session_state["pseudonyms"] = True
+    at.run()
+    flagged = at.dataframe[0].value
+    assert "Debrief" not in flagged.columns
+    assert not any("b0" in name for name in flagged["Annotator"])
+
+
+def test_a_date_filter_changes_the_evidence(
+    behaviour_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    at = _open(behaviour_store, monkeypatch)
+    at.session_state["f_dates"] = (date(2026, 9, 7), date(2026, 9, 11))
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Inconsistent"] == "0"  # the repeats come after the last batch
