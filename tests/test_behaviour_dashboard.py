@@ -75,3 +75,27 @@ def test_a_date_filter_changes_the_evidence(
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Inconsistent"] == "0"  # the repeats come after the last batch
+
+
+def test_onboarding_page_shows_the_sequential_decision_on_request(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualitylib.metrics.filters import Filters
+    from qualitylib.metrics.sprt import SPRT, sprt_onboarding
+
+    monkeypatch.setenv("QUALITYLIB_DB", str(demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("views/onboarding.py").run()
+    charts_before = len(at.get("vega_lite_chart"))
+    at.toggle(key="sprt_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert len(at.get("vega_lite_chart")) == charts_before + 1  # the LLR paths
+    with connect(demo_db, read_only=True) as con:
+        learner = sprt_onboarding(con, sprt=SPRT(), filters=Filters(annotators=("a07",)))
+    row = table.set_index("Annotator").loc["Gabriel Sousa"]
+    assert row["Decision"] == learner["decision"].iloc[0].replace("_", " ")
+    assert row["Reference labels to decision"] == learner["n_to_decision"].iloc[0]
+    at.number_input(key="sprt_alpha").set_value(0.01).run()  # a stricter test: more labels
+    stricter = at.dataframe[-1].value.set_index("Annotator").loc["Gabriel Sousa"]
+    assert stricter["Expected labels to decide"] > row["Expected labels to decide"]
