@@ -61,6 +61,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     if Path(args.db).exists():
         raise QualitylibError(f"{args.db} already exists: remove it or choose another --db")
+    if args.behaviour:
+        from qualitylib import demo_behaviour
+
+        demo_behaviour.build(args.db, seed=args.seed)
+        print(f"behaviour personas written to {args.db} (team {demo_behaviour.TEAM_NAME})")
+        return 0
     data = demo.build(args.db, seed=args.seed, n_annotations=args.annotations)
     print(
         f"demo team written to {args.db}: {len(data.annotations):,} labels by "
@@ -352,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     dem.add_argument(
         "--annotations", type=int, default=200_000, help="about how many labels (default 200,000)"
+    )
+    dem.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="instead: the behaviour personas (timed answers, a clicker, a straight-liner...)",
     )
     dem.set_defaults(handler=_demo)
 

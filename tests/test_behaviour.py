@@ -215,3 +215,15 @@ def test_cli_behaviour_export_has_exactly_the_issue_columns(behaviour_db: Path) 
     assert table.equals(tables["behavior"])
     assert table.set_index("annotator_id").loc["b08", "flags"] == "straight_lining"
     assert table.set_index("annotator_id").loc["b01", "flags"] == ""
+
+
+def test_demo_behaviour_cli_writes_the_personas_team(tmp_path: Path) -> None:
+    from qualitylib.cli import main
+
+    db = tmp_path / "b.duckdb"
+    assert main(["demo", "--db", str(db), "--behaviour"]) == 0
+    with connect(db, read_only=True) as con:
+        teams = con.execute("SELECT team, count(*) FROM annotators GROUP BY team").fetchall()
+        untimed = con.execute("SELECT count(*) FROM annotations WHERE duration_s IS NULL")
+        assert untimed.fetchall()[0][0] == 0
+    assert teams == [("team-behaviour", len(demo_behaviour.BEHAVIOUR_TEAM))]
