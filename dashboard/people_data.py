@@ -10,6 +10,7 @@ from dashboard.data import Store, _read
 from qualitylib.metrics.behaviour import behaviour as behaviour_table
 from qualitylib.metrics.behaviour import flag_evidence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.gold import GoldPlan, gold_budget, gold_exposure
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding, sprt_paths
 
@@ -33,3 +34,11 @@ def sequential(
             sprt_onboarding(con, objective, sprt, filters),
             sprt_paths(con, objective, sprt, filters),
         )
+
+
+@st.cache_data(show_spinner=False)
+def gold(store: Store, filters: Filters, plan: GoldPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The gold budget per person and the exposure of each control item."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return gold_budget(con, filters, plan), gold_exposure(con, filters, plan)

@@ -36,7 +36,7 @@ def test_page_lists_each_flag_with_its_evidence_and_debrief_link(
         expected = flag_evidence(behaviour(con))
     at = _open(behaviour_store, monkeypatch)
     assert at.title[0].value == "Behaviour"
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in at.metric if m.label != "Control items to check"}
     assert metrics == {
         "Too fast": "1",
         "Straight-lining": "1",
@@ -99,3 +99,30 @@ def test_onboarding_page_shows_the_sequential_decision_on_request(
     at.number_input(key="sprt_alpha").set_value(0.01).run()  # a stricter test: more labels
     stricter = at.dataframe[-1].value.set_index("Annotator").loc["Gabriel Sousa"]
     assert stricter["Expected labels to decide"] > row["Expected labels to decide"]
+
+
+def test_gold_section_shows_the_budget_and_the_items_to_check(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualitylib.metrics.gold import GoldPlan, gold_budget, gold_exposure
+
+    monkeypatch.setenv("QUALITYLIB_DB", str(demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("views/behaviour.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    with connect(demo_db, read_only=True) as con:
+        budget = gold_budget(con)
+        exposure = gold_exposure(con)
+    shown = {m.label: m.value for m in at.metric}
+    assert (
+        shown["Control items to check"]
+        == f"{int((exposure.leaked | exposure.suspect_reference).sum()):,}"
+    )
+    table = [d.value for d in at.dataframe if "Needed" in d.value.columns][0]
+    assert table["Needed"].tolist() == budget["needed_per_week"].tolist()
+    assert table["Control labels"].tolist() == budget["controls_last_week"].tolist()
+    at.number_input(key="gold_width").set_value(0.1).run()
+    wider = [d.value for d in at.dataframe if "Needed" in d.value.columns][0]
+    with connect(demo_db, read_only=True) as con:
+        expected = gold_budget(con, plan=GoldPlan(width=0.1))["needed_per_week"].iloc[0]
+    assert wider["Needed"].iloc[0] == expected > table["Needed"].iloc[0]

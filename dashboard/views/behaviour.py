@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import common, people_data
 from qualitylib.behaviour_charts import speed_accuracy
 from qualitylib.metrics.behaviour import FLAGS
+from qualitylib.metrics.gold import GoldPlan
 
 FLAG_TEXT = {
     "too_fast": "Too fast",
@@ -89,3 +90,55 @@ st.download_button(
     file_name="behaviour.csv",
     mime="text/csv",
 )
+
+st.subheader("Control items: budget and exposure")
+left, right = st.columns(2)
+width = left.number_input("Weekly TPR/FPR interval width", 0.05, 0.5, 0.2, 0.05, key="gold_width")
+delay = right.number_input("Drift detected within … weeks", 0.5, 8.0, 2.0, 0.5, key="gold_delay")
+budget, exposure = people_data.gold(store, filters, GoldPlan(width=width, delay_weeks=delay))
+if budget.empty:
+    st.info("No production labels on control items under these filters: not enough data.")
+else:
+    need = budget.iloc[0]
+    st.caption(
+        f"Each person needs about {need['needed_per_week']:,} control labels a week: "
+        f"{need['needed_for_width']:,} for intervals {width:.2f} wide at the team's TPR "
+        f"{common.percent(need['team_tpr'])} and FPR {common.percent(need['team_fpr'])}, "
+        f"{need['needed_for_delay']:,} to catch a drift on {need['drift_class']} within "
+        f"{delay:g} weeks. Week of {need['week_start']}:"
+    )
+    got = common.people(budget.assign(shown=budget["annotator_id"]), ["shown"])
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Annotator": got["shown"],
+                "Control labels": got["controls_last_week"],
+                "Positives": got["positives_last_week"],
+                "Negatives": got["negatives_last_week"],
+                "Needed": got["needed_per_week"],
+                "Enough": got["enough"],
+            }
+        ),
+        hide_index=True,
+        key="gold_budget",
+    )
+    leaked = exposure[exposure["leaked"] | exposure["suspect_reference"]]
+    st.metric("Control items to check", f"{len(leaked):,}", help="leaked or suspect reference")
+    if not leaked.empty:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Item": leaked["item_id"],
+                    "Why": [
+                        "accuracy climbs with exposure (leaked?)" if lk else "everyone fails it"
+                        for lk in leaked["leaked"]
+                    ],
+                    "Shown": leaked["n_shown"],
+                    "People": leaked["n_annotators"],
+                    "Accuracy": [common.percent(v) for v in leaked["accuracy"]],
+                    "Trend z": leaked["trend_z"].round(2),
+                }
+            ),
+            hide_index=True,
+            key="gold_items",
+        )
