@@ -37,7 +37,7 @@ EPS = 1e-12
 
 
 def _e_step(
-    t: _Triples, theta: np.ndarray, xi: np.ndarray, priors: np.ndarray
+    t: _Triples, theta: np.ndarray, xi: np.ndarray, priors: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Posteriors ``T`` (I, K), each answer's P(known) (n_labels,), the log-likelihood."""
     n_items, k = len(t.items), len(t.classes)
@@ -55,17 +55,21 @@ def _e_step(
     evidence = joint.sum(axis=1, keepdims=True)
     posterior = joint / evidence
     known = posterior[t.item, t.label] * th / (th + spam + EPS)
-    return posterior, known, float((top + np.log(evidence)).sum())
+    return posterior, known, float((weight * (top + np.log(evidence)).ravel()).sum())
 
 
-def _m_step(t: _Triples, known: np.ndarray, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
-    """Competences ``theta`` (J,) and strategies ``xi`` (J, K) from the expected counts."""
+def _m_step(
+    t: _Triples, known: np.ndarray, smoothing: float, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Competences ``theta`` (J,) and strategies ``xi`` (J, K) from the expected counts
+    (each answer counted ``weight`` of its item times)."""
     n_annotators, k = len(t.annotators), len(t.classes)
-    n = np.bincount(t.annotator, minlength=n_annotators)
-    knew = np.bincount(t.annotator, weights=known, minlength=n_annotators)
+    w = weight[t.item]
+    n = np.bincount(t.annotator, weights=w, minlength=n_annotators)
+    knew = np.bincount(t.annotator, weights=known * w, minlength=n_annotators)
     theta = (knew + smoothing) / (n + 2 * smoothing)
     spam = np.bincount(
-        t.annotator * k + t.label, weights=1 - known, minlength=n_annotators * k
+        t.annotator * k + t.label, weights=(1 - known) * w, minlength=n_annotators * k
     ).reshape(n_annotators, k)
     xi = (spam + smoothing) / (spam.sum(axis=1, keepdims=True) + k * smoothing)
     return theta, xi
@@ -137,18 +141,30 @@ class MACE:
 
     def fit(self, data: pd.DataFrame) -> MACE:
         """Estimate from the long table ``item_id, annotator_id, label`` (or ``task, worker,
-        label``); one row per answer."""
+        label``); one row per answer.
+
+        An optional ``weight`` column counts how many items share the row's item: items with
+        the same answers (same people, same labels) have the same posterior, so a count table
+        of answer patterns (one "item" per pattern, weighted by its number of items) gives the
+        same competences as the items themselves, from far fewer rows.
+        """
         t = _triples(data)
+        weight = np.ones(len(t.items))
+        if "weight" in data.columns:
+            weights = data["weight"].to_numpy(dtype=float)
+            if not (np.isfinite(weights).all() and (weights > 0).all()):
+                raise ValueError("weight must be a positive count of items on every row")
+            weight[t.item] = weights  # one value per item (a pattern's count)
         rng = np.random.default_rng(self.random_state)
         n_annotators, k = len(t.annotators), len(t.classes)
         vote = _majority_vote(t)
-        starts = [_m_step(t, vote[t.item, t.label], self.smoothing)]
+        starts = [_m_step(t, vote[t.item, t.label], self.smoothing, weight)]
         for _ in range(self.n_restarts):
             theta = rng.uniform(0.3, 0.95, size=n_annotators)
             xi = rng.dirichlet(np.ones(k), size=n_annotators)
             starts.append((theta, xi))
         uniform = np.full(k, 1.0 / k)
-        first = vote.mean(axis=0) if self.priors == "learned" else uniform
+        first = np.average(vote, axis=0, weights=weight) if self.priors == "learned" else uniform
         best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (
             -np.inf, vote, *starts[0], first,
         )  # fmt: skip
@@ -156,14 +172,14 @@ class MACE:
             priors = first
             previous = -np.inf
             for _ in range(self.n_iter):
-                posterior, known, log_likelihood = _e_step(t, theta, xi, priors)
-                theta, xi = _m_step(t, known, self.smoothing)
+                posterior, known, log_likelihood = _e_step(t, theta, xi, priors, weight)
+                theta, xi = _m_step(t, known, self.smoothing, weight)
                 if self.priors == "learned":
-                    priors = posterior.mean(axis=0)
+                    priors = np.average(posterior, axis=0, weights=weight)
                 if log_likelihood - previous < self.tol:
                     break
                 previous = log_likelihood
-            posterior, _, log_likelihood = _e_step(t, theta, xi, priors)
+            posterior, _, log_likelihood = _e_step(t, theta, xi, priors, weight)
             if log_likelihood > best[0]:
                 best = (log_likelihood, posterior, theta, xi, priors)
         self.log_likelihood_, posterior, theta, xi, priors = best

@@ -77,3 +77,23 @@ def test_learned_priors_keep_a_dominant_class_from_reading_as_spam() -> None:
     assert (learned.spam_probability_ < 0.2).all()
     assert learned.priors_.iloc[0] == pytest.approx(0.95, abs=0.02)
     assert (learned.labels_.to_numpy() == truth).mean() > 0.98
+
+
+def test_weighted_answer_patterns_give_the_items_competences() -> None:
+    """Items with the same answers collapse into one weighted pattern: same estimates."""
+    data, _, _ = _crowd(5)
+    data = data.rename(columns={"task": "item_id", "worker": "annotator_id"})
+    pattern = data.sort_values("annotator_id").groupby("item_id")[["annotator_id", "label"]]
+    keys = pattern.apply(lambda g: tuple(zip(g["annotator_id"], g["label"], strict=True)))
+    first = keys.reset_index().drop_duplicates(0).set_index(0)["item_id"]
+    weights = keys.map(keys.value_counts())
+    collapsed = data[data["item_id"].isin(first.to_numpy())].assign(
+        weight=lambda f: f["item_id"].map(weights)
+    )
+    assert len(collapsed) < len(data)
+    full = MACE(priors="learned", n_restarts=2).fit(data)
+    weighted = MACE(priors="learned", n_restarts=2).fit(collapsed)
+    assert weighted.competence_.to_numpy() == pytest.approx(full.competence_.to_numpy())
+    assert weighted.priors_.to_numpy() == pytest.approx(full.priors_.to_numpy())
+    with pytest.raises(ValueError, match="weight must be a positive count"):
+        MACE().fit(collapsed.assign(weight=0))

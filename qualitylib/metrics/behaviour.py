@@ -235,37 +235,53 @@ def spam_probability(
     """Per annotator: ``spam_probability`` (1 - MACE competence) and ``n_mace_labels``, from
     the current answers (table ``votes``) on items with two or more annotators.
 
-    MACE runs with learned class priors (one class usually dominates a moderation log, which
-    MACE's uniform prior reads as everyone spamming it) from the majority-vote start only
-    (``mace`` overrides: ``n_restarts=10`` costs 10x the time for no change on the demo team).
+    SQL reduces the answers to a count table of answer patterns (the same people giving the
+    same labels; 278,353 items make 13,437 patterns on the 1M-label demo), and MACE fits the
+    patterns weighted by their counts, which gives the same competences as the items. MACE
+    runs with learned class priors (one class usually dominates a moderation log, which MACE's
+    uniform prior reads as everyone spamming it) from the majority-vote start only (``mace``
+    overrides the estimator's options).
     """
     where, params = (filters or Filters()).where("v")
     triples = con.execute(
         f"""WITH v AS (SELECT v.item_key, v.annotator_key, v.label_key FROM votes v
-                       WHERE {where})
-            SELECT * FROM v
-            WHERE item_key IN (SELECT item_key FROM v GROUP BY item_key HAVING count(*) >= 2)""",
+                       WHERE {where}),
+            shared AS (
+                SELECT * FROM v
+                WHERE item_key IN (SELECT item_key FROM v GROUP BY item_key HAVING count(*) >= 2)
+            ), items AS (
+                SELECT list(annotator_key::BIGINT * 65536 + label_key ORDER BY annotator_key)
+                           AS pattern
+                FROM shared GROUP BY item_key
+            ), patterns AS (
+                SELECT row_number() OVER (ORDER BY pattern) AS pattern_id, pattern,
+                       count(*) AS weight
+                FROM items GROUP BY pattern
+            )
+            SELECT pattern_id, code // 65536 AS annotator_key, code % 65536 AS label_key, weight
+            FROM patterns, unnest(pattern) AS u(code)""",
         params,
     ).fetchnumpy()
-    if len(triples["item_key"]) == 0:
+    if len(triples["pattern_id"]) == 0:
         return pd.DataFrame(
             {"annotator_key": [], "spam_probability": [], "n_mace_labels": []}
         ).astype({"annotator_key": np.int64, "n_mace_labels": np.int64})
     data = pd.DataFrame(
         {
-            "item_id": triples["item_key"],
+            "item_id": triples["pattern_id"],
             "annotator_id": triples["annotator_key"],
             "label": triples["label_key"],
+            "weight": triples["weight"],
         }
     )
     options: dict[str, object] = {"priors": "learned", "n_restarts": 0} | mace
     model = MACE(**options).fit(data)  # type: ignore[arg-type]
-    n = data["annotator_id"].value_counts()
+    n = data.groupby("annotator_id")["weight"].sum()
     return pd.DataFrame(
         {
             "annotator_key": model.spam_probability_.index.astype(np.int64),
             "spam_probability": model.spam_probability_.to_numpy(),
-            "n_mace_labels": n.reindex(model.spam_probability_.index).to_numpy(),
+            "n_mace_labels": n.reindex(model.spam_probability_.index).to_numpy(dtype=np.int64),
         }
     )
 
