@@ -61,7 +61,7 @@ points = common.with_who(table)
 st.altair_chart(speed_accuracy(points), width="stretch")
 st.caption(
     "One point per person with timed answers and reference answers; dashed: the team's "
-    "medians. A fast expert sits right of nobody and high; a clicker low and to the left."
+    "medians. A fast expert sits to the left and high; a careless clicker to the left and low."
 )
 
 with st.expander("All evidence, one row per person"):
