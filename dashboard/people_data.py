@@ -13,6 +13,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.gold import GoldPlan, gold_budget, gold_exposure
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding, sprt_paths
+from qualitylib.metrics.time_on_task import time_on_task
 
 
 @st.cache_data(show_spinner="Checking behaviour…")
@@ -42,3 +43,10 @@ def gold(store: Store, filters: Filters, plan: GoldPlan) -> tuple[pd.DataFrame, 
     filters = store.only(filters)
     with _read(store) as con:
         return gold_budget(con, filters, plan), gold_exposure(con, filters, plan)
+
+
+@st.cache_data(show_spinner=False)
+def weekly_time(store: Store, filters: Filters) -> pd.DataFrame:
+    """Time on task per annotator and ISO week (``time_on_task(by="week")``)."""
+    with _read(store) as con:
+        return time_on_task(con, store.only(filters), by="week")

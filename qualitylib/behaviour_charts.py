@@ -75,3 +75,27 @@ def sprt_paths_chart(
     bounds = pd.DataFrame({"y": [upper, lower], "what": ["meets", "does not meet"]})
     rules = alt.Chart(bounds).mark_rule(color=MUTED).encode(y="y:Q", tooltip=["what:N"])
     return (lines + rules).properties(title=title, height=HEIGHT)
+
+
+def median_time_weekly(weeks: pd.DataFrame, title: str = "Median time per item") -> alt.Chart:
+    """Median seconds per item week by week per person, with the order-statistic 95 %
+    interval as a band. ``weeks``: ``who, week_start, median_duration_s,
+    median_duration_s_ci_low, median_duration_s_ci_high, n_timed``."""
+    data = weeks.dropna(subset=["median_duration_s"])
+    base = alt.Chart(data).encode(
+        x=alt.X("week_start:T", title="Week"), color=alt.Color("who:N", title="Annotator")
+    )
+    band = base.mark_area(opacity=0.15).encode(
+        y=alt.Y("median_duration_s_ci_low:Q", title="Median s per item"),
+        y2="median_duration_s_ci_high:Q",
+    )
+    line = base.mark_line(point=True).encode(
+        y="median_duration_s:Q",
+        tooltip=[
+            alt.Tooltip("who:N", title="Annotator"),
+            alt.Tooltip("week_start:T", title="Week"),
+            alt.Tooltip("median_duration_s:Q", title="Median s", format=".1f"),
+            alt.Tooltip("n_timed:Q", title="n timed"),
+        ],
+    )
+    return (band + line).properties(title=title, height=HEIGHT)

@@ -51,6 +51,9 @@ def test_page_lists_each_flag_with_its_evidence_and_debrief_link(
     assert liner["Annotator"] == "straight liner b08"
     assert liner["Debrief"] == "/annotator?annotator=b08"
     assert liner["Evidence"].startswith("81 'safe' answers in a row")
+    # speed against accuracy, and the weekly median time of the flagged people
+    assert at.multiselect(key="time_people").value == ["b07", "b08", "b09"]
+    assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_pseudonyms_hide_names_and_links(

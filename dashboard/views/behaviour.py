@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common, people_data
-from qualitylib.behaviour_charts import speed_accuracy
+from qualitylib.behaviour_charts import median_time_weekly, speed_accuracy
 from qualitylib.metrics.behaviour import FLAGS
 from qualitylib.metrics.gold import GoldPlan
 
@@ -63,6 +63,20 @@ st.caption(
     "One point per person with timed answers and reference answers; dashed: the team's "
     "medians. A fast expert sits to the left and high; a careless clicker to the left and low."
 )
+
+weeks = people_data.weekly_time(store, filters)
+timed = weeks[weeks["n_timed"] > 0]
+if not timed.empty:
+    picked = st.multiselect(
+        "Median time per item, week by week, for",
+        sorted(timed["annotator_id"].unique()),
+        default=sorted(evidence["annotator_id"].unique())[:5],
+        format_func=common.display_names(timed["annotator_id"]).get,
+        key="time_people",
+    )
+    if picked:
+        chosen = common.with_who(timed[timed["annotator_id"].isin(picked)])
+        st.altair_chart(median_time_weekly(chosen), width="stretch")
 
 with st.expander("All evidence, one row per person"):
     full = common.people(table.assign(shown=table["annotator_id"]), ["shown"])
