@@ -61,12 +61,12 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
     unweighted = cohen_kappa_tables(found.tables)
     weighted_reason = unweighted.reason
     for suffix, weights in WEIGHTINGS.items():
-        table[f"kappa{suffix}_n"] = table["n_items"]
         if weights is None:
             result = unweighted
         elif ranks is None:  # no order: NaN columns with the reason, not a guessed order
             for column in ("", "_ci_low", "_ci_high", "_se"):
                 table[f"kappa{suffix}{column}"] = np.nan
+            table[f"kappa{suffix}_n"] = table["n_items"]
             weighted_reason = np.full(len(table), REASON_NO_RANK, dtype=object)
             continue
         else:
@@ -76,6 +76,7 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
         table[f"kappa{suffix}_ci_low"] = result.ci_low
         table[f"kappa{suffix}_ci_high"] = result.ci_high
         table[f"kappa{suffix}_se"] = result.se
+        table[f"kappa{suffix}_n"] = table["n_items"]
     table["percent_agreement"] = unweighted.p_o
     table["prevalence_paradox"] = [
         prevalence_paradox(p_o, kappa)
