@@ -109,6 +109,16 @@ def filters() -> Filters:
     )
 
 
+def date_range() -> str:
+    """The sidebar's date range as text ("01 Nov to 20 Nov 2026"), the whole log by default."""
+    options = data.options(store())
+    chosen = filters()
+    first, last = chosen.since or options["first_day"], chosen.until or options["last_day"]
+    if first is None or last is None:
+        return "at any date"
+    return f"{first:%d %b} to {last:%d %b %Y}"
+
+
 def label_focus() -> tuple[str, ...]:
     """Labels chosen in the sidebar; empty means all."""
     return tuple(st.session_state.get("f_labels") or ())

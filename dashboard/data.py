@@ -25,9 +25,16 @@ import streamlit as st
 from qualitylib.access import restrict
 from qualitylib.metrics import audit
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
-from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
+from qualitylib.metrics.drift import (
+    ALERT_COLUMNS,
+    DriftRule,
+    drift_alerts,
+    last_day,
+    open_alerts,
+    weekly_divergence,
+)
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
@@ -280,18 +287,38 @@ def divergence(store: Store, filters: Filters) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def alerts(store: Store, filters: Filters) -> pd.DataFrame:
-    """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    """Drift alerts raised in the window, from the history up to its end (``drift_alerts``)."""
     filters = store.only(filters)
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
 
 
 @st.cache_data(show_spinner=False)
-def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
-    """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+def open_drift(store: Store, filters: Filters) -> tuple[pd.DataFrame, date | None]:
+    """The drift alerts open at the window's end (``open_alerts``) and that day."""
     filters = store.only(filters)
     with _read(store) as con:
-        return onboarding_status(con, objective, filters)
+        day = last_day(con, filters)
+        if day is None:
+            return pd.DataFrame(columns=[*ALERT_COLUMNS, "alert_weeks"]), None
+        history = drift_alerts(con, DriftRule(), replace(filters, since=None))
+    return open_alerts(history, day), day
+
+
+@st.cache_data(show_spinner=False)
+def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
+    """Status at the window's end of everyone who labelled in it (``onboarding_as_of``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return onboarding_as_of(con, objective, filters)
+
+
+@st.cache_data(show_spinner=False)
+def as_of(store: Store, filters: Filters) -> date | None:
+    """The day statuses and open alerts are judged at: the window's end (``last_day``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return last_day(con, filters)
 
 
 @st.cache_data(show_spinner=False)
