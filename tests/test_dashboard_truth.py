@@ -3,6 +3,7 @@ same open drift alerts on the Overview, the Controls page and in the weekly repo
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -106,3 +107,42 @@ def test_open_alerts_are_the_same_on_the_overview_the_controls_page_and_the_repo
     listed = at.dataframe[0].value
     assert listed[["who", "label"]].values.tolist() == [["Hannah Becker", "alcohol"]]
     assert listed["alert_weeks"].tolist() == [2]
+
+
+def _rate_layers(at: AppTest) -> list[dict]:
+    """Every layer of the page's charts whose y axis is a rate (0 to 100 %)."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    layers = [layer for spec in specs for layer in spec.get("layer", [spec])]
+    return [
+        layer
+        for layer in layers
+        if layer.get("encoding", {}).get("y", {}).get("type") == "quantitative"
+    ]
+
+
+def test_rate_charts_stay_within_0_and_100_percent_and_legends_use_line_colours(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for page in ("annotator", "onboarding"):
+        at = _run(demo_db, monkeypatch, page)
+        layers = _rate_layers(at)
+        assert len(layers) >= 3 * (2 if page == "onboarding" else 1)
+        for layer in layers:
+            scale = layer["encoding"]["y"]["scale"]
+            # exactly 0-100 %, no padding or nice rounding, clamped: a TPR of 1 and an FPR of 0
+            # are drawn on the 100 % and 0 % gridlines in the browser as in the PDF
+            assert (scale["domain"], scale["clamp"], scale["nice"], scale["padding"]) == (
+                [0, 1],
+                True,
+                False,
+                0,
+            )
+            axis = layer["encoding"]["y"].get("axis")
+            if axis:  # Streamlit's theme flushes end labels off their gridlines
+                assert axis["labelFlush"] is False
+            legend = layer["encoding"].get("color", {}).get("legend")
+            if legend:  # the legend shows the lines' colours, not the pale bands'
+                assert (legend["symbolType"], legend["symbolOpacity"]) == ("stroke", 1)
+    divergence = _rate_layers(_run(demo_db, monkeypatch, "controls"))
+    assert all(layer["encoding"]["y"]["scale"]["domainMin"] == 0 for layer in divergence)
+    assert all(layer["encoding"]["y"]["scale"]["clamp"] for layer in divergence)
