@@ -33,7 +33,7 @@ from qualitylib.metrics.drift import (
     open_alerts,
     weekly_divergence,
 )
-from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.filters import Filters, annotators_kept
 from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
 from qualitylib.metrics.review import review_queue
@@ -111,6 +111,14 @@ def annotators(store: Store) -> pd.DataFrame:
             "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
             {"everyone": store.scope is None, "scope": list(store.scope or ())},
         ).df()
+
+
+@st.cache_data(show_spinner=False)
+def kept(store: Store, filters: Filters) -> list[str]:
+    """Annotators (not the committee) with labels under ``filters`` (``annotators_kept``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return annotators_kept(con, filters)
 
 
 @st.cache_data(show_spinner=False)

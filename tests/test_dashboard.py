@@ -130,7 +130,7 @@ def test_pseudonym_switch_hides_names_everywhere(open_page: Open) -> None:
     at = open_page("annotator")
     _choose(at, "pseudonyms", True)
     _assert_clean(at)
-    shown = at.selectbox(key="annotator").format_func("a09")
+    shown = at.selectbox(key="annotator_pseudonym").format_func("a09")
     assert shown == pseudonym("a09")
     everything = _texts(at) + "".join(str(d.value.to_dict()) for d in at.dataframe)
     assert "Ivan Novak" not in everything and "Alice Martin" not in everything

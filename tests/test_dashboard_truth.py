@@ -4,10 +4,14 @@ same open drift alerts on the Overview, the Controls page and in the weekly repo
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from conftest import fingerprint
 from streamlit.testing.v1 import AppTest
 
 from qualitylib.ingest import import_exports
@@ -146,3 +150,91 @@ def test_rate_charts_stay_within_0_and_100_percent_and_legends_use_line_colours(
     divergence = _rate_layers(_run(demo_db, monkeypatch, "controls"))
     assert all(layer["encoding"]["y"]["scale"]["domainMin"] == 0 for layer in divergence)
     assert all(layer["encoding"]["y"]["scale"]["clamp"] for layer in divergence)
+
+
+def _strings(at: AppTest) -> list[str]:
+    """Every string the page sends: element protos, dataframe cells and chart data."""
+    out = []
+    for element in at.get("dataframe"):
+        frame = element.value
+        out += [str(c) for c in frame.columns] + [str(v) for v in frame.to_numpy().ravel()]
+    for chart in at.get("vega_lite_chart"):
+        proto = chart.proto
+        out.append(proto.spec)
+        for dataset in proto.datasets:
+            table = pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+            out += [str(c) for c in table.columns] + [str(v) for v in table.to_numpy().ravel()]
+    for node in at._tree.main, at._tree.sidebar:  # every element's text, options, labels
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            stack += list(getattr(current, "children", {}).values())
+            proto = getattr(current, "proto", None)
+            if proto is not None:
+                out.append(str(proto))
+    return out
+
+
+def test_pseudonyms_leave_no_name_or_id_in_any_table_chart_or_widget(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(demo_db, read_only=True) as con:
+        rows = con.execute("SELECT annotator_id, name FROM annotators").fetchall()
+    people = sorted({value for row in rows for value in row if value}, key=len, reverse=True)
+    pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(p)}(?![\w-])" for p in people))
+    at = _run(demo_db, monkeypatch, "annotator")
+    at.selectbox(key="annotator").set_value("a09").run()
+    _rerun(at, pseudonyms=True)
+    assert at.selectbox(key="annotator_pseudonym").value == "a09"  # the same person, renamed
+    for page in ("annotator", "overview", "controls", "onboarding", "agreement", "review"):
+        if page != "annotator":
+            at.switch_page(f"views/{page}.py").run()
+        found = {m[0] for text in _strings(at) for m in pattern.finditer(text)}
+        assert not found, f"{page}: {sorted(found)}"
+    at.switch_page("views/imports.py").run()
+    at.toggle[0].set_value(False).run()  # every reference decision, with who decided
+    found = {m[0] for text in _strings(at) for m in pattern.finditer(text)}
+    assert not found, f"data: {sorted(found)}"
+
+
+def test_annotator_picker_lists_whom_the_filters_keep_and_remembers_the_choice(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(demo_db, read_only=True) as con:
+        rows = con.execute("SELECT annotator_id, name, team FROM annotators").fetchall()
+    team = {name: team for _, name, team in rows}
+    at = _run(demo_db, monkeypatch, "annotator")
+    at.selectbox(key="annotator").set_value("a09").run()  # Ivan Novak, team-b
+    at.switch_page("views/overview.py").run()
+    at.switch_page("views/annotator.py").run()
+    assert at.selectbox(key="annotator").value == "a09"  # back from another page: still Ivan
+    assert at.query_params["annotator"] == "a09"  # and the URL links to him
+
+    _rerun(at, f_teams=["team-a"])
+    picker = at.selectbox(key="annotator")
+    assert {team[name] for name in picker.options} == {"team-a"}  # no one from team-b
+    assert len(picker.options) == sum(t == "team-a" and a[0] == "a" for a, _, t in rows)
+    assert picker.value != "a09" and team[picker.format_func(picker.value)] == "team-a"
+    assert not [i.value for i in at.info if "no labels" in i.value]
+
+
+def test_data_page_shows_every_bad_files_error(
+    tmp_path: Path, demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    before = fingerprint(db)
+    at = _run(db, monkeypatch, "imports")
+    header = b"item_id,annotator_id,label,annotated_at\n"
+    files = [
+        ("week46.csv", header + b"i1,a01,safe,31/02/2026\n", "text/csv"),
+        ("week47.csv", header + b"i-new,a01,safe,2026-11-20T10:00:00Z\n", "text/csv"),
+        ("week48.csv", header + b"i2,a01,sarcasm,2026-11-21T10:00:00Z\n", "text/csv"),
+    ]
+    at.file_uploader[0].set_value(files).run()
+    at.button[0].click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2  # the two bad files, each with its own row and column
+    assert errors[0].startswith("error: week46.csv row 1, column 'annotated_at'")
+    assert errors[1].startswith("error: week48.csv row 1") and "sarcasm" in errors[1]
+    assert fingerprint(db) == before  # all or nothing: the good file is not imported either
