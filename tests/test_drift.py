@@ -185,9 +185,7 @@ def test_drift_is_only_for_people_once_aligned() -> None:
     x, n = _steady()
     x[3, 5:, 1] = 8  # p3 misses 8 of 10 nudity controls from week 6 on
     everyone = {f"p{i}": pd.Timestamp("2026-09-07 10:00") for i in range(8)}
-    assert set(alerts_from_controls(_controls(x, n), aligned_at=everyone)["annotator_id"]) == {
-        "p3"
-    }
+    assert set(alerts_from_controls(_controls(x, n), aligned_at=everyone)["annotator_id"]) == {"p3"}
     trainee = everyone | {"p3": pd.NaT}  # never aligned: a matter for onboarding
     assert alerts_from_controls(_controls(x, n), aligned_at=trainee).empty
     # aligned in week 3: monitored from then, so weeks 3-4 are its burn-in and 6 alerts
