@@ -39,7 +39,6 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table, sum
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
-from qualitylib.reports import build_weekly_report
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -363,6 +362,8 @@ def queue(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner="Computing the week's report…")
 def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
+    from qualitylib.reports import build_weekly_report  # PDF libraries: only for this page
+
     store.require_everyone("the weekly report")
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))

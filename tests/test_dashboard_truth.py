@@ -238,3 +238,32 @@ def test_data_page_shows_every_bad_files_error(
     assert errors[0].startswith("error: week46.csv row 1, column 'annotated_at'")
     assert errors[1].startswith("error: week48.csv row 1") and "sarcasm" in errors[1]
     assert fingerprint(db) == before  # all or nothing: the good file is not imported either
+
+
+def test_dashboard_command_has_the_new_server_run_the_app_once(
+    build_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first view of a fresh server finds the imports and the Overview's queries done."""
+    import threading
+
+    from qualitylib import cli
+
+    db = build_store(
+        "label,is_positive\nsafe,false\nnudity,true\n",
+        "item_id,label,decided_at\nr1,safe,2026-08-01\n",
+        "item_id,annotator_id,label,annotated_at\nr1,ann,safe,2026-09-07T09:00:00Z\n",
+    )
+    commands: list[list[str]] = []
+    warmed: list[str] = []
+
+    class Now(threading.Thread):  # runs its target at once, so the test need not wait
+        def start(self) -> None:
+            self.run()
+
+    monkeypatch.setattr(threading, "Thread", Now)
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: commands.append(command) or 0)
+    monkeypatch.setattr(cli, "_warm_dashboard", warmed.append)
+    assert cli.main(["dashboard", "--db", str(db), "--headless", "--port", "8999"]) == 0
+    command = commands[0]
+    assert command[command.index("--server.scriptHealthCheckEnabled") + 1] == "true"
+    assert warmed == ["http://127.0.0.1:8999"]
