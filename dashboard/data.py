@@ -25,16 +25,15 @@ import streamlit as st
 from qualitylib.access import restrict
 from qualitylib.metrics import audit, catalog, items
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
-from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.headlines import Headlines
+from qualitylib.metrics.filters import Filters, annotators_kept
+from qualitylib.metrics.headlines import Headlines, open_drift_alerts
 from qualitylib.metrics.headlines import headlines as metrics_headlines
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.periods import week_filters as week_filters  # for the pages
 from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
 from qualitylib.metrics.review import review_queue, review_queue_size
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
-from qualitylib.reports import build_weekly_report
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -85,6 +84,14 @@ def annotators(store: Store) -> pd.DataFrame:
     """Everyone the session may see: ``annotator_id, name, team, role, started_at``."""
     with _read(store) as con:
         return catalog.annotators(con, store.scope)
+
+
+@st.cache_data(show_spinner=False)
+def kept(store: Store, filters: Filters) -> list[str]:
+    """Annotators (not the committee) with labels under ``filters`` (``annotators_kept``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return annotators_kept(con, filters)
 
 
 @st.cache_data(show_spinner=False)
@@ -199,18 +206,32 @@ def divergence(store: Store, filters: Filters) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def alerts(store: Store, filters: Filters) -> pd.DataFrame:
-    """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    """Drift alerts raised in the window, from the history up to its end (``drift_alerts``)."""
     filters = store.only(filters)
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
 
 
 @st.cache_data(show_spinner=False)
+def open_drift(store: Store, filters: Filters) -> tuple[pd.DataFrame, date | None]:
+    """The drift alerts open at the window's end and that day (``open_drift_alerts``)."""
+    with _read(store) as con:
+        return open_drift_alerts(con, store.only(filters))
+
+
+@st.cache_data(show_spinner=False)
 def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
-    """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+    """Status at the window's end of everyone who labelled in it (``onboarding_as_of``)."""
     filters = store.only(filters)
     with _read(store) as con:
-        return onboarding_status(con, objective, filters)
+        return onboarding_as_of(con, objective, filters)
+
+
+@st.cache_data(show_spinner=False)
+def as_of(store: Store, filters: Filters) -> date | None:
+    """The day statuses and open alerts are judged at: the window's end (``last_day``)."""
+    with _read(store) as con:
+        return catalog.last_day(con, store.only(filters))
 
 
 @st.cache_data(show_spinner=False)
@@ -245,6 +266,8 @@ def queue_size(store: Store, filters: Filters) -> int:
 @st.cache_data(show_spinner="Computing the week's report…")
 def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
+    from qualitylib.reports import build_weekly_report  # PDF libraries: only for this page
+
     store.require_everyone("the weekly report")
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))

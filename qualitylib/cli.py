@@ -216,6 +216,26 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
+    """Once the server answers, have it run the app once (Streamlit's script health check):
+    the imports and the Overview's queries are then done before the first visitor's view."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=timeout):
+            pass
+    except OSError:
+        pass  # only a warm-up: the first view then computes what it needs
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.exists():
@@ -250,7 +270,13 @@ def _dashboard(args: argparse.Namespace) -> int:
         str(args.port),
         "--browser.gatherUsageStats",
         "false",
+        "--server.scriptHealthCheckEnabled",
+        "true",
     ]
+    import threading
+
+    url = f"http://127.0.0.1:{args.port}"
+    threading.Thread(target=_warm_dashboard, args=(url,), daemon=True).start()
     if args.headless:
         command += ["--server.headless", "true"]
     if not users and not _oidc_configured(app.parent.parent):

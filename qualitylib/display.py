@@ -46,7 +46,7 @@ STATUS = {
     "in_training": "in training",
     "aligned": "aligned",
     "regressed": "regressed",
-    "not_enough_data": "not enough reference labels yet",
+    "not_enough_data": "not enough data",
 }
 
 

@@ -116,7 +116,7 @@ def test_the_pdf_prints_the_same_digits(demo_db: Path) -> None:
     # Written out here, not with the report's formatter: one decimal of a percentage.
     assert f"{agreement * 100:.1f} % (95 % CI {low * 100:.1f} to {high * 100:.1f} %" in text
     assert f"{board.review_queue_size:,} items annotators split on" in text
-    assert f"{len(board.alerts):,} alerts on" in text
+    assert f"{len(board.alerts):,} open (annotator x class) on" in text
     pairs = data.pairs(store, _filters(week, team)).dropna(subset=["kappa"])
     lowest = pairs.sort_values(["kappa", "n_items"], ascending=[True, False]).iloc[0]
     assert f"{lowest['kappa']:.2f} " in text and not np.isnan(lowest["kappa"])

@@ -4,83 +4,106 @@ the review queue, and the trend of divergence on control items."""
 from dataclasses import replace
 from datetime import timedelta
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common, data
 from qualitylib import charts
+from qualitylib.display import STATUS, alerted_labels, points
 
 store = common.store()
 filters = common.filters()
 st.title("Overview")
 
-monday = data.latest_week(store, filters)
+top = data.headlines(store, filters, common.objective())
+monday, day = top.week_start, top.as_of
 if monday is None:
     st.info("No labels match the filters: widen the date range or clear the team filter.")
     st.stop()
 previous = monday - timedelta(days=7)
-production = replace(filters, phases=("production",))
-this_week = data.team_summary(store, data.week_filters(production, monday))
-last_week = data.team_summary(store, data.week_filters(production, previous))
 st.caption(
     f"Week of {monday:%A %d %B %Y}, the latest week with labels, against the week before. "
     "Agreement counts production labels on control items (reference items mixed into the work)."
 )
 
-agreement, low, high, n = data.weekly_pooled(this_week, "accuracy")
-before, *_, n_before = data.weekly_pooled(last_week, "accuracy")
-delta = (
-    f"{(agreement - before) * 100:+.1f} pts vs last week"
-    if common.is_number(agreement) and common.is_number(before)
-    else None
-)
+week, before = top.week.iloc[0], top.previous.iloc[0]
+change = points(week["accuracy"] - before["accuracy"])
 cards = st.columns(4, border=True)
 with cards[0]:
     st.metric(
         "Team agreement",
-        common.percent(agreement),
-        delta,
+        common.percent(week["accuracy"]),
+        f"{change} vs last week" if change else None,
         help="Team production labels on control items equal to the committee's decision",
     )
-    st.caption(f"n = {n:,} control labels · {common.interval(low, high)}")
-    st.caption(f"last week {common.percent(before)} (n = {n_before:,})")
-with cards[1]:
-    found = common.with_who(data.alerts(store, filters))
-    recent = found[pd.to_datetime(found["week_start"]) >= pd.Timestamp(previous)]
-    st.metric("Open drift alerts", f"{len(recent):,}", help="Raised this week or last")
-    by_person = recent.groupby("who", sort=True)["label"].agg(lambda s: ", ".join(sorted(set(s))))
+    st.caption(f"week of {monday:%d %b %Y}, the latest in the date range")
     st.caption(
-        "  \n".join(f"{who}: {labels}" for who, labels in by_person.items())
-        or "nobody drifts this week or last"
+        f"n = {int(week['accuracy_n']):,} control labels · "
+        f"{common.interval(week['accuracy_ci_low'], week['accuracy_ci_high'])}"
+    )
+    st.caption(
+        f"last week {common.percent(before['accuracy'])} (n = {int(before['accuracy_n']):,})"
+    )
+with cards[1]:
+    st.metric(
+        "Open drift alerts",
+        f"{len(top.alerts):,}",
+        help="People (or the whole team) x class whose drift alert was raised in the week of "
+        "the date range's end or the week before, judged on their history up to that day. "
+        "The same list is on Controls & drift and in the weekly report.",
+    )
+    st.caption(f"as of {day:%d %b %Y}, person x class" if day else "")
+    alerted = alerted_labels(top.alerts)
+    team = alerted.pop(None, [])
+    names = common.display_names(list(alerted))
+    st.caption(
+        "  \n".join(
+            ([f"whole team: {', '.join(team)}"] if team else [])
+            + [f"{names[who]}: {', '.join(labels)}" for who, labels in alerted.items()]
+        )
+        or "no open alert: nobody drifts"
     )
 with cards[2]:
-    status = data.onboarding(store, filters, common.objective())
-    training = status[status["status"] == "in_training"]
-    regressed = status[status["status"] == "regressed"]
-    st.metric("In training", f"{len(training):,}", help="Not yet aligned with the objective")
+    status = top.status
+    order = ("in_training", "regressed", "not_enough_data", "aligned")
+    groups = {key: status.loc[status["status"] == key, "annotator_id"] for key in order}
+    st.metric(
+        "In training",
+        f"{len(top.in_training):,}",
+        help="Onboarding status at the date range's end, judged on each person's reference "
+        "labels up to that day (not only those in the range), for everyone who labelled in "
+        "the range. Not enough data is not aligned.",
+    )
     names = common.display_names(status["annotator_id"])
-    st.caption(", ".join(names[a] for a in training["annotator_id"]) or "everyone is aligned")
-    if len(regressed):
-        st.caption("regressed: " + ", ".join(names[a] for a in regressed["annotator_id"]))
+    st.caption(f"as of {day:%d %b %Y}, of {len(status):,} people" if day else "")
+    st.caption(
+        "  \n".join(
+            f"{STATUS[key]} ({len(ids):,})"
+            + (f": {', '.join(names[a] for a in ids)}" if key != "aligned" else "")
+            for key, ids in groups.items()
+            if len(ids)
+        )
+        or "nobody has labels on reference items: not enough data"
+    )
 with cards[3]:
     waiting = data.queue(store, filters)
-    more = "+" if len(waiting) >= data.MAX_QUEUE else ""
-    st.metric("Review queue", f"{len(waiting):,}{more}", help="Items annotators split on")
+    st.metric(
+        "Review queue",
+        f"{top.review_queue_size:,}",
+        help="Items labelled in the date range that annotators split on or were unsure about",
+    )
+    st.caption(f"items labelled {common.date_range()}")
+    more = f" (of the top {len(waiting):,})" if top.review_queue_size > len(waiting) else ""
     st.caption(
         f"{int(waiting['split'].sum()):,} flagged-vs-safe splits · "
-        f"{int((waiting['n_unsure'] > 0).sum()):,} with unsure flags"
+        f"{int((waiting['n_unsure'] > 0).sum()):,} with unsure flags{more}"
     )
 
 st.subheader("Team divergence on control items")
-weekly = common.with_who(data.divergence(store, filters))
+weekly = data.divergence(store, filters)
 if weekly["divergence"].notna().any():
+    shown = common.display_names(weekly["annotator_id"].dropna())
     st.altair_chart(
-        charts.divergence_chart(
-            weekly.assign(
-                week_start=pd.to_datetime(weekly["week_start"]), n=weekly["divergence_n"]
-            ),
-            title="",
-        ),
+        charts.divergence_chart(charts.divergence_data(weekly, shown), title=""),
         width="stretch",
     )
     st.caption("The team in dark, each annotator in grey. Details on Controls & drift.")
@@ -88,6 +111,7 @@ else:
     st.info("No production labels on control items: not enough data.")
 
 st.subheader("By annotator, this week")
+production = replace(filters, phases=("production",))
 now = data.summary(store, data.week_filters(production, monday))
 then = data.summary(store, data.week_filters(production, previous))
 table = now[["annotator_id", "accuracy_n", "accuracy", "accuracy_ci_low", "accuracy_ci_high"]]

@@ -41,7 +41,7 @@ listed = f" (the top {len(items):,} are listed)" if total > len(items) else ""
 st.markdown(f"**{len(shown):,}** of {total:,} items in the queue match{listed}.")
 hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
 names = common.display_names(data.annotators(store)["annotator_id"])
-table = shown.assign(
+table = shown.drop(columns="votes").assign(
     image=[common.thumbnail(u, hide) for u in shown["uri"]],
     labels=[votes_text(v, names) for v in shown["votes"]],
     reference_label=shown["reference_label"].fillna(""),

@@ -216,10 +216,33 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
     )
 
 
+def _each_file_error(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) -> list[str]:
+    """The validation error of every bad source: each is tried after the good ones before it
+    (a gold file needs its export's items) in a transaction that is rolled back."""
+    good: list[Source] = []
+    errors = []
+    for source in sources:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for earlier in good:
+                _import_file(con, earlier)
+            _import_file(con, source)
+            good.append(source)
+        except ValidationError as error:
+            errors.append(str(error))
+        finally:
+            con.execute("ROLLBACK")
+    return errors
+
+
 def import_sources(
     db_path: str | Path, sources: Sequence[Source], progress: bool = False
 ) -> ImportSummary:
-    """Import every source in one transaction: all files or none."""
+    """Import every source in one transaction: all files or none.
+
+    A bad file raises :class:`ValidationError` with the first file's message and, in
+    ``errors``, the message of every bad file (found only once the import has failed).
+    """
     if not sources:
         raise ValidationError("no files given")
     started = time.perf_counter()
@@ -235,6 +258,12 @@ def import_sources(
                 summary.files.append(_import_file(con, source))
             rescore(con, first_import_id)
             con.execute("COMMIT")
+        except ValidationError as error:
+            con.execute("ROLLBACK")
+            if len(sources) < 2:
+                raise
+            _drop_staging(con)
+            raise ValidationError(str(error), _each_file_error(con, sources)) from error
         except BaseException:
             con.execute("ROLLBACK")
             raise

@@ -21,15 +21,15 @@ import duckdb
 import pandas as pd
 
 from qualitylib.metrics import catalog
-from qualitylib.metrics.drift import DriftRule, drift_alerts
+from qualitylib.metrics.drift import ALERT_COLUMNS, DriftRule, drift_alerts, open_alerts
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.periods import week_filters
 from qualitylib.metrics.reference import team_rates
 from qualitylib.metrics.review import review_queue_size
 from qualitylib.metrics.team_agreement import raters
 
-__all__ = ["HEADLINE_COLUMNS", "Headlines", "headlines"]
+__all__ = ["HEADLINE_COLUMNS", "Headlines", "headlines", "open_drift_alerts"]
 
 HEADLINE_COLUMNS = [
     "week_start", "as_of", "team_agreement", "team_agreement_ci_low", "team_agreement_ci_high",
@@ -85,6 +85,22 @@ class Headlines:
         )
 
 
+def open_drift_alerts(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    rule: DriftRule | None = None,
+    objective: Objective | None = None,
+) -> tuple[pd.DataFrame, date | None]:
+    """The drift alerts open at the selection's last day (:func:`~qualitylib.metrics.drift.
+    open_alerts` over the history up to it), and that day (None without labels)."""
+    filters = filters or Filters()
+    day = catalog.last_day(con, filters)
+    if day is None:
+        return pd.DataFrame(columns=[*ALERT_COLUMNS, "alert_weeks"]), None
+    history = drift_alerts(con, rule or DriftRule(), replace(filters, since=None), objective)
+    return open_alerts(history, day), day
+
+
 def headlines(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
@@ -101,13 +117,8 @@ def headlines(
     else:
         week = team_rates(con, week_filters(production, monday))
         previous = team_rates(con, week_filters(production, monday - timedelta(days=7)))
-    day = catalog.last_day(con, filters)
-    history = replace(filters, since=None, until=day)
-    alerts = drift_alerts(con, rule or DriftRule(), history)
-    if day is not None and len(alerts):
-        start = pd.Timestamp(day - timedelta(days=day.weekday() + 7))
-        alerts = alerts[pd.to_datetime(alerts["week_start"]) >= start].reset_index(drop=True)
-    status = onboarding_status(con, objective or Objective(), replace(history, phases=()))
+    alerts, day = open_drift_alerts(con, filters, rule, objective)
+    status = onboarding_as_of(con, objective or Objective(), filters)
     members = catalog.people(con, filters)
     members = members.loc[members["role"] != "committee", "annotator_id"]
     status = status[status["annotator_id"].isin(members)].reset_index(drop=True)

@@ -95,7 +95,8 @@ def time_on_task(
 
     Columns: ``annotator_id, name, team`` (``week_start`` by week), ``n_labels``, ``n_timed``
     (answers with a duration), ``median_duration_s`` with ``_ci_low, _ci_high`` (order-statistic
-    interval, NaN below 6 timed answers) and ``_n`` (= ``n_timed``), ``n_too_fast``, ``share_too_fast`` (of the timed
+    interval, NaN below 6 timed answers) and ``_n`` (= ``n_timed``), ``n_too_fast``,
+    ``share_too_fast`` (of the timed
     answers), ``too_fast_accuracy`` with ``_ci_low, _ci_high, _n`` (the fast answers on reference
     items, against the committee; Wilson) and ``accuracy`` with its interval over all of the
     person's reference answers, for comparison.
@@ -143,7 +144,8 @@ def time_on_task(
         )
         SELECT a.annotator_id, a.name, a.team, p.grp AS week_start, p.n_labels, p.n_timed,
                p.median_duration_s, p.median_duration_s_ci_low, p.median_duration_s_ci_high,
-               p.n_timed AS median_duration_s_n, p.n_too_fast, coalesce(c.n_reference, 0) AS n_reference,
+               p.n_timed AS median_duration_s_n, p.n_too_fast,
+               coalesce(c.n_reference, 0) AS n_reference,
                coalesce(c.n_correct, 0) AS n_correct,
                coalesce(c.n_fast_reference, 0) AS n_fast_reference,
                coalesce(c.n_fast_correct, 0) AS n_fast_correct
