@@ -209,7 +209,7 @@ def alerts(store: Store, filters: Filters) -> pd.DataFrame:
     """Drift alerts raised in the window, from the history up to its end (``drift_alerts``)."""
     filters = store.only(filters)
     with _read(store) as con:
-        return drift_alerts(con, DriftRule(), filters)
+        return drift_alerts(con, filters, DriftRule())
 
 
 @st.cache_data(show_spinner=False)
@@ -224,7 +224,7 @@ def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataF
     """Status at the window's end of everyone who labelled in it (``onboarding_as_of``)."""
     filters = store.only(filters)
     with _read(store) as con:
-        return onboarding_as_of(con, objective, filters)
+        return onboarding_as_of(con, filters, objective)
 
 
 @st.cache_data(show_spinner=False)

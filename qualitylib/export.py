@@ -40,14 +40,14 @@ def onboarding_export(
     con: duckdb.DuckDBPyConnection, filters: Filters, objective: Objective | None = None
 ) -> pd.DataFrame:
     """``onboarding_status`` with the exporter signature (``objective`` via functools.partial)."""
-    return onboarding_status(con, objective or Objective(), filters)
+    return onboarding_status(con, filters, objective or Objective())
 
 
 def drift_alerts_export(
     con: duckdb.DuckDBPyConnection, filters: Filters, rule: DriftRule | None = None
 ) -> pd.DataFrame:
     """``drift_alerts`` with the exporter signature (``rule`` via functools.partial)."""
-    return drift_alerts(con, rule or DriftRule(), filters)
+    return drift_alerts(con, filters, rule or DriftRule())
 
 
 def headlines_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def onboarding_sprt_export(
 ) -> pd.DataFrame:
     """The fixed-window onboarding table with the sequential decision beside its status."""
     objective = objective or Objective()
-    status = onboarding_status(con, objective, filters)
+    status = onboarding_status(con, filters, objective)
     decided = sprt_onboarding(con, objective, sprt or SPRT(), filters)
     return status.merge(decided[["annotator_id", *SPRT_COLUMNS]], on="annotator_id", how="left")
 

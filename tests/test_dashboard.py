@@ -210,7 +210,7 @@ def test_controls_page_lists_the_drifter_and_the_label_filter_narrows_alerts(
     at.switch_page("views/controls.py").run()
     _assert_clean(at)
     with connect(personas_db, read_only=True) as con:
-        alerts = drift_alerts(con, DriftRule(), Filters())
+        alerts = drift_alerts(con, Filters(), DriftRule())
         opened = open_alerts(alerts, last_day(con))
     table = at.dataframe[0].value
     assert len(table) == len(opened) > 0
@@ -233,8 +233,8 @@ def test_onboarding_page_shows_status_counts_and_learning_curves(
 ) -> None:
     at = open_page("onboarding")
     with connect(demo_db, read_only=True) as con:
-        status = onboarding_status(con, Objective(), Filters())
-        strict = onboarding_status(con, Objective(tpr_min=0.99), Filters())
+        status = onboarding_status(con, Filters(), Objective())
+        strict = onboarding_status(con, Filters(), Objective(tpr_min=0.99))
     counts = status["status"].value_counts()
     assert _metric(at, "Aligned") == f"{counts.get('aligned', 0):,}"
     assert _metric(at, "In training") == f"{counts.get('in_training', 0):,}"

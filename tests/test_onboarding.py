@@ -53,8 +53,8 @@ def test_learner_becomes_aligned_on_the_first_good_window(db: Path, write) -> No
     rows += _block("ann", "2026-09-03", 8, 3, 1)  # 3/4 and 1/4: still meets 0.75 / 0.25
     rows += _block("bob", "2026-09-01", 0, 1, 1)[:3]  # three labels: not enough data
     with connect(_store(db, write, rows), read_only=True) as con:
-        status = onboarding_status(con, SMALL)
-        history = onboarding_history(con, SMALL)
+        status = onboarding_status(con, objective=SMALL)
+        history = onboarding_history(con, objective=SMALL)
     ann, bob = status.iloc[0], status.iloc[1]
     assert ann["status"] == "aligned"
     # at p6 (day 2, 12:00) the last 8 labels are n2 p3 n3 p4 n4 p5 n5 p6: TPR 3/4, FPR 1/4
@@ -77,8 +77,8 @@ def test_aligned_annotator_regresses_only_on_clear_evidence(db: Path, write) -> 
     rows += _block("ann", "2026-09-02", 4, 2, 2)  # window 6/8 hits, 2/8 flags: still meets
     rows += _block("ann", "2026-09-03", 8, 0, 4)  # window 2/8, 6/8: clearly fails
     with connect(_store(db, write, rows), read_only=True) as con:
-        days = onboarding_history(con, SMALL)
-        status = onboarding_status(con, SMALL).iloc[0]
+        days = onboarding_history(con, objective=SMALL)
+        status = onboarding_status(con, objective=SMALL).iloc[0]
     assert days["status"].tolist() == ["aligned", "aligned", "regressed"]
     assert status["status"] == "regressed"
     assert status["first_aligned"] == pd.Timestamp("2026-09-01 15:00")
@@ -172,7 +172,7 @@ def test_status_matches_a_label_by_label_walk(db: Path, write) -> None:
             labels.append((ref, given, at))
         walks[who] = _walk(labels, SMALL)
     with connect(_store(db, write, rows), read_only=True) as con:
-        status = onboarding_status(con, SMALL).set_index("annotator_id")
+        status = onboarding_status(con, objective=SMALL).set_index("annotator_id")
     assert {walk["status"] for walk in walks.values()} == {
         "aligned",
         "regressed",

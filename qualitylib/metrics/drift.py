@@ -378,8 +378,8 @@ def only_aligned(controls: WeeklyControls, aligned_at: Mapping[str, object]) -> 
 
 def drift_alerts(
     con: duckdb.DuckDBPyConnection,
-    rule: DriftRule = DriftRule(),
     filters: Filters | None = None,
+    rule: DriftRule = DriftRule(),
     objective: Objective | None = None,
 ) -> pd.DataFrame:
     """One row per drift alert, individual and team, raised in the weeks ``filters`` select.
@@ -398,7 +398,7 @@ def drift_alerts(
     """
     filters = filters or Filters()
     history = replace(filters, since=None)
-    status = onboarding_status(con, objective or Objective(), replace(history, phases=()))
+    status = onboarding_status(con, replace(history, phases=()), objective or Objective())
     aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
     table = alerts_from_controls(weekly_controls(con, history), rule, aligned_at)
     if filters.since is not None and len(table):

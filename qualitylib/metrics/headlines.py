@@ -97,7 +97,7 @@ def open_drift_alerts(
     day = catalog.last_day(con, filters)
     if day is None:
         return pd.DataFrame(columns=[*ALERT_COLUMNS, "alert_weeks"]), None
-    history = drift_alerts(con, rule or DriftRule(), replace(filters, since=None), objective)
+    history = drift_alerts(con, replace(filters, since=None), rule or DriftRule(), objective)
     return open_alerts(history, day), day
 
 
@@ -118,7 +118,7 @@ def headlines(
         week = team_rates(con, week_filters(production, monday))
         previous = team_rates(con, week_filters(production, monday - timedelta(days=7)))
     alerts, day = open_drift_alerts(con, filters, rule, objective)
-    status = onboarding_as_of(con, objective or Objective(), filters)
+    status = onboarding_as_of(con, filters, objective or Objective())
     members = catalog.people(con, filters)
     members = members.loc[members["role"] != "committee", "annotator_id"]
     status = status[status["annotator_id"].isin(members)].reset_index(drop=True)

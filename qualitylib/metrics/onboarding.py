@@ -188,8 +188,8 @@ def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
 
 def onboarding_status(
     con: duckdb.DuckDBPyConnection,
-    objective: Objective = Objective(),
     filters: Filters | None = None,
+    objective: Objective = Objective(),
 ) -> pd.DataFrame:
     """Each annotator's status against ``objective`` after their latest reference label.
 
@@ -248,8 +248,8 @@ def onboarding_status(
 
 def onboarding_as_of(
     con: duckdb.DuckDBPyConnection,
-    objective: Objective = Objective(),
     filters: Filters | None = None,
+    objective: Objective = Objective(),
 ) -> pd.DataFrame:
     """The status at the end of a window of everyone who labelled inside it.
 
@@ -259,7 +259,7 @@ def onboarding_as_of(
     Columns as :func:`onboarding_status`.
     """
     filters = filters or Filters()
-    status = onboarding_status(con, objective, replace(filters, since=None))
+    status = onboarding_status(con, replace(filters, since=None), objective)
     where, params = filters.where("x")
     active = con.execute(
         f"""SELECT DISTINCT a.annotator_id FROM annotations x
@@ -272,8 +272,8 @@ def onboarding_as_of(
 
 def onboarding_history(
     con: duckdb.DuckDBPyConnection,
-    objective: Objective = Objective(),
     filters: Filters | None = None,
+    objective: Objective = Objective(),
 ) -> pd.DataFrame:
     """Window rates and status at the end of each day an annotator made reference labels.
 
