@@ -197,7 +197,7 @@ def gold_exposure(
         params,
     ).df()
     rates = pd.DataFrame(rate_columns("accuracy", table["n_right"], table["n_shown"]))
-    table = pd.concat([table.drop(columns="n_right"), rates.drop(columns="accuracy_n")], axis=1)
+    table = pd.concat([table.drop(columns="n_right"), rates], axis=1)  # accuracy_n = n_shown
     table["leaked"] = (table["n_shown"] >= plan.min_showings) & (
         table["trend_z"].fillna(0) > plan.leak_z
     )
