@@ -39,7 +39,7 @@ from qualitylib.ingest.exports import (
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
-from qualitylib.store import connect, rescore, scalar
+from qualitylib.store import connect, rescore, rescore_boxes, scalar
 
 __all__ = [
     "FORMATS",
@@ -234,6 +234,7 @@ def import_sources(
             for source in sources:
                 summary.files.append(_import_file(con, source))
             rescore(con, first_import_id)
+            rescore_boxes(con, first_import_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
