@@ -102,6 +102,18 @@ def _export(args: argparse.Namespace) -> int:
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
+    elif args.table in ("box-summary", "box-errors", "box-agreement", "consensus-boxes"):
+        from functools import partial
+
+        if not 0 < args.iou <= 1:
+            print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
+            return 2
+        options: dict[str, object] = {"iou_threshold": args.iou}
+        if args.table == "box-summary":
+            options["against"] = args.against
+        if args.table == "consensus-boxes" and args.min_workers is not None:
+            options["min_workers"] = args.min_workers
+        exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
@@ -318,6 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
+    )
+    exp.add_argument(
+        "--iou", type=float, default=0.5, help="box tables: IoU threshold of a match (default 0.5)"
+    )
+    exp.add_argument(
+        "--against",
+        choices=["reference", "consensus"],
+        default="reference",
+        help="box-summary: score against the committee, or the consensus of the others",
+    )
+    exp.add_argument(
+        "--min-workers",
+        type=int,
+        help="consensus-boxes: workers a consensus box needs (default: a majority of the item's)",
     )
     exp.set_defaults(handler=_export)
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.boxes import box_agreement, box_errors, box_summary, consensus_boxes
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
@@ -52,7 +53,12 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "box-summary": box_summary,
+    "box-errors": box_errors,
+    "box-agreement": box_agreement,
+    "consensus-boxes": consensus_boxes,
 }
+BOX_TABLES = ("box-summary", "box-errors", "box-agreement", "consensus-boxes")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -426,3 +426,19 @@ def test_consensus_and_leave_one_out(db: Path, write: Write) -> None:
     assert (loo.loc["w1", "tp"], loo.loc["w1", "fp"], loo.loc["w1", "fn"]) == (1, 1, 0)
     # w5 drew nothing: misses the car the others agree on
     assert (loo.loc["w5", "tp"], loo.loc["w5", "fp"], loo.loc["w5", "fn"]) == (0, 0, 1)
+
+
+def test_cli_exports_box_tables(scene: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(scene), "box-errors", "--iou", "0.4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "annotator_id,error,reference_label,label,n"
+    assert "u,poor_localization,car,car,1" not in lines  # at 0.4 that car is a match
+    assert "u,missed,dog,,1" in lines
+    assert main(["export", "--db", str(scene), "box-summary", "--until", "2026-09-02"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in out[1:]] == ["u"]
+    assert main(["export", "--db", str(scene), "consensus-boxes", "--min-workers", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("img-1,car,0.0,0.0,100.0,100.0,2,")
+    assert main(["export", "--db", str(scene), "box-agreement", "--iou", "0"]) == 2

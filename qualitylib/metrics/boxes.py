@@ -599,7 +599,10 @@ def _agreement_columns(
         "mean_iou_ci_low": low,
         "mean_iou_ci_high": high,
         "label_kappa": kappa.value if kappa is not None else np.array([]),
+        "label_kappa_ci_low": kappa.ci_low if kappa is not None else np.array([]),
+        "label_kappa_ci_high": kappa.ci_high if kappa is not None else np.array([]),
         "label_kappa_n": tables.sum(axis=(1, 2)).astype(int),
+        "label_kappa_reason": kappa.reason if kappa is not None else np.array([], dtype=object),
     }
 
 
