@@ -42,6 +42,10 @@ def _import(args: argparse.Namespace) -> int:
             control=args.control,
             at=args.at,
             progress=progress,
+            annotator=args.annotator,
+            reference=args.reference,
+            jobs=args.jobs,
+            keep_ids=args.keep_ids,
         )
     print(summary)
     return 0
@@ -298,6 +302,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--at",
         type=_timestamp,
         help="with --format: timestamp for records without one (default: the file's mtime)",
+    )
+    imp.add_argument(
+        "--annotator", help="with --format coco: whose boxes the file holds (COCO names no one)"
+    )
+    imp.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --format coco or cvat: the file holds the committee's boxes",
+    )
+    imp.add_argument(
+        "--jobs",
+        type=Path,
+        metavar="FILE",
+        help="with --format cvat: CSV job_id,start_frame,stop_frame,assignee (who drew what)",
+    )
+    imp.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="box formats: keep the tool's image ids (default: the image file's base name)",
     )
     imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
     imp.set_defaults(handler=_import)
