@@ -101,6 +101,15 @@ def _dense(*columns: np.ndarray) -> np.ndarray:
     return np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
 
 
+def _compact(ids: np.ndarray) -> np.ndarray:
+    """``ids`` as small non-negative integers: unchanged when already small enough to count
+    with ``np.bincount`` (a sort is the costliest step of a matching), else renumbered."""
+    ids = np.asarray(ids)
+    if len(ids) and ids.min() >= 0 and ids.max() < 4 * len(ids) + 1024:
+        return ids.astype(np.int64, copy=False)
+    return _dense(ids)
+
+
 def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """The one-to-one matching with the most edges, then the largest total weight.
 
@@ -115,21 +124,25 @@ def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray
     chosen = np.zeros(n, dtype=bool)
     if n == 0:
         return chosen
-    lid, rid = _dense(left), _dense(right)
+    lid, rid = _compact(left), _compact(right)
     deg_l, deg_r = np.bincount(lid), np.bincount(rid)
     simple = (deg_l[lid] == 1) & (deg_r[rid] == 1)
     chosen[simple] = True
     rest = np.flatnonzero(~simple)
     if not len(rest):
         return chosen
-    lr, rr = _dense(lid[rest]), _dense(rid[rest])
-    n_l, n_r = int(lr.max()) + 1, int(rr.max()) + 1
-    graph = coo_matrix((np.ones(len(rest)), (lr, rr + n_l)), shape=(n_l + n_r, n_l + n_r))
+    # components of the remaining edges (no sort: node ids are already small integers)
+    n_l, n_r = len(deg_l), len(deg_r)
+    graph = coo_matrix(
+        (np.ones(len(rest)), (lid[rest], rid[rest] + n_l)), shape=(n_l + n_r, n_l + n_r)
+    )
     _, node_component = connected_components(graph, directed=False)
-    component = node_component[lr]
-    n_comp = int(component.max()) + 1
-    lefts = np.bincount(node_component[:n_l], minlength=n_comp)
-    rights = np.bincount(node_component[n_l:], minlength=n_comp)
+    component = node_component[lid[rest]]
+    n_comp = int(node_component.max()) + 1
+    in_rest_l = np.bincount(lid[rest], minlength=n_l) > 0
+    in_rest_r = np.bincount(rid[rest], minlength=n_r) > 0
+    lefts = np.bincount(node_component[:n_l][in_rest_l], minlength=n_comp)
+    rights = np.bincount(node_component[n_l:][in_rest_r], minlength=n_comp)
     star = (lefts == 1) | (rights == 1)
     # stars: the heaviest edge of each component (stable order keeps the first on ties)
     in_star = star[component]
@@ -197,7 +210,7 @@ def classify(edges: Edges, threshold: float = 0.5) -> dict[str, np.ndarray]:
 
     See the module docstring; a ``duplicate`` mask marks one edge per duplicate box.
     """
-    lid, rid = _dense(edges.left), _dense(edges.right)
+    lid, rid = _compact(edges.left), _compact(edges.right)
     same = edges.label == edges.ref_label
     over = edges.iou >= threshold
     tp = np.zeros(len(lid), dtype=bool)
@@ -310,13 +323,22 @@ def _summary(
 ) -> pd.DataFrame:
     """One row per annotator from candidate edges and box counts (see :func:`box_summary`)."""
     who = np.array(sorted(set(n_items.index)), dtype=np.int64)
-    position = {int(k): i for i, k in enumerate(who)}
-    at = np.array([position[int(k)] for k in edges.who], dtype=np.int64)
+    at = np.searchsorted(who, edges.who)
     size = len(who)
-    n_given = np.zeros(size)
-    np.add.at(n_given, [position[int(k)] for k in given["who"]], given["n"].to_numpy())
-    n_ref = np.zeros(size)
-    np.add.at(n_ref, [position[int(k)] for k in reference["who"]], reference["n"].to_numpy())
+    n_given = np.bincount(
+        np.searchsorted(who, given["who"].to_numpy(np.int64)),
+        weights=given["n"].to_numpy(float),
+        minlength=size,
+    )
+    n_ref = np.bincount(
+        np.searchsorted(who, reference["who"].to_numpy(np.int64)),
+        weights=reference["n"].to_numpy(float),
+        minlength=size,
+    )
+    # box ids renumbered once, so no matching below sorts them again
+    edges = Edges(
+        edges.who, _dense(edges.left), _dense(edges.right), edges.label, edges.ref_label, edges.iou
+    )
     masks = classify(edges, threshold)
     tp_mask = masks["tp"]
     tp = np.bincount(at[tp_mask], minlength=size).astype(float)
