@@ -55,7 +55,8 @@ def _committee(rng: np.random.Generator, n_boxes: int) -> pd.DataFrame:
     image = np.repeat(np.arange(n_images), per_image)
     slot = np.arange(len(image)) - np.repeat(np.cumsum(per_image) - per_image, per_image)
     dense = np.repeat(crowded, per_image)
-    # sparse images: one box per 300 px cell; crowded: 20 boxes of 60 px, 22 px apart (neighbours at IoU ~0.46)
+    # sparse images: one box per 300 px cell; crowded: 20 boxes of 60 px, 22 px apart
+    # (neighbours at IoU ~0.46, so jitter makes some ambiguous)
     x = np.where(dense, 20 + slot * 22, 20 + (slot % 4) * 300) + rng.uniform(0, 10, len(image))
     y = np.where(dense, 100 + rng.uniform(0, 10, len(image)), 20 + (slot // 4) * 300)
     w = np.where(dense, 60, rng.uniform(40, 250, len(image)))

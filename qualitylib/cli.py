@@ -115,6 +115,7 @@ def _export(args: argparse.Namespace) -> int:
         options: dict[str, object] = {"iou_threshold": args.iou}
         if args.table == "box-summary":
             options["against"] = args.against
+            options["by_label"] = args.by_label
         if args.table == "consensus-boxes" and args.min_workers is not None:
             options["min_workers"] = args.min_workers
         exporter = partial(exporter, **options)
@@ -362,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["reference", "consensus"],
         default="reference",
         help="box-summary: score against the committee, or the consensus of the others",
+    )
+    exp.add_argument(
+        "--by-label", action="store_true", help="box-summary: one row per annotator and label"
     )
     exp.add_argument(
         "--min-workers",

@@ -326,6 +326,23 @@ def test_summary_counts_every_error_and_the_empty_control(scene: Path) -> None:
     assert (w.n_items, w.tp, w.fp, w.fn) == (1, 0, 0, 0) and np.isnan(w.precision)
 
 
+def test_summary_by_label(scene: Path) -> None:
+    with connect(scene, read_only=True) as con:
+        frame = box_summary(con, by_label=True)
+    u = frame[frame["annotator_id"] == "u"].set_index("label")
+    assert u[["tp", "fp", "fn"]].to_dict("index") == {
+        "car": {"tp": 1, "fp": 5, "fn": 1},
+        "dog": {"tp": 0, "fp": 0, "fn": 1},
+        "person": {"tp": 0, "fp": 0, "fn": 1},
+    }
+    v = frame[frame["annotator_id"] == "v"]
+    assert v["precision"].tolist() == [1.0, 1.0, 1.0] and v["label"].tolist() == [
+        "car",
+        "dog",
+        "person",
+    ]
+
+
 def test_errors_explain_every_left_over_box(scene: Path) -> None:
     with connect(scene, read_only=True) as con:
         errors = box_errors(con)

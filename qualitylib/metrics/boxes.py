@@ -155,17 +155,22 @@ def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray
     crowded = rest[~in_star]
     if len(crowded):
         comp = component[~in_star]
+        # each component's boxes numbered from 0, for all components at once: ranks of
+        # (component, box) are contiguous per component, so subtracting its first rank works
+        rows = _dense(comp * np.int64(n_l) + lid[crowded])
+        cols = _dense(comp * np.int64(n_r) + rid[crowded])
         order = np.argsort(comp, kind="stable")
-        crowded, comp = crowded[order], comp[order]
+        crowded, comp, rows, cols = crowded[order], comp[order], rows[order], cols[order]
         bounds = np.flatnonzero(np.r_[True, np.diff(comp) != 0, True])
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             edges = crowded[start:stop]
-            rows, cols = _dense(lid[edges]), _dense(rid[edges])
-            big = min(rows.max(), cols.max()) + 2.0
-            cost = np.zeros((rows.max() + 1, cols.max() + 1))
-            cost[rows, cols] = big + weight[edges]
-            index = np.full(cost.shape, -1)
-            index[rows, cols] = edges
+            r_local = rows[start:stop] - rows[start:stop].min()
+            c_local = cols[start:stop] - cols[start:stop].min()
+            shape = (r_local.max() + 1, c_local.max() + 1)
+            cost = np.zeros(shape)
+            cost[r_local, c_local] = min(shape) + 1.0 + weight[edges]
+            index = np.full(shape, -1)
+            index[r_local, c_local] = edges
             r, c = linear_sum_assignment(cost, maximize=True)
             picked = index[r, c]
             chosen[picked[picked >= 0]] = True
@@ -359,6 +364,7 @@ def _summary(
     frame = pd.DataFrame(
         {
             "annotator_id": [people[int(k)] for k in who],
+            "key": who,
             "n_items": n_items.reindex(who).to_numpy(),
             "tp": tp.astype(int),
             "fp": fp.astype(int),
@@ -380,7 +386,7 @@ def _summary(
     k = len(COCO_THRESHOLDS)
     frame["precision_coco"] = np.where(n_given > 0, coco_p / k, np.nan)
     frame["recall_coco"] = np.where(n_ref > 0, coco_r / k, np.nan)
-    return frame.sort_values("annotator_id").reset_index(drop=True)
+    return frame.sort_values(["annotator_id", "key"]).reset_index(drop=True)
 
 
 def box_summary(
@@ -388,10 +394,12 @@ def box_summary(
     filters: Filters = NO_FILTERS,
     iou_threshold: float = 0.5,
     against: str = "reference",
+    by_label: bool = False,
 ) -> pd.DataFrame:
     """One row per annotator: ``annotator_id, n_items, tp, fp, fn``, precision and recall with
     ``_ci_low, _ci_high, _n`` (Wilson), ``f1, f1_n, mean_iou, mean_iou_n, precision_coco,
-    recall_coco``.
+    recall_coco``; ``by_label``: one row per annotator and label (a box of label L given or
+    expected; the matches are per label already).
 
     ``against="reference"`` scores every selected submission on committee-decided items
     against the committee set in force when it was made; ``n_items`` counts those items (empty
@@ -400,14 +408,37 @@ def box_summary(
     """
     _check_threshold(iou_threshold)
     if against == "consensus":
+        if by_label:
+            raise ValueError("by_label is available against the reference only")
         return _leave_one_out(con, filters, iou_threshold)
     if against != "reference":
         raise ValueError(f"against must be 'reference' or 'consensus', got {against!r}")
     _submissions(con, filters)
     edges = _reference_edges(con, min(POOR_IOU, iou_threshold))
     given, reference = _box_counts(con)
-    people, _ = _names(con)
-    return _summary(edges, given, reference, _n_items(con), iou_threshold, people)
+    people, labels = _names(con)
+    n_items = _n_items(con)
+    if not by_label:
+        frame = _summary(edges, given, reference, n_items, iou_threshold, people)
+        return frame.drop(columns="key")
+    # one "annotator" per (annotator, label): TP edges share the label on both sides
+    step = 1 << 16
+    keyed = [frame.assign(who=frame["who"] * step + frame["label"]) for frame in (given, reference)]
+    keys = np.union1d(keyed[0]["who"], keyed[1]["who"]).astype(np.int64)
+    edges = Edges(
+        edges.who * step + edges.label,
+        *(getattr(edges, f) for f in Edges.__dataclass_fields__ if f != "who"),
+    )
+    names = {int(k): people[int(k) // step] for k in keys}
+    frame = _summary(
+        edges,
+        *keyed,
+        pd.Series(n_items.reindex(keys // step).to_numpy(), index=keys),
+        iou_threshold,
+        names,
+    )
+    frame.insert(1, "label", [labels[int(k) % step] for k in frame.pop("key")])
+    return frame.sort_values(["annotator_id", "label"]).reset_index(drop=True)
 
 
 def _check_threshold(threshold: float) -> None:
@@ -827,4 +858,7 @@ def _leave_one_out(
     )
     given = pd.concat(given_parts, ignore_index=True) if given_parts else empty
     reference = pd.concat(reference_parts, ignore_index=True) if reference_parts else empty
-    return _summary(joined, given, reference, pd.Series(n_items, dtype=np.int64), threshold, people)
+    frame = _summary(
+        joined, given, reference, pd.Series(n_items, dtype=np.int64), threshold, people
+    )
+    return frame.drop(columns="key")
