@@ -106,7 +106,7 @@ def _export(args: argparse.Namespace) -> int:
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
-    elif args.table in ("box-summary", "box-errors", "box-agreement", "consensus-boxes"):
+    elif args.table.startswith("box-") or args.table == "consensus-boxes":
         from functools import partial
 
         if not 0 < args.iou <= 1:

@@ -15,7 +15,13 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
-from qualitylib.metrics.boxes import box_agreement, box_errors, box_summary, consensus_boxes
+from qualitylib.metrics.boxes import (
+    box_agreement,
+    box_confusion,
+    box_errors,
+    box_summary,
+    consensus_boxes,
+)
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
@@ -55,10 +61,11 @@ EXPORTS: dict[str, Exporter] = {
     "stale-policy": stale_policy,
     "box-summary": box_summary,
     "box-errors": box_errors,
+    "box-confusion": box_confusion,
     "box-agreement": box_agreement,
     "consensus-boxes": consensus_boxes,
 }
-BOX_TABLES = ("box-summary", "box-errors", "box-agreement", "consensus-boxes")
+BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
