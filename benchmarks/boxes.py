@@ -31,6 +31,7 @@ import pandas as pd
 
 from qualitylib.ingest import import_files
 from qualitylib.metrics.boxes import (
+    _compact,
     _dense,
     _reference_edges,
     _submissions,
@@ -113,7 +114,7 @@ def ours_one_threshold(con: duckdb.DuckDBPyConnection, threshold: float = 0.5) -
     _submissions(con, Filters())
     edges = _reference_edges(con, threshold)
     keep = edges.label == edges.ref_label
-    hit = match(_dense(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
+    hit = match(_compact(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
     who, n = np.unique(edges.who[keep][hit], return_counts=True)
     return dict(zip(who.tolist(), n.tolist(), strict=True))
 

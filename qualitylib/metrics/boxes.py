@@ -262,7 +262,7 @@ def _submissions(con: duckdb.DuckDBPyConnection, filters: Filters, current: bool
     extra = " AND s.is_current" if current else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _box_subs AS
-            SELECT row_number() OVER (ORDER BY item_key, annotator_key, annotated_at) AS sub_id,
+            SELECT row_number() OVER () AS sub_id,  -- an id only: no sort needed
                    s.* FROM box_sets s
             WHERE s.ref_decided_at IS NOT NULL AND {where}{extra}""",
         params,
@@ -342,7 +342,12 @@ def _summary(
     )
     # box ids renumbered once, so no matching below sorts them again
     edges = Edges(
-        edges.who, _dense(edges.left), _dense(edges.right), edges.label, edges.ref_label, edges.iou
+        edges.who,
+        _compact(edges.left),
+        _dense(edges.right),
+        edges.label,
+        edges.ref_label,
+        edges.iou,
     )
     masks = classify(edges, threshold)
     tp_mask = masks["tp"]
