@@ -63,6 +63,7 @@ COCO_THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 POOR_IOU = 0.1  # lowest IoU at which a left-over pair of one label is a localisation error
 ERRORS = ("wrong_class", "poor_localization", "duplicate", "extra", "missed")
 NOTHING = "nothing"
+COORDINATES = ("x_min", "y_min", "x_max", "y_max")
 NO_FILTERS = Filters()  # the row / column of the confusion matrix for "no box"
 
 
@@ -740,41 +741,41 @@ def _clusters(
 ) -> pd.DataFrame:
     """Consensus boxes from ``boxes`` linked by ``pairs`` (``box_a, box_b``): connected
     components of same-label pairs at IoU >= t; kept with >= K distinct workers (K = a
-    majority of the item's workers unless ``min_workers``); coordinates = medians."""
+    majority of the item's workers unless ``min_workers``); coordinates = medians.
+
+    Every frame carries a ``scope`` column: clusters never cross scopes, so one call builds
+    the consensus of every leave-one-out scope at once (``scope`` = the left-out worker).
+    """
+    columns = ["scope", "item_key", "label", *COORDINATES, "n_workers", "support"]
     if boxes.empty:
-        return pd.DataFrame(
-            columns=[
-                "item_key",
-                "label",
-                "x_min",
-                "y_min",
-                "x_max",
-                "y_max",
-                "n_workers",
-                "support",
-            ]
-        )
-    position = pd.Series(np.arange(len(boxes)), index=boxes["box_id"].to_numpy())
-    a = position.reindex(pairs["box_a"].to_numpy()).to_numpy()
-    b = position.reindex(pairs["box_b"].to_numpy()).to_numpy()
-    keep = ~(np.isnan(a) | np.isnan(b)) if len(a) else np.zeros(0, dtype=bool)
-    a, b = a[keep].astype(int), b[keep].astype(int)
+        return pd.DataFrame(columns=columns)
+    scope_step = np.int64(1) << 32
+    node = pd.Series(
+        np.arange(len(boxes)),
+        index=boxes["scope"].to_numpy(np.int64) * scope_step + boxes["box_id"].to_numpy(np.int64),
+    )
+    scope = pairs["scope"].to_numpy(np.int64) * scope_step
+    a = node.reindex(scope + pairs["box_a"].to_numpy(np.int64)).to_numpy()
+    b = node.reindex(scope + pairs["box_b"].to_numpy(np.int64)).to_numpy()
+    keep = ~(np.isnan(a) | np.isnan(b))
     n = len(boxes)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    graph = coo_matrix(
+        (np.ones(int(keep.sum())), (a[keep].astype(int), b[keep].astype(int))), shape=(n, n)
+    )
     _, component = connected_components(graph, directed=False)
-    frame = boxes.assign(cluster=component)
-    coords = ["x_min", "y_min", "x_max", "y_max"]
-    grouped = frame.groupby("cluster")
-    out = grouped[coords].median()
-    out["item_key"] = grouped["item_key"].first()
-    out["label"] = grouped["label"].first()
+    grouped = boxes.assign(cluster=component).groupby("cluster")
+    out = grouped[list(COORDINATES)].median()
+    for column in ("scope", "item_key", "label"):
+        out[column] = grouped[column].first()
     out["n_workers"] = grouped["who"].nunique()
-    per_item = workers.groupby("item_key")["who"].nunique()
-    out["item_workers"] = per_item.reindex(out["item_key"]).to_numpy()
+    per_item = workers.groupby(["scope", "item_key"])["who"].nunique()
+    out["item_workers"] = per_item.reindex(
+        pd.MultiIndex.from_arrays([out["scope"], out["item_key"]])
+    ).to_numpy()
     k = out["item_workers"] // 2 + 1 if min_workers is None else min_workers
     out = out[out["n_workers"] >= k].copy()
     out["support"] = out["n_workers"] / out["item_workers"]
-    return out.drop(columns="item_workers").reset_index(drop=True)
+    return out[columns].reset_index(drop=True)
 
 
 def _same_label_pairs(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
@@ -805,7 +806,10 @@ def consensus_boxes(
     """
     _check_threshold(iou_threshold)
     boxes, workers = _current_boxes(con, filters)
-    out = _clusters(boxes, _same_label_pairs(con, iou_threshold), workers, min_workers)
+    pairs = _same_label_pairs(con, iou_threshold)
+    out = _clusters(
+        boxes.assign(scope=0), pairs.assign(scope=0), workers.assign(scope=0), min_workers
+    )
     items = dict(con.execute("SELECT item_key, item_id FROM items").fetchall())
     _, labels = _names(con)
     out.insert(0, "item_id", out.pop("item_key").map(lambda k: items[int(k)]))
@@ -818,52 +822,42 @@ def _leave_one_out(
     con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
 ) -> pd.DataFrame:
     """Each worker's current boxes scored against the consensus of the others (K = majority of
-    the others), on items with at least one other worker; as :func:`box_summary`."""
+    the others), on items with at least one other worker; as :func:`box_summary`.
+
+    The other workers' boxes are copied once per worker who labelled the item (scope = that
+    worker), so every leave-one-out consensus comes from one clustering, without a loop.
+    """
     boxes, workers = _current_boxes(con, filters)
     pairs = _same_label_pairs(con, threshold)
     people, _ = _names(con)
-    edges: list[Edges] = []
-    given_parts, reference_parts, n_items = [], [], {}
-    for worker in sorted(workers["who"].unique()):
-        items = workers.loc[workers["who"] == worker, "item_key"]
-        others = workers[(workers["who"] != worker) & workers["item_key"].isin(items)]
-        if others.empty:
-            continue
-        n_items[int(worker)] = others["item_key"].nunique()
-        scope = boxes["item_key"].isin(others["item_key"])
-        theirs = boxes[scope & (boxes["who"] != worker)]
-        mine = boxes[scope & (boxes["who"] == worker)]
-        linked = pairs[(pairs["key_a"] != worker) & (pairs["key_b"] != worker)]
-        consensus = _clusters(theirs, linked, others, None).reset_index(names="cluster")
-        given_parts.append(
-            mine.groupby("label").size().rename("n").reset_index().assign(who=worker)
-        )
-        reference_parts.append(
-            consensus.groupby("label").size().rename("n").reset_index().assign(who=worker)
-        )
-        cross = mine.merge(consensus, on="item_key", suffixes=("", "_c"))
-        coords = ["x_min", "y_min", "x_max", "y_max"]
-        overlap = iou(cross[coords].to_numpy(), cross[[c + "_c" for c in coords]].to_numpy())
-        keep = overlap > 0
-        edges.append(
-            Edges(
-                np.full(int(keep.sum()), worker, dtype=np.int64),
-                cross["box_id"].to_numpy()[keep],
-                int(worker) * 4294967296 + cross["cluster"].to_numpy(np.int64)[keep],
-                cross["label"].to_numpy()[keep],
-                cross["label_c"].to_numpy()[keep],
-                overlap[keep],
-            )
-        )
-    empty = pd.DataFrame({"who": pd.Series(dtype=np.int64), "label": [], "n": []})
-    joined = (
-        Edges(*(np.concatenate([getattr(e, f) for e in edges]) for f in Edges.__dataclass_fields__))
-        if edges
-        else Edges(*(np.zeros(0, dtype=np.int64) for _ in range(5)), np.zeros(0))
+    scorers = workers.rename(columns={"who": "scope"})
+    theirs = boxes.merge(scorers, on="item_key").query("who != scope")
+    linked = pairs.merge(scorers, on="item_key").query("key_a != scope and key_b != scope")
+    others = workers.merge(scorers, on="item_key").query("who != scope")
+    consensus = _clusters(theirs, linked, others, None)
+    scored = others[["scope", "item_key"]].drop_duplicates().rename(columns={"scope": "who"})
+    n_items = scored.groupby("who")["item_key"].size()
+    mine = boxes.merge(scored, on=["who", "item_key"])
+    given = mine.groupby(["who", "label"]).size().rename("n").reset_index()
+    reference = consensus.groupby(["scope", "label"]).size().rename("n").reset_index()
+    reference = reference.rename(columns={"scope": "who"})
+    cross = mine.merge(
+        consensus.reset_index(names="cluster").rename(columns={"scope": "who"}),
+        on=["who", "item_key"],
+        suffixes=("", "_c"),
     )
-    given = pd.concat(given_parts, ignore_index=True) if given_parts else empty
-    reference = pd.concat(reference_parts, ignore_index=True) if reference_parts else empty
-    frame = _summary(
-        joined, given, reference, pd.Series(n_items, dtype=np.int64), threshold, people
+    overlap = iou(
+        cross[list(COORDINATES)].to_numpy(float),
+        cross[[c + "_c" for c in COORDINATES]].to_numpy(float),
     )
+    hit = overlap > 0
+    edges = Edges(
+        cross["who"].to_numpy(np.int64)[hit],
+        cross["box_id"].to_numpy(np.int64)[hit],
+        cross["cluster"].to_numpy(np.int64)[hit],
+        cross["label"].to_numpy(np.int64)[hit],
+        cross["label_c"].to_numpy(np.int64)[hit],
+        overlap[hit],
+    )
+    frame = _summary(edges, given, reference, n_items.astype(np.int64), threshold, people)
     return frame.drop(columns="key")
