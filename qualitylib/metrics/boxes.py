@@ -591,8 +591,9 @@ def _pair_edges(con: duckdb.DuckDBPyConnection, threshold: float) -> dict[str, n
 
 def _pair_matches(e: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the same-label matches and of the geometric matches of the left-overs."""
-    left = _dense(e["key_b"], e["box_a"])
-    right = _dense(e["key_a"], e["box_b"])
+    step = np.int64(1) << 32  # box ids stay below 2^32: (annotator, box) as one integer
+    left = _dense(e["key_b"].astype(np.int64) * step + e["box_a"])
+    right = _dense(e["key_a"].astype(np.int64) * step + e["box_b"])
     same = e["label_a"] == e["label_b"]
     first = np.zeros(len(left), dtype=bool)
     idx = np.flatnonzero(same)
@@ -611,26 +612,21 @@ def _agreement_tables(
     pairs = _pair_scope(con, filters)
     e = _pair_edges(con, threshold)
     first, second = _pair_matches(e)
-    label_keys = sorted(set(e["label_a"].tolist()) | set(e["label_b"].tolist()))
+    label_keys = np.union1d(e["label_a"], e["label_b"]).astype(np.int64)
     k = max(len(label_keys), 1)
-    code = {key: i for i, key in enumerate(label_keys)}
-    index = {
-        (int(a), int(b)): i
-        for i, (a, b) in enumerate(zip(pairs["key_a"], pairs["key_b"], strict=True))
-    }
-    at = np.array(
-        [index[(int(a), int(b))] for a, b in zip(e["key_a"], e["key_b"], strict=True)], dtype=int
-    )
+    step = np.int64(1) << 32
+    pair_ids = pairs["key_a"].to_numpy(np.int64) * step + pairs["key_b"].to_numpy(np.int64)
+    at = np.searchsorted(pair_ids, e["key_a"].astype(np.int64) * step + e["key_b"])
     size = len(pairs)
     pairs["matched"] = np.bincount(at[first], minlength=size)
     pairs["iou_sum"] = np.bincount(at[first], weights=e["iou"][first], minlength=size)
     pairs["iou_squares"] = np.bincount(at[first], weights=e["iou"][first] ** 2, minlength=size)
     geometric = first | second
     tables = np.zeros((size, k, k))
-    la = np.array([code[int(v)] for v in e["label_a"][geometric]], dtype=int)
-    lb = np.array([code[int(v)] for v in e["label_b"][geometric]], dtype=int)
+    la = np.searchsorted(label_keys, e["label_a"][geometric])
+    lb = np.searchsorted(label_keys, e["label_b"][geometric])
     np.add.at(tables, (at[geometric], la, lb), 1)
-    return pairs, tables, label_keys
+    return pairs, tables, label_keys.tolist()
 
 
 def _agreement_columns(
