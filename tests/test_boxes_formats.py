@@ -123,6 +123,8 @@ def test_ground_truth_five_workers_with_the_manifest(db: Path) -> None:
     assert sum(1 for r in rows if r[0] == "street-002.jpg" and r[2] is None) == 5
     assert len({r[1] for r in rows}) == 5
     assert _sizes(db) == {"street-001.jpg": (640, 480), "street-002.jpg": (640, 480)}
+    findings = check_store(db)  # the manifest brings images only: no log rows to account for
+    assert all(f.ok for f in findings), [str(f) for f in findings if not f.ok]
 
 
 def test_ground_truth_without_manifest_keys_items_by_dataset_object(db: Path) -> None:

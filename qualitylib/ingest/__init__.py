@@ -223,7 +223,7 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
     _drop_staging(con)  # free their memory for the next file and the rescore
     counts = LoadCounts(
         # rows of the log; images a box export brings are counted as new items
-        sum(c.n_rows for kind, c in loaded.items() if kind != "items" or len(loaded) == 1),
+        sum(c.n_rows for kind, c in loaded.items() if kind != "items" or source.kind == "items"),
         sum(c.n_new_annotators for c in loaded.values()),
         sum(c.n_new_items for c in loaded.values()),
     )
