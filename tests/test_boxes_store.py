@@ -120,3 +120,48 @@ def test_bad_box_changes_nothing(store: Path, write: Write) -> None:
         import_files(store, "boxes", [bad])
     with connect(store, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM boxes").fetchall() == before
+
+
+def test_sql_iou_equals_numpy_iou(db: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from qualitylib.metrics.boxes import iou
+
+    rng = np.random.default_rng(2)
+    n = 400
+    corner = rng.uniform(0, 300, (n, 2)).round(2)
+    size = rng.uniform(1, 150, (n, 2)).round(2)
+    frame = pd.DataFrame(
+        {
+            "item_id": [f"img-{i}" for i in rng.integers(0, 20, n)],
+            "label": "car",
+            "x_min": corner[:, 0],
+            "y_min": corner[:, 1],
+            "x_max": corner[:, 0] + size[:, 0],
+            "y_max": corner[:, 1] + size[:, 1],
+        }
+    )
+    ref = tmp_path / "ref.parquet"
+    frame.assign(decided_at=pd.Timestamp("2026-09-01", tz="UTC")).to_parquet(ref)
+    boxes = tmp_path / "boxes.parquet"
+    frame.assign(
+        annotator_id="a",
+        x_min=frame["x_min"] + 3,
+        annotated_at=pd.Timestamp("2026-09-02", tz="UTC"),
+    ).assign(x_max=lambda f: f["x_max"] + 5).to_parquet(boxes)
+    import_files(db, "reference-boxes", [ref])
+    import_files(db, "boxes", [boxes])
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            """SELECT a.x_min, a.y_min, a.x_max, a.y_max, r.x_min, r.y_min, r.x_max, r.y_max,
+                      c.iou
+               FROM box_candidates c JOIN boxes a USING (box_id)
+               JOIN box_reference r ON r.box_id = c.ref_box_id"""
+        ).fetchnumpy()
+    assert len(rows["iou"]) > n  # every box meets its own committee box, and some others
+    ours = iou(
+        np.column_stack([rows[k] for k in ("x_min", "y_min", "x_max", "y_max")]),
+        np.column_stack([rows[k] for k in ("x_min_1", "y_min_1", "x_max_1", "y_max_1")]),
+    )
+    np.testing.assert_array_equal(ours, rows["iou"])

@@ -194,14 +194,6 @@ class Edges:
     ref_label: np.ndarray
     iou: np.ndarray
 
-    def subset(self, mask: np.ndarray) -> Edges:
-        """The edges where ``mask`` is true."""
-        return Edges(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
-
-    def swapped(self) -> Edges:
-        """The same pairs with the sides exchanged (``who`` kept)."""
-        return Edges(self.who, self.right, self.left, self.ref_label, self.label, self.iou)
-
 
 def _taken(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """For each edge, whether its box (``ids``) is in an edge selected by ``mask``."""
