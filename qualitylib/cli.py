@@ -42,6 +42,10 @@ def _import(args: argparse.Namespace) -> int:
             control=args.control,
             at=args.at,
             progress=progress,
+            annotator=args.annotator,
+            reference=args.reference,
+            jobs=args.jobs,
+            keep_ids=args.keep_ids,
         )
     print(summary)
     return 0
@@ -114,6 +118,19 @@ def _export(args: argparse.Namespace) -> int:
         exporter = _behaviour_exporter(args, exporter)
     elif args.table in ("gold-budget", "gold-exposure"):
         exporter = _gold_exporter(args, exporter)
+    elif args.table.startswith("box-") or args.table == "consensus-boxes":
+        from functools import partial
+
+        if not 0 < args.iou <= 1:
+            print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
+            return 2
+        options: dict[str, object] = {"iou_threshold": args.iou}
+        if args.table == "box-summary":
+            options["against"] = args.against
+            options["by_label"] = args.by_label
+        if args.table == "consensus-boxes" and args.min_workers is not None:
+            options["min_workers"] = args.min_workers
+        exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
@@ -376,6 +393,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=_timestamp,
         help="with --format: timestamp for records without one (default: the file's mtime)",
     )
+    imp.add_argument(
+        "--annotator", help="with --format coco: whose boxes the file holds (COCO names no one)"
+    )
+    imp.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --format coco or cvat: the file holds the committee's boxes",
+    )
+    imp.add_argument(
+        "--jobs",
+        type=Path,
+        metavar="FILE",
+        help="with --format cvat: CSV job_id,start_frame,stop_frame,assignee (who drew what)",
+    )
+    imp.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="box formats: keep the tool's image ids (default: the image file's base name)",
+    )
     imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
     imp.set_defaults(handler=_import)
 
@@ -433,6 +469,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument(
         "--delay-weeks", type=float, help="gold-budget: target drift-detection delay (2 weeks)"
+    )
+    exp.add_argument(
+        "--iou", type=float, default=0.5, help="box tables: IoU threshold of a match (default 0.5)"
+    )
+    exp.add_argument(
+        "--against",
+        choices=["reference", "consensus"],
+        default="reference",
+        help="box-summary: score against the committee, or the consensus of the others",
+    )
+    exp.add_argument(
+        "--by-label", action="store_true", help="box-summary: one row per annotator and label"
+    )
+    exp.add_argument(
+        "--min-workers",
+        type=int,
+        help="consensus-boxes: workers a consensus box needs (default: a majority of the item's)",
     )
     exp.set_defaults(handler=_export)
 
