@@ -645,6 +645,7 @@ def _agreement_columns(
         "mean_iou": mean,
         "mean_iou_ci_low": low,
         "mean_iou_ci_high": high,
+        "mean_iou_n": matched.astype(int),
         "label_kappa": kappa.value if kappa is not None else np.array([]),
         "label_kappa_ci_low": kappa.ci_low if kappa is not None else np.array([]),
         "label_kappa_ci_high": kappa.ci_high if kappa is not None else np.array([]),
