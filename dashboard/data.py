@@ -32,6 +32,7 @@ from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.periods import week_filters as week_filters  # for the pages
 from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
 from qualitylib.metrics.review import review_queue, review_queue_size
+from qualitylib.metrics.skill import SkillAgreement, annotator_skill, skill_agreement
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
 from qualitylib.store import connect
@@ -280,3 +281,12 @@ def headlines(store: Store, filters: Filters, objective: Objective) -> Headlines
     alerts, who is in training, the review queue's size, raters."""
     with _read(store) as con:
         return metrics_headlines(con, store.only(filters), objective)
+
+
+@st.cache_data(show_spinner="Estimating skill without the committee (Dawid-Skene)…")
+def skill(store: Store, filters: Filters) -> tuple[pd.DataFrame, SkillAgreement]:
+    """Dawid-Skene skill beside skill against the committee (``annotator_skill``), and how far
+    the two agree (``skill_agreement``)."""
+    with _read(store) as con:
+        table = annotator_skill(con, store.only(filters))
+    return table, skill_agreement(table)

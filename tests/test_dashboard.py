@@ -20,6 +20,7 @@ from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import annotator_summary
 from qualitylib.metrics.review import review_queue
+from qualitylib.metrics.skill import annotator_skill
 from qualitylib.metrics.team_agreement import agreement_results
 from qualitylib.pseudonyms import pseudonym
 from qualitylib.store import connect
@@ -141,6 +142,15 @@ def test_agreement_page_shows_team_coefficients_and_pair_disagreements(
     _choose(at, "f_teams", ["team-a"])
     _assert_clean(at)
     assert _metric(at, "Fleiss' kappa") == f"{team_a['fleiss_kappa'].value:.2f}"
+    # Skill without the committee beside skill against it, for everyone of team-a who answered.
+    with connect(demo_db, read_only=True) as con:
+        skill = annotator_skill(con, Filters(teams=("team-a",)))
+    table = at.dataframe[-1].value
+    assert len(table) == len(skill) > 3
+    assert table["Dawid-Skene accuracy"].tolist() == [
+        f"{v * 100:.1f} %" for v in skill["ds_accuracy"]
+    ]
+    assert "correlate at r = " in _texts(at)
 
 
 def test_data_page_imports_uploads_and_the_pages_see_it_at_once(

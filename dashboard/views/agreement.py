@@ -141,3 +141,39 @@ st.dataframe(
     ),
     hide_index=True,
 )
+
+st.subheader("Skill without the committee")
+skills, fit = data.skill(store, filters)
+if skills.empty:
+    st.info("No answers under these filters: not enough data.")
+else:
+    st.caption(
+        "Each annotator's accuracy estimated from the answers alone (Dawid & Skene 1979: no "
+        "reference needed), beside their accuracy against the committee on reference items. "
+        + (
+            f"Across {fit.n:,} annotators the two correlate at r = {common.number(fit.value)} "
+            f"({common.interval(fit.ci_low, fit.ci_high, as_percent=False)}); mean gap "
+            f"{common.percent(fit.mean_abs_difference)}."
+            if fit.reason is None
+            else f"Their agreement: not enough data ({fit.reason})."
+        )
+    )
+    shown = common.people(skills)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Annotator": shown["annotator_id"],
+                "Answers": shown["n_items"],
+                "Dawid-Skene accuracy": [common.percent(v) for v in shown["ds_accuracy"]],
+                "Against the committee": [common.percent(v) for v in shown["accuracy"]],
+                "95 % CI": [
+                    common.interval(lo, hi, prefix=False)
+                    for lo, hi in zip(
+                        shown["accuracy_ci_low"], shown["accuracy_ci_high"], strict=True
+                    )
+                ],
+                "n reference labels": shown["accuracy_n"],
+            }
+        ),
+        hide_index=True,
+    )
