@@ -154,3 +154,13 @@ def test_every_export_follows_the_rate_pattern(demo_db: Path) -> None:
             assert {f"{rate}_ci_high", f"{rate}_n"} <= set(table.columns), (name, rate)
         assert not {f"recall_{label}" for label in labels} & set(table.columns), name
     assert "kappa_n" in tables["pairwise-kappa"] and "kappa_se" in tables["annotator-summary"]
+
+
+def test_last_week_with_labels(store: Path) -> None:
+    with connect(store, read_only=True) as con:
+        # Labels in the weeks of 7 and 14 September 2026; "today" a Wednesday weeks later.
+        assert catalog.last_week_with_labels(con, None, date(2026, 10, 7)) == "2026-W38"
+        assert catalog.last_week_with_labels(con, None, date(2026, 9, 16)) == "2026-W37"
+        south = Filters(teams=("south",))
+        assert catalog.last_week_with_labels(con, south, date(2026, 10, 7)) == "2026-W37"
+        assert catalog.last_week_with_labels(con, None, date(2026, 9, 7)) is None

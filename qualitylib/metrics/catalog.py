@@ -6,19 +6,22 @@ labelled, how many labels), so that no renderer writes SQL of its own.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
 
 from qualitylib.metrics.counts import filtered_sql
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.periods import iso_week
 
 __all__ = [
     "annotators",
     "filter_options",
     "import_history",
     "last_day",
+    "last_week_with_labels",
     "latest_week",
     "n_labels",
     "newcomers",
@@ -103,6 +106,18 @@ def last_day(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> 
     return con.execute(f"SELECT max(annotated_at)::DATE FROM {source} AS f", params).fetchall()[0][
         0
     ]
+
+
+def last_week_with_labels(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None, before: date
+) -> str | None:
+    """The last complete ISO week (``2026-W47``) ending before ``before`` in which ``filters``
+    select labels: a report's default week (older than last week when the feed stopped).
+    None when there are none."""
+    sunday = before - timedelta(days=before.isoweekday())
+    source, params = filtered_sql(replace(filters or Filters(), until=sunday))
+    latest = con.execute(f"SELECT max(annotated_at) FROM {source} AS f", params).fetchall()[0][0]
+    return None if latest is None else iso_week(latest.date())
 
 
 def newcomers(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> list[str]:

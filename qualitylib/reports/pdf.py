@@ -473,7 +473,7 @@ def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         rows.append(
             [
                 str(row.item_id),
-                votes_text(row.votes),
+                votes_text(row.votes, report.display_names()),
                 str(row.majority_label),
                 row.reference_label if isinstance(row.reference_label, str) else "—",
                 number(row.vote_entropy),
