@@ -119,6 +119,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if all(finding.ok for finding in findings) else 1
 
 
+def _cubes(args: argparse.Namespace) -> int:
+    from qualitylib.engines import build_cubes
+
+    summary = build_cubes(
+        args.source, args.db, args.engine, spark_master=args.spark_master, replace=args.replace
+    )
+    print(summary)
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -326,6 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("--db", required=True, help="the DuckDB store")
     chk.set_defaults(handler=_check)
+
+    cub = commands.add_parser(
+        "cubes",
+        help="compute a store from a Parquet lake on DuckDB or Spark (one folder per table)",
+    )
+    cub.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    cub.add_argument(
+        "--source", required=True, help="folder (or, with Spark, URL) holding annotations/ etc."
+    )
+    cub.add_argument("--db", required=True, help="the DuckDB store to write")
+    cub.add_argument("--spark-master", help="Spark master URL (default: local mode)")
+    cub.add_argument("--replace", action="store_true", help="overwrite an existing --db")
+    cub.set_defaults(handler=_cubes)
 
     rep = commands.add_parser(
         "report", help="write the weekly PDF report and its CSV tables for one ISO week"
