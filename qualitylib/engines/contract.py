@@ -27,6 +27,7 @@ _SQL_TYPES = {
     "timestamp": "TIMESTAMP",
     "bool": "BOOLEAN",
     "int": "INTEGER",
+    "seconds": "DOUBLE",
 }
 
 
@@ -92,6 +93,12 @@ def problems_sql(kind: str) -> tuple[list[str], str, str]:
     return problems, f"SELECT {sums} FROM src_{kind}", repeats
 
 
+def _carried(kind: str) -> str:
+    """The log's canonical columns other than the ids that become keys, as they are."""
+    keyed = {"item_id", "annotator_id", "label"}
+    return ", ".join(f"t.{c.name}" for c in KINDS[kind] if c.name not in keyed)
+
+
 # The dimensions with their store keys: numbered in id order, so both engines give every id
 # the same key (a global sort; see docs/ARCHITECTURE.md, "Engines"). Labels are numbered in
 # rank order, declared ones first, as an import of a label file in rank order numbers them
@@ -136,9 +143,9 @@ KEYED: tuple[tuple[str, str], ...] = (
     ),
     (
         "reference",
-        """
-        SELECT i.item_key, l.label_key, t.reason, t.policy_version, t.decided_at, t.decided_by,
-               CAST({import_id} AS INTEGER) AS import_id
+        f"""
+        SELECT i.item_key, l.label_key, {_carried("reference")},
+               CAST({{import_id}} AS INTEGER) AS import_id
         FROM src_reference t
         JOIN items i ON i.item_id = t.item_id
         JOIN labels l ON l.label = t.label
@@ -146,9 +153,9 @@ KEYED: tuple[tuple[str, str], ...] = (
     ),
     (
         "annotations",
-        """
-        SELECT i.item_key, a.annotator_key, l.label_key, t.reason, t.unsure, t.annotated_at,
-               t.policy_version, t.phase, t.batch, CAST({import_id} AS INTEGER) AS import_id
+        f"""
+        SELECT i.item_key, a.annotator_key, l.label_key, {_carried("annotations")},
+               CAST({{import_id}} AS INTEGER) AS import_id
         FROM src_annotations t
         JOIN items i ON i.item_id = t.item_id
         JOIN annotators a ON a.annotator_id = t.annotator_id
