@@ -142,6 +142,8 @@ def build_cubes(
     db = Path(db)
     if db.exists() and not replace:
         raise QualitylibError(f"{db} already exists: remove it, choose another --db or --replace")
+    if not db.parent.is_dir():
+        raise QualitylibError(f"{db.parent}: no such folder for --db")
     source = str(source)
     partial = db.with_name(db.name + ".partial")
     partial.unlink(missing_ok=True)
