@@ -15,8 +15,12 @@ from qualitylib.demo import IMPORT_ORDER, DemoData
 
 def write_lake(data: DemoData, folder: str | Path) -> Path:
     """Write ``data`` under ``folder``: ``annotations/week=YYYY-Www/*.parquet`` (Hive
-    partitions), every other kind as one file in its folder; return ``folder``."""
+    partitions), every other kind as one file in its folder; return ``folder`` (which must be
+    new or empty)."""
     folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        # Parquet datasets grow by new files: writing twice would repeat every label.
+        raise FileExistsError(f"{folder} is not empty")
     for kind in IMPORT_ORDER:
         frame = getattr(data, kind)
         (folder / kind).mkdir(parents=True, exist_ok=True)
