@@ -74,6 +74,32 @@ def test_embedded_cubes_equal_an_import(lake: tuple[Path, Path], tmp_path: Path)
     assert_same_exports(out, imported)
 
 
+# The dimensions by id (keys may differ from an import's; every other column must not).
+DIMENSIONS = {
+    "labels": "label, is_positive, rank, color, declared",
+    "annotators": "annotator_id, name, team, role, started_at",
+    "items": "item_id, uri, metadata::VARCHAR",
+}
+
+
+def test_embedded_cubes_dimensions_equal_an_import(lake: tuple[Path, Path], tmp_path: Path) -> None:
+    source, imported = lake
+    out = tmp_path / "cubes.duckdb"
+    build_cubes(source, out)
+    with connect(out, read_only=True) as con:
+        con.execute(f"ATTACH '{imported}' AS imported (READ_ONLY)")
+        for table, columns in DIMENSIONS.items():
+            n_rows, differ = con.execute(
+                f"""SELECT (SELECT count(*) FROM {table}), count(*) FROM (
+                    (SELECT {columns} FROM {table}
+                     EXCEPT ALL SELECT {columns} FROM imported.{table})
+                    UNION ALL
+                    (SELECT {columns} FROM imported.{table}
+                     EXCEPT ALL SELECT {columns} FROM {table}))"""
+            ).fetchone()
+            assert n_rows > 0 and differ == 0, (table, differ)
+
+
 def test_cli_cubes_refuses_to_overwrite(lake: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     source, _ = lake
     out = tmp_path / "cubes.duckdb"
