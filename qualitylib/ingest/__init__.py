@@ -37,7 +37,7 @@ from qualitylib.ingest.exports import (
     stage_export,
 )
 from qualitylib.ingest.load import LoadCounts, load
-from qualitylib.ingest.read import reset_stage, stage_file
+from qualitylib.ingest.read import check_input, reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
 from qualitylib.store import connect, rescore, scalar
 
@@ -161,11 +161,10 @@ def _stage_canonical(kind: str, con: duckdb.DuckDBPyConnection, path: Path) -> I
     yield Staged(kind, stage_file(con, path))
 
 
-def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
+def _import_file(con: duckdb.DuckDBPyConnection, source: Source, imported_by: str) -> FileResult:
     """Stage, validate and load one file inside the caller's transaction."""
     path = source.path
-    if not path.exists():
-        raise ValidationError(f"{path}: no such file")
+    check_input(path)
     digest = sha256(path)
     earlier = scalar(
         con,
@@ -201,7 +200,7 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
             counts.n_rows,
             counts.n_new_annotators,
             counts.n_new_items,
-            getpass.getuser(),
+            imported_by,
             datetime.now(UTC).replace(tzinfo=None),
         ],
     )
@@ -217,11 +216,21 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
 
 
 def import_sources(
-    db_path: str | Path, sources: Sequence[Source], progress: bool = False
+    db_path: str | Path,
+    sources: Sequence[Source],
+    progress: bool = False,
+    imported_by: str | None = None,
 ) -> ImportSummary:
-    """Import every source in one transaction: all files or none."""
+    """Import every source in one transaction: all files or none.
+
+    ``imported_by`` is recorded with each file (default: the operating-system account, right
+    for the CLI; the dashboard passes the signed-in user).
+    """
     if not sources:
         raise ValidationError("no files given")
+    for source in sources:  # a FIFO or a device would hang the import, holding the lock
+        check_input(source.path)
+    who = imported_by or getpass.getuser()
     started = time.perf_counter()
     summary = ImportSummary()
     with connect(db_path) as con:
@@ -232,7 +241,7 @@ def import_sources(
         try:
             first_import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
             for source in sources:
-                summary.files.append(_import_file(con, source))
+                summary.files.append(_import_file(con, source, who))
             rescore(con, first_import_id)
             con.execute("COMMIT")
         except BaseException:
@@ -243,24 +252,29 @@ def import_sources(
 
 
 def import_files(
-    db_path: str | Path, kind: str, paths: list[Path] | list[str], progress: bool = False
+    db_path: str | Path,
+    kind: str,
+    paths: Sequence[Path | str],
+    progress: bool = False,
+    imported_by: str | None = None,
 ) -> ImportSummary:
     """Validate and import canonical ``paths`` as ``kind`` in one transaction: all or none.
 
-    Raises ValidationError (nothing written) for the first bad file.
+    Raises ValidationError (nothing written) for the first bad file. ``imported_by``: who
+    the imports table records (default: the operating-system account).
     """
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     stage = partial(_stage_canonical, kind)
-    return import_sources(db_path, [Source(Path(p), kind, stage) for p in paths], progress)
+    sources = [Source(Path(p), kind, stage) for p in paths]
+    return import_sources(db_path, sources, progress, imported_by)
 
 
 def _export_source(
     path: Path, fmt: str, reader: Reader, control: str | None, at: datetime | None
 ) -> Source:
     """A tool-export source: ``reader`` with the control and the default timestamp."""
-    if not path.exists():
-        raise ValidationError(f"{path}: no such file")
+    check_input(path)
     default_at = at if at is not None else file_time(path)
     dated_by = (
         f"{default_at:%Y-%m-%dT%H:%M:%SZ} ("
@@ -281,6 +295,7 @@ def import_exports(
     control: str | None = None,
     at: datetime | None = None,
     progress: bool = False,
+    imported_by: str | None = None,
 ) -> ImportSummary:
     """Import labelling-tool exports (and ``gold`` files) in one transaction: all or none.
 
@@ -290,6 +305,7 @@ def import_exports(
     keyed by the same item ids) become reference decisions. ``control`` picks the
     classification control when an export has several. Records without a timestamp get
     ``at`` (naive UTC), else their file's modification time; the summary says how many.
+    ``imported_by``: who the imports table records (default: the operating-system account).
     """
     if fmt not in FORMATS:
         raise ValidationError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -301,4 +317,4 @@ def import_exports(
         resolved = detect_format(path) if fmt == "auto" else fmt
         sources.append(_export_source(path, resolved, READERS[resolved], control, at))
     sources += [_export_source(Path(p), GOLD, crowd_csv.read_gold, None, at) for p in gold]
-    return import_sources(db_path, sources, progress)
+    return import_sources(db_path, sources, progress, imported_by)
