@@ -117,7 +117,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
             LEFT JOIN (SELECT import_id, count(*) AS n FROM reference GROUP BY ALL) r
                 USING (import_id)
             WHERE m.kind NOT IN {DIMENSION_KINDS}
-              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0)""",
+              AND CASE m.status WHEN 'removed' THEN 0 ELSE m.n_rows END
+                  <> coalesce(a.n, 0) + coalesce(r.n, 0)""",
         "imports whose row count differs from the rows stored",
     ),
 )

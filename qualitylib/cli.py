@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from qualitylib.export import EXPORTS, write_table
+    from qualitylib.export import CANONICAL, EXPORTS, write_canonical, write_table
     from qualitylib.metrics.filters import Filters
     from qualitylib.store import connect
 
@@ -80,6 +80,12 @@ def _export(args: argparse.Namespace) -> int:
         teams=tuple(args.team),
         policy_versions=tuple(args.policy_version),
     )
+    if args.table in CANONICAL:  # the stored rows themselves, streamed as they are
+        with connect(args.db, read_only=True) as con:
+            n_rows = write_canonical(con, args.table, args.out, args.format)
+        if args.out is not None:
+            print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
+        return 0
     exporter = EXPORTS[args.table]
     if args.table == "onboarding":
         from functools import partial
@@ -107,6 +113,24 @@ def _export(args: argparse.Namespace) -> int:
     write_table(frame, args.out, args.format)
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _imports_list(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import list_imports
+    from qualitylib.store import connect
+
+    with connect(args.db, read_only=True) as con:
+        history = list_imports(con)
+    print("no imports yet" if history.empty else history.to_string(index=False))
+    return 0
+
+
+def _imports_remove(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import remove_import
+
+    n_rows = remove_import(args.db, args.import_id)
+    print(f"removed import #{args.import_id}: {n_rows:,} rows; derived tables rescored")
     return 0
 
 
@@ -248,7 +272,7 @@ def _user_add(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
     from qualitylib.access import ROLES
-    from qualitylib.export import EXPORTS
+    from qualitylib.export import CANONICAL, EXPORTS
     from qualitylib.ingest import FORMATS, KINDS
 
     parser = argparse.ArgumentParser(
@@ -298,9 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dem.set_defaults(handler=_demo)
 
-    exp = commands.add_parser("export", help="write a tidy metrics table as CSV or Parquet")
+    exp = commands.add_parser(
+        "export", help="write a tidy metrics table, or the stored rows of a kind, as CSV or Parquet"
+    )
     exp.add_argument("--db", required=True, help="the DuckDB store")
-    exp.add_argument("table", choices=list(EXPORTS), help="which table")
+    exp.add_argument(
+        "table",
+        choices=[*EXPORTS, *CANONICAL],
+        help="which table (annotations|reference|labels|items|annotators: the rows as stored)",
+    )
     exp.add_argument("--format", choices=["csv", "parquet"], default="csv")
     exp.add_argument("--out", type=Path, help="output file (CSV goes to stdout without it)")
     exp.add_argument("--since", type=_date, help="first day included (YYYY-MM-DD)")
@@ -320,6 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
     )
     exp.set_defaults(handler=_export)
+
+    imps = commands.add_parser("imports", help="list the imports, or remove a wrong one")
+    imports_commands = imps.add_subparsers(dest="imports_command", required=True, metavar="ACTION")
+    ils = imports_commands.add_parser("list", help="every import: id, kind, file, rows, who, when")
+    ils.add_argument("--db", required=True, help="the DuckDB store")
+    ils.set_defaults(handler=_imports_list)
+    irm = imports_commands.add_parser(
+        "remove", help="remove one import's rows and rescore what it touched (all or nothing)"
+    )
+    irm.add_argument("--db", required=True, help="the DuckDB store")
+    irm.add_argument("import_id", type=int, metavar="ID", help="the import's id (imports list)")
+    irm.set_defaults(handler=_imports_remove)
 
     chk = commands.add_parser(
         "check", help="check a store's integrity (schema, keys, rows vs the imports audit)"

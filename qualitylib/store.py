@@ -7,6 +7,7 @@ integer keys, so the log tables are narrow and counting maps onto dense arrays.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -214,6 +215,15 @@ MIGRATIONS: list[list[str]] = [
             phase VARCHAR NOT NULL)""",
         "INSERT INTO contested " + CONTESTED_SQL.format(scope="true"),
     ],
+    [
+        # Undone imports (`qualitylib imports remove`): the import's row stays in `imports`
+        # with status 'removed'; who removed it, when, and how many rows went.
+        """CREATE TABLE removals (
+            import_id INTEGER NOT NULL,
+            n_rows BIGINT NOT NULL,
+            removed_by VARCHAR,
+            removed_at TIMESTAMP NOT NULL)""",
+    ],
 ]
 
 LOCK_RETRY_SECONDS = 30.0
@@ -256,7 +266,8 @@ def _open(
                 con = duckdb.connect(path, read_only=read_only)
             except duckdb.IOException as refused:
                 if not _is_lock_error(refused):
-                    raise
+                    first = str(refused).splitlines()[0]
+                    raise QualitylibError(f"store {path}: cannot open it ({first})") from refused
                 error = refused
             else:
                 if not read_only:
@@ -282,6 +293,32 @@ def _warn_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse a ``--db`` that is not a store before DuckDB opens it: a directory, a FIFO or a
+    device (which would hang), or a file that is not a DuckDB database (an import would
+    otherwise end in a traceback). A missing path is a new store."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise QualitylibError(f"store {path}: cannot open it ({error.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise QualitylibError(f"store {path} is a directory: give --db the path of a store file")
+    if not stat.S_ISREG(mode):
+        raise QualitylibError(f"store {path} is not a regular file: give --db a store file")
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head and head[8:12] != DUCKDB_MAGIC:
+        raise QualitylibError(
+            f"store {path} is not a qualitylib store (not a DuckDB database file); "
+            "give --db a store, or a new file name to create one"
+        )
+
+
 @contextmanager
 def connect(
     db_path: str | Path,
@@ -299,6 +336,7 @@ def connect(
         raise QualitylibError(
             f"no store at {path}: create one with `qualitylib import` or `qualitylib demo`"
         )
+    check_store_file(Path(path))
     con = _open(path, read_only, retry_seconds, on_busy)
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -381,6 +419,12 @@ def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
            UNION SELECT item_key FROM reference WHERE import_id >= $first""",
         {"first": first_import_id},
     )
+    rescore_touched(con)
+
+
+def rescore_touched(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the :data:`DERIVED` rows of the items in temp table ``_touched(item_key)``
+    (then dropped), inside the caller's transaction."""
     scope = "item_key IN (SELECT item_key FROM _touched)"
     for table, sql in DERIVED:
         con.execute(f"DELETE FROM {table} WHERE {scope}")

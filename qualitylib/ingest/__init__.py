@@ -168,7 +168,7 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source, imported_by: st
     digest = sha256(path)
     earlier = scalar(
         con,
-        "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ?",
+        "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ? AND status = 'ok'",
         [digest, source.kind],
     )
     if earlier is not None:

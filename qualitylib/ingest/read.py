@@ -276,11 +276,11 @@ def _parquet_error(path: Path, source: Path, error: duckdb.Error) -> ValidationE
     first = _DUCKDB_KIND.sub("", str(error).splitlines()[0])
     first = first.replace(str(source), path.name).replace(str(path), path.name)
     if "Invalid string encoding" in first:
-        return _parquet_not_utf8(path, first)
+        return parquet_not_utf8(path, first)
     return ValidationError(f"{path.name}: not a readable Parquet file ({first})")
 
 
-def _parquet_not_utf8(path: Path, detail: str) -> ValidationError:
+def parquet_not_utf8(path: Path, detail: str) -> ValidationError:
     """Name the row and column of the first string that is not UTF-8 (error path only: the
     file is read again with pyarrow, which does not check, one column batch at a time)."""
     import pyarrow as pa

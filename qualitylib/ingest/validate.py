@@ -17,7 +17,7 @@ from typing import Literal
 import duckdb
 
 from qualitylib.errors import ValidationError
-from qualitylib.ingest.read import ROW, STAGE
+from qualitylib.ingest.read import ROW, STAGE, parquet_not_utf8
 from qualitylib.store import scalar
 
 TYPED = "_typed"
@@ -29,6 +29,35 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "")
 SHOW_ROWS = 3
 # control characters and the byte-order mark, as an RE2 class: never part of an id or a label
 UNPRINTABLE = r"[\x00-\x1f\x7f\x{feff}]"
+# in free text, tabs and line breaks are content; other control characters (a NUL byte) are not
+TEXT_UNPRINTABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+INTEGER_TYPES = frozenset(
+    "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT".split()
+)
+# The staged (Parquet) types each column type reads without changing a value; anything else
+# (a float id, a struct, binary data, an integer flag) is refused, naming its first row.
+ACCEPTED_TYPES: dict[str, tuple[frozenset[str], str]] = {
+    "id": (INTEGER_TYPES | {"VARCHAR"}, "text or an integer"),
+    "label": (INTEGER_TYPES | {"VARCHAR"}, "text or an integer"),
+    "text": (INTEGER_TYPES | {"VARCHAR"}, "text"),
+    "choice": (frozenset({"VARCHAR"}), "text"),
+    "bool": (frozenset({"VARCHAR", "BOOLEAN"}), "a boolean"),
+    "int": (INTEGER_TYPES | {"VARCHAR", "FLOAT", "DOUBLE"}, "an integer"),
+    "timestamp": (
+        frozenset(
+            {
+                "VARCHAR",
+                "DATE",
+                "TIMESTAMP",
+                "TIMESTAMP_S",
+                "TIMESTAMP_MS",
+                "TIMESTAMP_NS",
+                "TIMESTAMP WITH TIME ZONE",
+            }
+        ),
+        "a timestamp",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -158,19 +187,32 @@ def _bool(name: str, source_type: str) -> str:
     )
 
 
+def _int(name: str, source_type: str) -> str:
+    # Only whole numbers: DuckDB's own cast would round 4.7 to 5 and read 0x10 as 16.
+    value = quote(name)
+    if source_type == "VARCHAR":
+        return (
+            f"CASE WHEN regexp_full_match(trim({value}), '[+-]?[0-9]+') "
+            f"THEN TRY_CAST(trim({value}) AS INTEGER) END"
+        )
+    if source_type in INTEGER_TYPES:
+        return f"TRY_CAST({value} AS INTEGER)"
+    return f"CASE WHEN {value} = trunc({value}) THEN TRY_CAST({value} AS INTEGER) END"
+
+
 def typed_expression(column: Column, source_type: str) -> str:
     """SQL turning the staged column into its stored type (NULL where invalid)."""
     match column.type:
         case "id" | "label":
             return _text(column.name)
-        case "text":
-            return f"nullif({_text(column.name)}, '')"
+        case "text":  # kept as written, spaces and all: it comes back as the same text
+            return f"nullif(CAST({quote(column.name)} AS VARCHAR), '')"
         case "timestamp":
             return _timestamp(column.name, source_type)
         case "bool":
             return _bool(column.name, source_type)
         case "int":
-            return f"TRY_CAST(nullif({_text(column.name)}, '') AS INTEGER)"
+            return _int(column.name, source_type)
         case "choice":
             return f"coalesce(lower(nullif({_text(column.name)}, '')), '{column.default}')"
 
@@ -316,10 +358,13 @@ def validate(
     scan of typed values, so a 10-million-row file is converted once, not once per rule.
     """
     _check_header(source, kind, columns)
+    _check_types(con, source, kind, columns, places)
     try:
         build_typed(con, kind, columns)
     except duckdb.Error as error:  # typing never fails on a value: the file's data is unreadable
-        first = str(error).splitlines()[0].replace(str(source), source.name)
+        first = str(error).splitlines()[0].replace(str(source.resolve()), source.name)
+        if "Invalid string encoding" in first:
+            raise parquet_not_utf8(source, first) from error
         raise ValidationError(f"{source.name}: unreadable data ({first})") from error
     declared = [
         row[0]
@@ -345,6 +390,16 @@ def validate(
                     {"unprintable": UNPRINTABLE},
                 )
             )
+        if column.type == "text":
+            rules.append(
+                (
+                    f"regexp_matches({quote(column.name)}, $unprintable)",
+                    column.name,
+                    "holds a control character (e.g. a NUL byte); only tabs and line breaks "
+                    "may be part of text",
+                    {"unprintable": TEXT_UNPRINTABLE},
+                )
+            )
         if column.type == "timestamp":
             rules.append(
                 (
@@ -362,6 +417,33 @@ def validate(
             _fail_on(con, source, where, column_name, message, params or None, places)
     if kind != "annotations":  # annotations: after the write, see check_annotations_unique
         check_unique(con, source, kind, import_id, places)
+
+
+def _check_types(
+    con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: list[str], places: Places
+) -> None:
+    """Refuse a typed (Parquet) column whose type the column cannot hold without changing a
+    value, naming its first non-empty row: a float id, a struct, binary data."""
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {STAGE})").fetchall())
+    for column in KINDS[kind]:
+        if column.name not in columns:
+            continue
+        accepted, expected = ACCEPTED_TYPES[column.type]
+        found = types[column.name]
+        if found in accepted:
+            continue
+        value = quote(column.name)
+        rows = con.execute(
+            f"SELECT {ROW}, CAST({value} AS VARCHAR) FROM {STAGE} WHERE {value} IS NOT NULL "
+            f"ORDER BY {ROW} LIMIT 1"
+        ).fetchall()
+        if rows:
+            row, got = rows[0]
+            what = "binary data (not UTF-8 text)" if found == "BLOB" else f"a {found} value"
+            raise ValidationError(
+                f"{places.name(source, row, column.name)}: {what} where {expected} is expected "
+                f"(got {str(got)[:60]!r}); write the column as {expected}"
+            )
 
 
 def check_unique(
