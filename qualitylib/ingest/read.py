@@ -102,19 +102,26 @@ def scan_lines(path: Path, limit: int = MAX_LINE) -> LineScan:
     block = max(limit, 1 << 16)
     n_lf = n_crlf = line = offset = start = 0
     previous_cr = False
+    long_line: tuple[int, int] | None = None  # (number, start) of the first long line
     with path.open("rb") as handle:
         while chunk := handle.read(block):
+            first = chunk.find(b"\n")
+            end = offset + (first if first >= 0 else len(chunk))
+            if long_line is not None and first >= 0:
+                return LineScan(False, (*long_line, end - start))
+            if long_line is None and end - start > limit:
+                if first >= 0:
+                    return LineScan(False, (line, start, end - start))
+                long_line = (line, start)  # read on to its end, to give its size
             n_lf += chunk.count(b"\n")
             n_crlf += chunk.count(b"\r\n") + (previous_cr and chunk.startswith(b"\n"))
             previous_cr = chunk.endswith(b"\r")
-            first = chunk.find(b"\n")
-            end = offset + (first if first >= 0 else len(chunk))
-            if end - start > limit:
-                return LineScan(False, (line, start, end - start))
             if first >= 0:
                 line += chunk.count(b"\n")
                 start = offset + chunk.rfind(b"\n") + 1
             offset += len(chunk)
+    if long_line is not None:
+        return LineScan(False, (*long_line, offset - start))
     return LineScan(0 < n_crlf < n_lf, None)
 
 
