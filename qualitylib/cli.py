@@ -214,28 +214,20 @@ def _dashboard(args: argparse.Namespace) -> int:
     ]
     if args.headless:
         command += ["--server.headless", "true"]
-    if not users and not _oidc_configured(app.parent.parent):
+    from qualitylib.access import find_secrets
+
+    secrets = find_secrets(db)  # the project's secrets too, not only Streamlit's own places
+    for path in secrets.found:
+        command += ["--secrets.files", str(path)]
+    if not users and secrets.auth is None:
+        looked = ", ".join(str(path) for path in secrets.searched)
         print(
-            "open mode: no sign-in configured (--users or [auth] in .streamlit/secrets.toml), "
-            "serving on this computer only",
+            "open mode: no sign-in configured (--users, or an [auth] section in a secrets file; "
+            f"looked in {looked}), serving on this computer only",
             file=sys.stderr,
         )
         command += ["--server.address", "127.0.0.1"]
     return subprocess.call(command, env=env)
-
-
-def _oidc_configured(project: Path) -> bool:
-    """Whether a Streamlit secrets file Streamlit reads has an ``[auth]`` section."""
-    import tomllib
-
-    for folder in (Path.cwd(), Path.home(), project):
-        secrets = folder / ".streamlit" / "secrets.toml"
-        try:
-            if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):
-                return True
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            continue
-    return False
 
 
 def _user_add(args: argparse.Namespace) -> int:
