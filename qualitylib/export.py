@@ -87,7 +87,8 @@ CANONICAL: dict[str, str] = {
         ORDER BY rank NULLS LAST, label""",
     "items": "SELECT item_id, uri{metadata} FROM items ORDER BY item_key",
     "annotators": f"""
-        SELECT annotator_id, name, team, role, {_stamp("started_at")} AS started_at
+        SELECT annotator_id, name, team, coalesce(role, 'annotator') AS role,
+               {_stamp("started_at")} AS started_at
         FROM annotators ORDER BY annotator_key""",
 }
 
