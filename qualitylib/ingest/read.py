@@ -150,7 +150,10 @@ def _lf_copy(path: Path, folder: Path, delimiter: str) -> Path:
             copy.open("w", encoding="utf-8", errors="surrogateescape", newline="") as target,
         ):
             reader = csv.reader(source, delimiter=delimiter, strict=True)
-            writer = csv.writer(target, delimiter=delimiter, lineterminator="\n")
+            # every field quoted: with "\n" line ends the writer would leave a lone "\r" bare
+            writer = csv.writer(
+                target, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
+            )
             try:
                 writer.writerows(reader)
             except csv.Error as error:
