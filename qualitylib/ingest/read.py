@@ -100,29 +100,48 @@ def scan_lines(path: Path, limit: int = MAX_LINE) -> LineScan:
     stops on files mixing ``\\n`` and ``\\r\\n``: both are found here first.
     """
     block = max(limit, 1 << 16)
-    n_lf = n_crlf = line = offset = start = 0
-    previous_cr = False
-    long_line: tuple[int, int] | None = None  # (number, start) of the first long line
+    offset = start = 0  # bytes read; where the current line starts
+    crlf = bare_lf = previous_cr = False
+    long_start: int | None = None
     with path.open("rb") as handle:
         while chunk := handle.read(block):
             first = chunk.find(b"\n")
             end = offset + (first if first >= 0 else len(chunk))
-            if long_line is not None and first >= 0:
-                return LineScan(False, (*long_line, end - start))
-            if long_line is None and end - start > limit:
+            if long_start is not None and first >= 0:
+                return LineScan(False, (_line_number(path, long_start), long_start, end - start))
+            if long_start is None and end - start > limit:
                 if first >= 0:
-                    return LineScan(False, (line, start, end - start))
-                long_line = (line, start)  # read on to its end, to give its size
-            n_lf += chunk.count(b"\n")
-            n_crlf += chunk.count(b"\r\n") + (previous_cr and chunk.startswith(b"\n"))
-            previous_cr = chunk.endswith(b"\r")
+                    return LineScan(False, (_line_number(path, start), start, end - start))
+                long_start = start  # read on to its end, to give its size
+            if not (crlf and bare_lf):
+                joined = previous_cr and first == 0  # a "\r\n" split by the block boundary
+                if b"\r" in chunk:
+                    # Single-byte counts run at memory speed ("\r\n" counts cost twice as
+                    # much): more "\n" than "\r" means a bare "\n". A miss (a stray "\r" in
+                    # text balancing a bare "\n") is no silent error: DuckDB's strict parser
+                    # then stops.
+                    n_cr = chunk.count(b"\r")
+                    crlf = crlf or n_cr > 0
+                    bare_lf = bare_lf or chunk.count(b"\n") - joined > n_cr
+                elif first >= 0 and (not joined or chunk.find(b"\n", 1) >= 0):
+                    bare_lf = True
+                previous_cr = chunk.endswith(b"\r")
             if first >= 0:
-                line += chunk.count(b"\n")
                 start = offset + chunk.rfind(b"\n") + 1
             offset += len(chunk)
-    if long_line is not None:
-        return LineScan(False, (*long_line, offset - start))
-    return LineScan(0 < n_crlf < n_lf, None)
+    if long_start is not None:
+        return LineScan(False, (_line_number(path, long_start), long_start, offset - start))
+    return LineScan(crlf and bare_lf, None)
+
+
+def _line_number(path: Path, position: int) -> int:
+    """0-based number of the line starting at byte ``position`` (error path only)."""
+    count = 0
+    with path.open("rb") as handle:
+        while position > 0 and (chunk := handle.read(min(position, 1 << 20))):
+            count += chunk.count(b"\n")
+            position -= len(chunk)
+    return count
 
 
 def _long_line(path: Path, found: tuple[int, int, int], delimiter: str, header: list[str]) -> str:
@@ -267,6 +286,11 @@ def _csv_error(
     text = str(error)
     if "Invalid unicode" in text:
         return _not_utf8(path, delimiter, header)
+    if "state machine reached an invalid state" in text:
+        return ValidationError(
+            f"{path.name}: not readable as CSV (DuckDB's parser stopped: stray carriage "
+            "returns, or line ends that mix \\n and \\r\\n?); save it again as CSV"
+        )
     match = _DUCKDB_LINE.search(text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = next(
