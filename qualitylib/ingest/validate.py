@@ -221,6 +221,22 @@ def _given_column(column: Column) -> str:
     return quote(f"{column.name}__given")
 
 
+def _finer_column(column: Column) -> str:
+    return quote(f"{column.name}__finer")
+
+
+def _finer(name: str, source_type: str) -> str:
+    """SQL true where a text timestamp has more than 6 decimals of a second (DuckDB would
+    drop them silently); the length test keeps the regular expression off common values."""
+    if source_type != "VARCHAR":
+        return "false"
+    value = quote(name)
+    return (
+        f"CASE WHEN length({value}) > 26 THEN "
+        f"coalesce(regexp_matches({value}, ':[0-9]{{2}}[.,][0-9]{{7,}}'), false) ELSE false END"
+    )
+
+
 def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
     """(SQL predicate on ``_typed`` true on a bad row, message) for one column, or None."""
     value = quote(column.name)
@@ -403,6 +419,15 @@ def validate(
         if column.type == "timestamp":
             rules.append(
                 (
+                    _finer_column(column),
+                    column.name,
+                    "more than 6 decimals of a second: stored to the microsecond, the time "
+                    "would change; round it to microseconds",
+                    {},
+                )
+            )
+            rules.append(
+                (
                     f"{quote(column.name)} NOT BETWEEN $earliest AND $latest",
                     column.name,
                     "timestamp out of range (before 1990 or in the future)",
@@ -564,8 +589,12 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")
             if column.type in ("timestamp", "int") and not column.required:
                 selects.append(f"{_given(column.name, source_type)} AS {_given_column(column)}")
+            if column.type == "timestamp":
+                selects.append(f"{_finer(column.name, source_type)} AS {_finer_column(column)}")
         elif column.type == "bool":
             selects.append(f"false AS {quote(column.name)}")
+        elif column.type == "timestamp":
+            selects.append(f"NULL AS {quote(column.name)}, false AS {_finer_column(column)}")
         elif column.type == "choice":
             selects.append(f"'{column.default}' AS {quote(column.name)}")
         else:
