@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import SESSION_KEY
 from qualitylib import access, cli
+from qualitylib.errors import QualitylibError
 from qualitylib.store import connect
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -86,6 +87,21 @@ def test_a_validation_error_names_the_file_not_the_upload_folder(
     (message,) = [e.value for e in at.error]
     assert message.startswith("error: tasks.jsonl record 1"), message
     assert "/" not in message.split(":", 2)[-1], message
+
+
+def test_a_busy_store_is_named_without_its_server_folder(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*args: object, **kwargs: object) -> None:
+        raise QualitylibError(f"store {store} is busy (another process is using it)")
+
+    monkeypatch.setattr("qualitylib.ingest.import_files", busy)
+    at = _data_page(store, monkeypatch, None)
+    at.file_uploader[0].set_value(("week47.csv", ROWS, "text/csv")).run()
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == [
+        "error: store team.duckdb is busy (another process is using it)"
+    ]
 
 
 def test_failed_sign_ins_hold_back_the_client_not_the_user_name() -> None:

@@ -44,8 +44,10 @@ def _save(uploads: list[UploadedFile], folder: Path) -> list[Path]:
     return paths
 
 
-def _without_folder(message: str, folder: str) -> str:
-    """``message`` without the server's temporary upload folder (file names stay)."""
+def _without_paths(message: str, folder: str, store_path: str) -> str:
+    """``message`` without server paths: the temporary upload folder and the store's folder
+    (file names stay)."""
+    message = message.replace(store_path, Path(store_path).name)
     return message.replace(f"{folder}{os.sep}", "").replace(folder, "")
 
 
@@ -109,7 +111,7 @@ if st.button("Import", type="primary", disabled=not uploads):
                     else:
                         summary = import_files(store.path, kind, paths, imported_by=imported_by)
             except QualitylibError as error:
-                st.error(f"error: {_without_folder(str(error), folder)}")
+                st.error(f"error: {_without_paths(str(error), folder, store.path)}")
             except Exception as error:  # never a traceback or a server path in the browser
                 LOG.exception("import of uploaded files failed")
                 st.error(
