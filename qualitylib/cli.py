@@ -264,7 +264,7 @@ def _user_add(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
     from qualitylib.access import ROLES
-    from qualitylib.export import CANONICAL, EXPORTS
+    from qualitylib.export import EXPORTS
     from qualitylib.ingest import FORMATS, KINDS
 
     parser = argparse.ArgumentParser(
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--db", required=True, help="the DuckDB store")
     exp.add_argument(
         "table",
-        choices=[*EXPORTS, *CANONICAL],
+        choices=[*EXPORTS, *KINDS],  # a kind: its stored rows (qualitylib.export.CANONICAL)
         help="which table (annotations|reference|labels|items|annotators: the rows as stored)",
     )
     exp.add_argument("--format", choices=["csv", "parquet"], default="csv")
