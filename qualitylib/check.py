@@ -59,6 +59,32 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "reference decisions whose label is missing",
     ),
     (
+        "predictions -> items",
+        "SELECT count(*) FROM predictions p ANTI JOIN items i USING (item_key)",
+        "model predictions whose item is missing",
+    ),
+    (
+        "predictions -> models",
+        "SELECT count(*) FROM predictions p ANTI JOIN models m USING (model_key)",
+        "model predictions whose model version is missing",
+    ),
+    (
+        "predictions -> labels",
+        "SELECT count(*) FROM predictions p ANTI JOIN labels l USING (label_key)",
+        "model predictions whose label is missing",
+    ),
+    (
+        "unique model versions",
+        "SELECT count(*) - count(DISTINCT (model_id, model_version)) + count(*) "
+        "- count(DISTINCT model_key) FROM models",
+        "duplicated (model id, version) pairs or model keys",
+    ),
+    (
+        "unique predictions",
+        "SELECT count(*) - count(DISTINCT (item_key, model_key, predicted_at)) FROM predictions",
+        "the same model version predicting the same item at the same time twice",
+    ),
+    (
         "unique item ids",
         "SELECT count(*) - count(DISTINCT item_id) + count(*) - count(DISTINCT item_key) "
         "FROM items",
@@ -73,7 +99,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         "log rows belong to an import",
         "SELECT count(*) FROM (SELECT import_id FROM annotations UNION ALL "
-        "SELECT import_id FROM reference) AS x ANTI JOIN imports USING (import_id)",
+        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM predictions) AS x "
+        "ANTI JOIN imports USING (import_id)",
         "rows from an import that the imports table does not record",
     ),
     (
@@ -116,8 +143,10 @@ RULES: tuple[tuple[str, str, str], ...] = (
                 USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM reference GROUP BY ALL) r
                 USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM predictions GROUP BY ALL) p
+                USING (import_id)
             WHERE m.kind NOT IN {DIMENSION_KINDS}
-              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0)""",
+              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(p.n, 0)""",
         "imports whose row count differs from the rows stored",
     ),
 )

@@ -18,7 +18,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -213,6 +213,21 @@ MIGRATIONS: list[list[str]] = [
             policy_version VARCHAR,
             phase VARCHAR NOT NULL)""",
         "INSERT INTO contested " + CONTESTED_SQL.format(scope="true"),
+    ],
+    [
+        # Models are raters of their own kind: one key per (model_id, model_version), their
+        # labels in a table of their own, never in the team's log or its derived tables.
+        """CREATE TABLE models (
+            model_key INTEGER NOT NULL,
+            model_id VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL)  -- '' when the predictions gave none""",
+        """CREATE TABLE predictions (
+            item_key INTEGER NOT NULL,
+            model_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            score DOUBLE,                    -- the model's probability of label_key
+            predicted_at TIMESTAMP NOT NULL, -- UTC
+            import_id INTEGER NOT NULL)""",
     ],
 ]
 

@@ -20,6 +20,8 @@ TABLES = (
     "votes",
     "pairs",
     "contested",
+    "models",
+    "predictions",
 )
 
 

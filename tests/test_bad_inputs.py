@@ -32,6 +32,7 @@ FORMAT_PREFIXES = {
     "labels": "canonical labels",
     "items": "canonical items",
     "annotators": "canonical annotators",
+    "pred": "canonical predictions",
     "ls": "Label Studio",
     "prodigy": "Prodigy",
     "toloka": "Toloka",

@@ -86,6 +86,20 @@ def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _add_models(con: duckdb.DuckDBPyConnection) -> None:
+    """Every (model_id, model_version) of ``_typed`` not yet known gets a new model key."""
+    con.execute(
+        f"""
+        INSERT INTO models
+        SELECT (SELECT coalesce(max(model_key), 0) FROM models)
+               + row_number() OVER (ORDER BY model_id, model_version), model_id, model_version
+        FROM (SELECT DISTINCT model_id, coalesce(model_version, '') AS model_version
+              FROM {TYPED}) AS new
+        ANTI JOIN models m USING (model_id, model_version)
+        """
+    )
+
+
 def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCounts:
     """Insert or upsert ``_typed`` as ``kind``; return what it added."""
     n_rows = int(scalar(con, f"SELECT count(*) FROM {TYPED}"))
@@ -119,6 +133,22 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                        t.decided_by, ?
                 FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
+                JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "predictions":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO predictions
+                SELECT i.item_key, m.model_key, l.label_key, t.score, t.predicted_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
                 JOIN labels l ON l.label = t.label
                 """,
                 [import_id],

@@ -21,8 +21,8 @@ from qualitylib.ingest.read import ROW, STAGE
 from qualitylib.store import scalar
 
 TYPED = "_typed"
-ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label"]
-Kind = Literal["annotations", "reference", "labels", "items", "annotators"]
+ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label", "probability"]
+Kind = Literal["annotations", "reference", "labels", "items", "annotators", "predictions"]
 EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "")
@@ -80,6 +80,16 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("role", "choice", choices=("annotator", "committee"), default="annotator"),
         Column("started_at", "timestamp"),
     ),
+    # A model's labels: each (model_id, model_version) is a rater of its own kind, kept apart
+    # from the team's log. ``score`` is the model's probability of the label it predicted.
+    "predictions": (
+        Column("item_id", "id", True),
+        Column("model_id", "id", True, few=True),
+        Column("label", "label", True, few=True),
+        Column("predicted_at", "timestamp", True),
+        Column("score", "probability"),
+        Column("model_version", "text"),
+    ),
 }
 
 
@@ -117,6 +127,7 @@ UNIQUE: dict[str, tuple[str, ...]] = {
     "labels": ("label",),
     "items": ("item_id",),
     "annotators": ("annotator_id",),
+    "predictions": ("item_id", "model_id", "model_version", "predicted_at"),
 }
 
 
@@ -171,6 +182,8 @@ def typed_expression(column: Column, source_type: str) -> str:
             return _bool(column.name, source_type)
         case "int":
             return f"TRY_CAST(nullif({_text(column.name)}, '') AS INTEGER)"
+        case "probability":
+            return f"TRY_CAST(nullif({_text(column.name)}, '') AS DOUBLE)"
         case "choice":
             return f"coalesce(lower(nullif({_text(column.name)}, '')), '{column.default}')"
 
@@ -203,6 +216,11 @@ def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
             return f"{value} IS NULL", "not a boolean (use true/false, yes/no or 1/0)"
         case "int":
             return f"({_given_column(column)} AND {value} IS NULL)", "not an integer"
+        case "probability":
+            return (
+                f"({_given_column(column)} AND ({value} IS NULL OR NOT {value} BETWEEN 0 AND 1))",
+                "not a probability between 0 and 1",
+            )
         case "choice":
             return (
                 f"NOT list_contains($choices, {value})",
@@ -278,6 +296,14 @@ def _unique_in_store(kind: str) -> str:
                 SELECT t.{ROW} FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN reference r ON r.item_key = i.item_key AND r.decided_at = t.decided_at"""
+        case "predictions":
+            return f"""
+                SELECT t.{ROW} FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN predictions p ON p.item_key = i.item_key AND p.model_key = m.model_key
+                    AND p.predicted_at = t.predicted_at"""
     raise ValueError(f"no store uniqueness rule for kind {kind!r}")
 
 
@@ -387,7 +413,7 @@ def check_unique(
             f"{places.unit} {duplicates[0][0]}",
             places,
         )
-    if kind in ("annotations", "reference"):
+    if kind in ("annotations", "reference", "predictions"):
         span = con.execute(f"SELECT min({quote(key[-1])}), max({quote(key[-1])}) FROM {TYPED}")
         lo, hi = span.fetchall()[0]
         _fail_on(
@@ -480,7 +506,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         if column.name in columns:
             source_type = types[column.name]
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")
-            if column.type in ("timestamp", "int") and not column.required:
+            if column.type in ("timestamp", "int", "probability") and not column.required:
                 selects.append(f"{_given(column.name, source_type)} AS {_given_column(column)}")
         elif column.type == "bool":
             selects.append(f"false AS {quote(column.name)}")
