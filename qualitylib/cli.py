@@ -98,10 +98,17 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
-    elif args.table == "timeline":
+    elif args.table in ("timeline", "model-timeline"):
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
+    elif args.table == "model-summary":
+        from functools import partial
+
+        if not 0 <= args.threshold <= 1:
+            print("error: --threshold must be between 0 and 1", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, threshold=args.threshold)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
@@ -318,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
+    )
+    exp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
     )
     exp.set_defaults(handler=_export)
 

@@ -17,11 +17,19 @@ from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.models import (
+    calibration_table,
+    model_confusion,
+    model_disagreements,
+    model_summary,
+    model_timeline,
+    pairwise_kappa_with_models,
+)
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
-from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
+from qualitylib.metrics.team_agreement import agreement_summary
 from qualitylib.metrics.timeline import timeline
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
@@ -44,7 +52,7 @@ def drift_alerts_export(
 EXPORTS: dict[str, Exporter] = {
     "annotator-summary": annotator_summary,
     "confusion": confusion_table,
-    "pairwise-kappa": pairwise_kappa,
+    "pairwise-kappa": pairwise_kappa_with_models,
     "agreement": agreement_summary,
     "audit": reference_history,
     "drift-alerts": drift_alerts_export,
@@ -52,6 +60,11 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "model-summary": model_summary,
+    "model-confusion": model_confusion,
+    "model-calibration": calibration_table,
+    "model-timeline": model_timeline,
+    "model-disagreements": model_disagreements,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -20,7 +20,7 @@ from qualitylib.agreement import (
     percent_agreement_counts,
     prevalence_paradox,
 )
-from qualitylib.metrics.counts import item_patterns, pair_tables
+from qualitylib.metrics.counts import PairTables, item_patterns, pair_tables
 from qualitylib.metrics.filters import Filters
 
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
@@ -33,7 +33,11 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
     kappa_ci_high, kappa_se, …_linear, …_quadratic, percent_agreement, prevalence_paradox,
     reason``. Weights follow the label set's rank order.
     """
-    found = pair_tables(con, filters or Filters())
+    return kappa_table(pair_tables(con, filters or Filters()))
+
+
+def kappa_table(found: PairTables) -> pd.DataFrame:
+    """The rows of :func:`pairwise_kappa` for the rater pairs of ``found`` (people or models)."""
     ranks = found.labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
     ranks = None if np.isnan(ranks).any() else ranks
     table = found.pairs[["annotator_a", "annotator_b"]].copy()
