@@ -109,6 +109,13 @@ def _export(args: argparse.Namespace) -> int:
             print("error: --threshold must be between 0 and 1", file=sys.stderr)
             return 2
         exporter = partial(exporter, threshold=args.threshold)
+    elif args.table == "model-vs-annotators":
+        from functools import partial
+
+        if not 0 <= args.epsilon < 1 or args.min_items < 2:
+            print("error: --epsilon must be in [0, 1), --min-items at least 2", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, epsilon=args.epsilon, min_items=args.min_items)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
@@ -331,6 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
+    )
+    exp.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.2,
+        help="model-vs-annotators: the cost-benefit parameter (0.2 experts, 0.1 crowd workers)",
+    )
+    exp.add_argument(
+        "--min-items",
+        type=int,
+        default=30,
+        help="model-vs-annotators: items an annotator needs to be tested (default 30)",
     )
     exp.set_defaults(handler=_export)
 

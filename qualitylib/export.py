@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from qualitylib.errors import QualitylibError
+from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
@@ -65,6 +66,7 @@ EXPORTS: dict[str, Exporter] = {
     "model-calibration": calibration_table,
     "model-timeline": model_timeline,
     "model-disagreements": model_disagreements,
+    "model-vs-annotators": alt_test,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
