@@ -116,9 +116,23 @@ def _export(args: argparse.Namespace) -> int:
             print("error: --epsilon must be in [0, 1), --min-items at least 2", file=sys.stderr)
             return 2
         exporter = partial(exporter, epsilon=args.epsilon, min_items=args.min_items)
+    elif args.table == "label-needs":
+        from functools import partial
+
+        if not 0 < args.target < 1 or args.price < 0:
+            print("error: --target must be in (0, 1), --price not negative", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, target=args.target, price=args.price)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
+    if args.table == "label-needs":
+        print(
+            f"label-needs: {len(frame):,} items below {args.target}, about "
+            f"{frame['more_labels'].sum():,.0f} more labels, total cost "
+            f"{frame['cost'].sum():,.2f} at {args.price} per label",
+            file=sys.stderr,
+        )
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
     return 0
@@ -350,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=30,
         help="model-vs-annotators: items an annotator needs to be tested (default 30)",
+    )
+    exp.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="label-needs: the confidence items should reach (default 0.95)",
+    )
+    exp.add_argument(
+        "--price", type=float, default=1.0, help="label-needs: price of one label (default 1)"
     )
     exp.set_defaults(handler=_export)
 

@@ -291,8 +291,7 @@ def model_summary(
     filters = filters or Filters()
     groups, counts, index = _confusion(con, filters)
     table = pd.concat([groups, summary_from_counts(counts, index.names, index.positive)], axis=1)
-    has_scores = scalar_any_score(con)
-    if has_scores:
+    if _any_score(con):
         table = table.merge(
             _ece(con, filters, n_bins, n_boot, random_state), on="model_key", how="left"
         )
@@ -300,11 +299,12 @@ def model_summary(
             _at_threshold(con, filters, threshold, index), on="model_key", how="left"
         )
         table["threshold"] = threshold
-        table = _fill_unscored(table.assign(n_reference=0)).drop(columns="n_reference")
+        counted = ["ece_n", "tpr_at_threshold_n", "fpr_at_threshold_n"]
+        table[counted] = table[counted].fillna(0).astype(np.int64)  # unscored: 0, rates NaN
     return _with_models(con, table)
 
 
-def scalar_any_score(con: duckdb.DuckDBPyConnection) -> bool:
+def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether any stored prediction carries a score."""
     return bool(con.execute("SELECT count(score) > 0 FROM predictions").fetchall()[0][0])
 
