@@ -75,8 +75,11 @@ def _read(store: Store) -> duckdb.DuckDBPyConnection:
 def options(store: Store) -> dict[str, object]:
     """What the sidebar offers: date bounds, teams, policy versions, labels."""
     with _read(store) as con:
+        # model predictions count too, so the Models page can select their days
         first, last = con.execute(
-            "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+            "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
+            "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
+            "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
         ).fetchall()[0]
         teams = con.execute(
             "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"

@@ -436,8 +436,8 @@ def model_disagreements(
     hence of its side; unscored last), then item id.
 
     Columns: ``item_id, uri, model_id, model_version, direction, model_label, score,
-    majority_label, n_people, n_flagged, labels`` (who said what), ``reference_label`` (the
-    decision in force now, if any).
+    majority_label, n_people, n_flagged, labels`` (who said what, as in the review queue:
+    ``"safe: ann, bob; nudity: cat"``), ``reference_label`` (the decision in force now, if any).
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
@@ -468,12 +468,16 @@ def model_disagreements(
             ), queue AS (
                 SELECT s.*, it.item_id, it.uri FROM sides s JOIN items it USING (item_key)
                 ORDER BY s.score DESC NULLS LAST, it.item_id, s.model_key {limit_sql}
-            ), who AS (
-                SELECT v.item_key, string_agg(a.annotator_id || ': ' || l.label, ', '
-                                              ORDER BY a.annotator_id) AS labels
+            ), named AS (
+                SELECT v.item_key, v.label_key, count(*) AS n,
+                       string_agg(a.annotator_id, ', ' ORDER BY a.annotator_id) AS names
                 FROM v SEMI JOIN queue USING (item_key)
-                JOIN annotators a USING (annotator_key) JOIN labels l USING (label_key)
-                GROUP BY v.item_key
+                JOIN annotators a USING (annotator_key) GROUP BY ALL
+            ), who AS (
+                SELECT w.item_key,
+                       string_agg(l.label || ': ' || w.names, '; ' ORDER BY w.n DESC, l.label)
+                           AS labels
+                FROM named w JOIN labels l USING (label_key) GROUP BY w.item_key
             ), decided AS (
                 SELECT item_key, arg_max(label_key, decided_at) AS ref_key FROM reference
                 WHERE item_key IN (SELECT item_key FROM queue) GROUP BY item_key
