@@ -74,6 +74,14 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "model predictions whose label is missing",
     ),
     (
+        "fixes -> predictions' keys",
+        "SELECT count(*) FROM fixes f WHERE item_key NOT IN (SELECT item_key FROM items) "
+        "OR model_key NOT IN (SELECT model_key FROM models) "
+        "OR model_label_key NOT IN (SELECT label_key FROM labels) "
+        "OR fixed_label_key NOT IN (SELECT label_key FROM labels)",
+        "manual fixes whose item, model version or labels are missing",
+    ),
+    (
         "unique model versions",
         "SELECT count(*) - count(DISTINCT (model_id, model_version)) + count(*) "
         "- count(DISTINCT model_key) FROM models",
@@ -99,7 +107,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         "log rows belong to an import",
         "SELECT count(*) FROM (SELECT import_id FROM annotations UNION ALL "
-        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM predictions) AS x "
+        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM predictions "
+        "UNION ALL SELECT import_id FROM fixes) AS x "
         "ANTI JOIN imports USING (import_id)",
         "rows from an import that the imports table does not record",
     ),
@@ -145,8 +154,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
                 USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM predictions GROUP BY ALL) p
                 USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM fixes GROUP BY ALL) f
+                USING (import_id)
             WHERE m.kind NOT IN {DIMENSION_KINDS}
-              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(p.n, 0)""",
+              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(p.n, 0)
+                  + coalesce(f.n, 0)""",
         "imports whose row count differs from the rows stored",
     ),
 )

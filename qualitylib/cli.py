@@ -98,7 +98,7 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
-    elif args.table in ("timeline", "model-timeline"):
+    elif args.table in ("timeline", "model-timeline", "model-fixes"):
         from functools import partial
 
         exporter = partial(exporter, period=args.period)

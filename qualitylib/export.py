@@ -18,6 +18,7 @@ from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.fixes import fix_rates
 from qualitylib.metrics.label_needs import label_needs
 from qualitylib.metrics.models import (
     calibration_table,
@@ -69,6 +70,7 @@ EXPORTS: dict[str, Exporter] = {
     "model-disagreements": model_disagreements,
     "model-vs-annotators": alt_test,
     "label-needs": label_needs,
+    "model-fixes": fix_rates,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

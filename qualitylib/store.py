@@ -228,6 +228,15 @@ MIGRATIONS: list[list[str]] = [
             score DOUBLE,                    -- the model's probability of label_key
             predicted_at TIMESTAMP NOT NULL, -- UTC
             import_id INTEGER NOT NULL)""",
+        # People's corrections of a model version's labels (manual fixes), both labels kept.
+        """CREATE TABLE fixes (
+            item_key INTEGER NOT NULL,
+            model_key INTEGER NOT NULL,
+            model_label_key SMALLINT NOT NULL,
+            fixed_label_key SMALLINT NOT NULL,
+            fixed_by VARCHAR,
+            fixed_at TIMESTAMP NOT NULL,     -- UTC
+            import_id INTEGER NOT NULL)""",
     ],
 ]
 

@@ -22,6 +22,7 @@ TABLES = (
     "contested",
     "models",
     "predictions",
+    "fixes",
 )
 
 

@@ -33,6 +33,7 @@ FORMAT_PREFIXES = {
     "items": "canonical items",
     "annotators": "canonical annotators",
     "pred": "canonical predictions",
+    "fix": "canonical fixes",
     "ls": "Label Studio",
     "prodigy": "Prodigy",
     "toloka": "Toloka",

@@ -73,14 +73,16 @@ def _insert_new(
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
 
 
-def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
-    """Labels first met in the log join the label set as undeclared."""
+def _add_labels(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] = ("label",)) -> None:
+    """Labels first met in the log (in ``columns`` of ``_typed``) join the label set as
+    undeclared."""
+    found = " UNION ALL ".join(f"SELECT {column} AS label FROM {TYPED}" for column in columns)
     con.execute(
         f"""
         INSERT INTO labels (label_key, label, declared)
         SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
                + row_number() OVER (ORDER BY label), label, false
-        FROM (SELECT DISTINCT label FROM {TYPED}) AS new
+        FROM (SELECT DISTINCT label FROM ({found})) AS new
         WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = new.label)
         """
     )
@@ -150,6 +152,24 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 JOIN models m ON m.model_id = t.model_id
                     AND m.model_version = coalesce(t.model_version, '')
                 JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "fixes":
+            _add_labels(con, ("model_label", "fixed_label"))
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO fixes
+                SELECT i.item_key, m.model_key, ml.label_key, fl.label_key, t.fixed_by,
+                       t.fixed_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels ml ON ml.label = t.model_label
+                JOIN labels fl ON fl.label = t.fixed_label
                 """,
                 [import_id],
             )

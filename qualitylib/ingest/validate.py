@@ -22,7 +22,7 @@ from qualitylib.store import scalar
 
 TYPED = "_typed"
 ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label", "probability"]
-Kind = Literal["annotations", "reference", "labels", "items", "annotators", "predictions"]
+Kind = Literal["annotations", "reference", "labels", "items", "annotators", "predictions", "fixes"]
 EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "")
@@ -90,6 +90,16 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("score", "probability"),
         Column("model_version", "text"),
     ),
+    # A person's correction of a model version's label (the "manual fix"): both are kept.
+    "fixes": (
+        Column("item_id", "id", True),
+        Column("model_id", "id", True, few=True),
+        Column("model_label", "label", True, few=True),
+        Column("fixed_label", "label", True, few=True),
+        Column("fixed_at", "timestamp", True),
+        Column("model_version", "text"),
+        Column("fixed_by", "text"),
+    ),
 }
 
 
@@ -128,6 +138,7 @@ UNIQUE: dict[str, tuple[str, ...]] = {
     "items": ("item_id",),
     "annotators": ("annotator_id",),
     "predictions": ("item_id", "model_id", "model_version", "predicted_at"),
+    "fixes": ("item_id", "model_id", "model_version", "fixed_at"),
 }
 
 
@@ -304,6 +315,14 @@ def _unique_in_store(kind: str) -> str:
                     AND m.model_version = coalesce(t.model_version, '')
                 JOIN predictions p ON p.item_key = i.item_key AND p.model_key = m.model_key
                     AND p.predicted_at = t.predicted_at"""
+        case "fixes":
+            return f"""
+                SELECT t.{ROW} FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN fixes f ON f.item_key = i.item_key AND f.model_key = m.model_key
+                    AND f.fixed_at = t.fixed_at"""
     raise ValueError(f"no store uniqueness rule for kind {kind!r}")
 
 
@@ -413,7 +432,7 @@ def check_unique(
             f"{places.unit} {duplicates[0][0]}",
             places,
         )
-    if kind in ("annotations", "reference", "predictions"):
+    if kind in ("annotations", "reference", "predictions", "fixes"):
         span = con.execute(f"SELECT min({quote(key[-1])}), max({quote(key[-1])}) FROM {TYPED}")
         lo, hi = span.fetchall()[0]
         _fail_on(
