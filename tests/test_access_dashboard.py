@@ -362,4 +362,4 @@ def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_written(
     at.file_uploader[0].set_value(("big.csv", big, "text/csv")).run()
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["error: larger than 1 MB: big.csv; use the CLI"]
-    assert len(at.dataframe[0].value) == 5  # the demo's five imports, no more
+    assert len(at.dataframe[0].value) == 7  # the demo's seven imports, no more

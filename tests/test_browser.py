@@ -36,7 +36,7 @@ PAGES = {
     "controls": ("Controls & drift", 1),
     "review": ("Review queue", 0),
     "data": ("Data", 0),
-    "models": ("Models", 0),  # the demo has no predictions: the page says how to import them
+    "models": ("Models", 1),
 }
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 CHARTS = ".vega-embed canvas, .vega-embed svg"

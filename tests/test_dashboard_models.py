@@ -56,8 +56,23 @@ def test_models_page_shows_the_librarys_numbers(
 
 
 def test_models_page_without_predictions_says_how_to_import(
-    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+    build_store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _open(demo_db, monkeypatch)
+    db = build_store(
+        "label\nsafe\nnudity",
+        "item_id,label,decided_at\ni1,safe,2026-08-01",
+        "item_id,annotator_id,label,annotated_at\ni1,ann,safe,2026-09-01",
+    )
+    at = _open(db, monkeypatch)
     assert any("qualitylib import --kind predictions" in i.value for i in at.info)
     assert not at.dataframe
+
+
+def test_models_page_on_the_demo(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(demo_db, monkeypatch)
+    summary = at.dataframe[0].value
+    assert summary["model"].tolist() == ["model:safety-clf@v1", "model:safety-clf@v2"]
+    assert {m.label: m.delta for m in at.metric} == {
+        "model:safety-clf@v1: winning rate": "passes",
+        "model:safety-clf@v2: winning rate": "passes",
+    }
