@@ -335,3 +335,17 @@ def weekly_report(store: Store, week: str, team: str | None) -> str:
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
     return report.to_json()
+
+
+@st.cache_data(show_spinner=False)
+def label_needs(store: Store, filters: Filters, target: float) -> pd.DataFrame:
+    """Items below ``target`` confidence (``label_needs``); empty without a reference set."""
+    from qualitylib.errors import QualitylibError
+    from qualitylib.metrics.label_needs import label_needs as needs
+
+    filters = store.only(filters)
+    with _read(store) as con:
+        try:
+            return needs(con, filters, target)
+        except QualitylibError:  # no reference decisions: nothing to estimate accuracy from
+            return pd.DataFrame(columns=["item_id", "confidence", "more_labels"])
