@@ -16,6 +16,13 @@ import pandas as pd
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.boxes import (
+    box_agreement,
+    box_confusion,
+    box_errors,
+    box_summary,
+    consensus_boxes,
+)
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.fixes import fix_rates
@@ -34,6 +41,12 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_summary
 from qualitylib.metrics.timeline import timeline
+from qualitylib.people_exports import (
+    behaviour_export,
+    gold_budget_export,
+    gold_exposure_export,
+    time_on_task_export,
+)
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
 
@@ -71,7 +84,18 @@ EXPORTS: dict[str, Exporter] = {
     "model-vs-annotators": alt_test,
     "label-needs": label_needs,
     "model-fixes": fix_rates,
+    "behaviour": behaviour_export,
+    "behavior": behaviour_export,
+    "time-on-task": time_on_task_export,
+    "gold-budget": gold_budget_export,
+    "gold-exposure": gold_exposure_export,
+    "box-summary": box_summary,
+    "box-errors": box_errors,
+    "box-confusion": box_confusion,
+    "box-agreement": box_agreement,
+    "consensus-boxes": consensus_boxes,
 }
+BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -23,6 +23,11 @@ TABLES = (
     "models",
     "predictions",
     "fixes",
+    "boxes",
+    "box_reference",
+    "box_sets",
+    "box_candidates",
+    "box_pairs",
 )
 
 
