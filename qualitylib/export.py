@@ -19,15 +19,39 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from qualitylib.errors import QualitylibError
+from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.boxes import (
+    box_agreement,
+    box_confusion,
+    box_errors,
+    box_summary,
+    consensus_boxes,
+)
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.fixes import fix_rates
+from qualitylib.metrics.label_needs import label_needs
+from qualitylib.metrics.models import (
+    calibration_table,
+    model_confusion,
+    model_disagreements,
+    model_summary,
+    model_timeline,
+    pairwise_kappa_with_models,
+)
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
-from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
+from qualitylib.metrics.team_agreement import agreement_summary
 from qualitylib.metrics.timeline import timeline
+from qualitylib.people_exports import (
+    behaviour_export,
+    gold_budget_export,
+    gold_exposure_export,
+    time_on_task_export,
+)
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
 
@@ -49,7 +73,7 @@ def drift_alerts_export(
 EXPORTS: dict[str, Exporter] = {
     "annotator-summary": annotator_summary,
     "confusion": confusion_table,
-    "pairwise-kappa": pairwise_kappa,
+    "pairwise-kappa": pairwise_kappa_with_models,
     "agreement": agreement_summary,
     "audit": reference_history,
     "drift-alerts": drift_alerts_export,
@@ -57,7 +81,26 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "model-summary": model_summary,
+    "model-confusion": model_confusion,
+    "model-calibration": calibration_table,
+    "model-timeline": model_timeline,
+    "model-disagreements": model_disagreements,
+    "model-vs-annotators": alt_test,
+    "label-needs": label_needs,
+    "model-fixes": fix_rates,
+    "behaviour": behaviour_export,
+    "behavior": behaviour_export,
+    "time-on-task": time_on_task_export,
+    "gold-budget": gold_budget_export,
+    "gold-exposure": gold_exposure_export,
+    "box-summary": box_summary,
+    "box-errors": box_errors,
+    "box-confusion": box_confusion,
+    "box-agreement": box_agreement,
+    "consensus-boxes": consensus_boxes,
 }
+BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
 
 
 def _stamp(column: str) -> str:

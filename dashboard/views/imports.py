@@ -11,7 +11,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import common, data
 from qualitylib import access
-from qualitylib.errors import QualitylibError
+from qualitylib.errors import QualitylibError, ValidationError
 from qualitylib.ingest import KINDS, import_exports, import_files
 
 LOG = logging.getLogger(__name__)
@@ -110,6 +110,9 @@ if st.button("Import", type="primary", disabled=not uploads):
                         )
                     else:
                         summary = import_files(store.path, kind, paths, imported_by=imported_by)
+            except ValidationError as error:
+                for message in error.errors:  # every bad file's, not only the first
+                    st.error(f"error: {message}")
             except QualitylibError as error:
                 st.error(f"error: {_without_paths(str(error), folder, store.path)}")
             except Exception as error:  # never a traceback or a server path in the browser
@@ -154,6 +157,7 @@ if decisions.empty:
 else:
     changed_only = st.toggle("Only re-decisions (the label changed)", value=True)
     shown = decisions[decisions["changed"]] if changed_only else decisions
+    shown = common.people(shown, ["decided_by"])  # committee members are people too
     st.dataframe(
         shown,
         hide_index=True,
