@@ -25,14 +25,20 @@ import streamlit as st
 from qualitylib.access import restrict
 from qualitylib.metrics import audit
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
-from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
-from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.drift import (
+    ALERT_COLUMNS,
+    DriftRule,
+    drift_alerts,
+    last_day,
+    open_alerts,
+    weekly_divergence,
+)
+from qualitylib.metrics.filters import Filters, annotators_kept
+from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
-from qualitylib.reports import build_weekly_report
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -75,8 +81,11 @@ def _read(store: Store) -> duckdb.DuckDBPyConnection:
 def options(store: Store) -> dict[str, object]:
     """What the sidebar offers: date bounds, teams, policy versions, labels."""
     with _read(store) as con:
+        # model predictions count too, so the Models page can select their days
         first, last = con.execute(
-            "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+            "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
+            "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
+            "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
         ).fetchall()[0]
         teams = con.execute(
             "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"
@@ -104,6 +113,14 @@ def annotators(store: Store) -> pd.DataFrame:
             "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
             {"everyone": store.scope is None, "scope": list(store.scope or ())},
         ).df()
+
+
+@st.cache_data(show_spinner=False)
+def kept(store: Store, filters: Filters) -> list[str]:
+    """Annotators (not the committee) with labels under ``filters`` (``annotators_kept``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return annotators_kept(con, filters)
 
 
 @st.cache_data(show_spinner=False)
@@ -280,18 +297,38 @@ def divergence(store: Store, filters: Filters) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def alerts(store: Store, filters: Filters) -> pd.DataFrame:
-    """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    """Drift alerts raised in the window, from the history up to its end (``drift_alerts``)."""
     filters = store.only(filters)
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
 
 
 @st.cache_data(show_spinner=False)
-def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
-    """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+def open_drift(store: Store, filters: Filters) -> tuple[pd.DataFrame, date | None]:
+    """The drift alerts open at the window's end (``open_alerts``) and that day."""
     filters = store.only(filters)
     with _read(store) as con:
-        return onboarding_status(con, objective, filters)
+        day = last_day(con, filters)
+        if day is None:
+            return pd.DataFrame(columns=[*ALERT_COLUMNS, "alert_weeks"]), None
+        history = drift_alerts(con, DriftRule(), replace(filters, since=None))
+    return open_alerts(history, day), day
+
+
+@st.cache_data(show_spinner=False)
+def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
+    """Status at the window's end of everyone who labelled in it (``onboarding_as_of``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return onboarding_as_of(con, objective, filters)
+
+
+@st.cache_data(show_spinner=False)
+def as_of(store: Store, filters: Filters) -> date | None:
+    """The day statuses and open alerts are judged at: the window's end (``last_day``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return last_day(con, filters)
 
 
 @st.cache_data(show_spinner=False)
@@ -328,7 +365,23 @@ def queue(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner="Computing the week's report…")
 def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
+    from qualitylib.reports import build_weekly_report  # PDF libraries: only for this page
+
     store.require_everyone("the weekly report")
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
     return report.to_json()
+
+
+@st.cache_data(show_spinner=False)
+def label_needs(store: Store, filters: Filters, target: float) -> pd.DataFrame:
+    """Items below ``target`` confidence (``label_needs``); empty without a reference set."""
+    from qualitylib.errors import QualitylibError
+    from qualitylib.metrics.label_needs import label_needs as needs
+
+    filters = store.only(filters)
+    with _read(store) as con:
+        try:
+            return needs(con, filters, target)
+        except QualitylibError:  # no reference decisions: nothing to estimate accuracy from
+            return pd.DataFrame(columns=["item_id", "confidence", "more_labels"])

@@ -42,6 +42,10 @@ def _import(args: argparse.Namespace) -> int:
             control=args.control,
             at=args.at,
             progress=progress,
+            annotator=args.annotator,
+            reference=args.reference,
+            jobs=args.jobs,
+            keep_ids=args.keep_ids,
         )
     print(summary)
     return 0
@@ -61,6 +65,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     if Path(args.db).exists():
         raise QualitylibError(f"{args.db} already exists: remove it or choose another --db")
+    if args.behaviour:
+        from qualitylib import demo_behaviour
+
+        demo_behaviour.build(args.db, seed=args.seed)
+        print(f"behaviour personas written to {args.db} (team {demo_behaviour.TEAM_NAME})")
+        return 0
     data = demo.build(args.db, seed=args.seed, n_annotations=args.annotations)
     print(
         f"demo team written to {args.db}: {len(data.annotations):,} labels by "
@@ -70,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from qualitylib.export import EXPORTS, write_table
+    from qualitylib.export import CANONICAL, EXPORTS, write_canonical, write_table
     from qualitylib.metrics.filters import Filters
     from qualitylib.store import connect
 
@@ -80,6 +90,12 @@ def _export(args: argparse.Namespace) -> int:
         teams=tuple(args.team),
         policy_versions=tuple(args.policy_version),
     )
+    if args.table in CANONICAL:  # the stored rows themselves, streamed as they are
+        with connect(args.db, read_only=True) as con:
+            n_rows = write_canonical(con, args.table, args.out, args.format)
+        if args.out is not None:
+            print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
+        return 0
     exporter = EXPORTS[args.table]
     if args.table == "onboarding":
         from functools import partial
@@ -98,16 +114,132 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
-    elif args.table == "timeline":
+        if args.method == "sprt":
+            exporter = _sprt_exporter(args, objective)
+    elif args.table in ("timeline", "model-timeline", "model-fixes"):
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
+    elif args.table == "model-summary":
+        from functools import partial
+
+        if not 0 <= args.threshold <= 1:
+            print("error: --threshold must be between 0 and 1", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, threshold=args.threshold)
+    elif args.table == "model-vs-annotators":
+        from functools import partial
+
+        if not 0 <= args.epsilon < 1 or args.min_items < 2:
+            print("error: --epsilon must be in [0, 1), --min-items at least 2", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, epsilon=args.epsilon, min_items=args.min_items)
+    elif args.table == "label-needs":
+        from functools import partial
+
+        if not 0 < args.target < 1 or args.price < 0:
+            print("error: --target must be in (0, 1), --price not negative", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, target=args.target, price=args.price)
+    elif args.table in ("behaviour", "behavior", "time-on-task"):
+        exporter = _behaviour_exporter(args, exporter)
+    elif args.table in ("gold-budget", "gold-exposure"):
+        exporter = _gold_exporter(args, exporter)
+    elif args.table.startswith("box-") or args.table == "consensus-boxes":
+        from functools import partial
+
+        if not 0 < args.iou <= 1:
+            print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
+            return 2
+        options: dict[str, object] = {"iou_threshold": args.iou}
+        if args.table == "box-summary":
+            options["against"] = args.against
+            options["by_label"] = args.by_label
+        if args.table == "consensus-boxes" and args.min_workers is not None:
+            options["min_workers"] = args.min_workers
+        exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
+    if args.table == "label-needs":
+        print(
+            f"label-needs: {len(frame):,} items below {args.target}, about "
+            f"{frame['more_labels'].sum():,.0f} more labels, total cost "
+            f"{frame['cost'].sum():,.2f} at {args.price} per label",
+            file=sys.stderr,
+        )
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _imports_list(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import list_imports
+    from qualitylib.store import connect
+
+    with connect(args.db, read_only=True) as con:
+        history = list_imports(con)
+    print("no imports yet" if history.empty else history.to_string(index=False))
+    return 0
+
+
+def _imports_remove(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import remove_import
+
+    n_rows = remove_import(args.db, args.import_id)
+    print(f"removed import #{args.import_id}: {n_rows:,} rows; derived tables rescored")
+    return 0
+
+
+def _sprt_exporter(args: argparse.Namespace, objective: object) -> Callable[..., object]:
+    """``export onboarding --method sprt``: the window table with the sequential decision."""
+    from functools import partial
+
+    from qualitylib.metrics.sprt import SPRT
+    from qualitylib.people_exports import onboarding_sprt_export
+
+    chosen = {
+        "alpha": args.alpha,
+        "beta": args.beta,
+        "margin_tpr": args.margin_tpr,
+        "margin_fpr": args.margin_fpr,
+    }
+    try:
+        sprt = SPRT(**{k: v for k, v in chosen.items() if v is not None})
+        sprt.hypotheses(objective)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise QualitylibError(f"onboarding --method sprt: {error}") from error
+    return partial(onboarding_sprt_export, objective=objective, sprt=sprt)
+
+
+def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
+    """``export behaviour`` / ``time-on-task`` with ``--too-fast-k``."""
+    from functools import partial
+
+    from qualitylib.metrics.behaviour import BehaviourRule
+    from qualitylib.metrics.time_on_task import SpeedRule
+
+    if args.too_fast_k is None:
+        return exporter
+    try:
+        rule = BehaviourRule(speed=SpeedRule(k=args.too_fast_k))
+    except ValueError as error:
+        raise QualitylibError(f"--too-fast-k: {error}") from error
+    return partial(exporter, rule=rule)
+
+
+def _gold_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
+    """``export gold-budget`` / ``gold-exposure`` with ``--width`` and ``--delay-weeks``."""
+    from functools import partial
+
+    from qualitylib.metrics.gold import GoldPlan
+
+    chosen = {"width": args.width, "delay_weeks": args.delay_weeks}
+    try:
+        plan = GoldPlan(**{k: v for k, v in chosen.items() if v is not None})
+    except ValueError as error:
+        raise QualitylibError(f"{args.table}: {error}") from error
+    return partial(exporter, plan=plan)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -163,6 +295,26 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
+    """Once the server answers, have it run the app once (Streamlit's script health check):
+    the imports and the Overview's queries are then done before the first visitor's view."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=timeout):
+            pass
+    except OSError:
+        pass  # only a warm-up: the first view then computes what it needs
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.exists():
@@ -197,31 +349,29 @@ def _dashboard(args: argparse.Namespace) -> int:
         str(args.port),
         "--browser.gatherUsageStats",
         "false",
+        "--server.scriptHealthCheckEnabled",
+        "true",
     ]
+    import threading
+
+    url = f"http://127.0.0.1:{args.port}"
+    threading.Thread(target=_warm_dashboard, args=(url,), daemon=True).start()
     if args.headless:
         command += ["--server.headless", "true"]
-    if not users and not _oidc_configured(app.parent.parent):
+    from qualitylib.access import find_secrets
+
+    secrets = find_secrets(db)  # the project's secrets too, not only Streamlit's own places
+    for path in secrets.found:
+        command += ["--secrets.files", str(path)]
+    if not users and secrets.auth is None:
+        looked = ", ".join(str(path) for path in secrets.searched)
         print(
-            "open mode: no sign-in configured (--users or [auth] in .streamlit/secrets.toml), "
-            "serving on this computer only",
+            "open mode: no sign-in configured (--users, or an [auth] section in a secrets file; "
+            f"looked in {looked}), serving on this computer only",
             file=sys.stderr,
         )
         command += ["--server.address", "127.0.0.1"]
     return subprocess.call(command, env=env)
-
-
-def _oidc_configured(project: Path) -> bool:
-    """Whether a Streamlit secrets file Streamlit reads has an ``[auth]`` section."""
-    import tomllib
-
-    for folder in (Path.cwd(), Path.home(), project):
-        secrets = folder / ".streamlit" / "secrets.toml"
-        try:
-            if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):
-                return True
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            continue
-    return False
 
 
 def _user_add(args: argparse.Namespace) -> int:
@@ -297,6 +447,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=_timestamp,
         help="with --format: timestamp for records without one (default: the file's mtime)",
     )
+    imp.add_argument(
+        "--annotator", help="with --format coco: whose boxes the file holds (COCO names no one)"
+    )
+    imp.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --format coco or cvat: the file holds the committee's boxes",
+    )
+    imp.add_argument(
+        "--jobs",
+        type=Path,
+        metavar="FILE",
+        help="with --format cvat: CSV job_id,start_frame,stop_frame,assignee (who drew what)",
+    )
+    imp.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="box formats: keep the tool's image ids (default: the image file's base name)",
+    )
     imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
     imp.set_defaults(handler=_import)
 
@@ -306,11 +475,22 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument(
         "--annotations", type=int, default=200_000, help="about how many labels (default 200,000)"
     )
+    dem.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="instead: the behaviour personas (timed answers, a clicker, a straight-liner...)",
+    )
     dem.set_defaults(handler=_demo)
 
-    exp = commands.add_parser("export", help="write a tidy metrics table as CSV or Parquet")
+    exp = commands.add_parser(
+        "export", help="write a tidy metrics table, or the stored rows of a kind, as CSV or Parquet"
+    )
     exp.add_argument("--db", required=True, help="the DuckDB store")
-    exp.add_argument("table", choices=list(EXPORTS), help="which table")
+    exp.add_argument(
+        "table",
+        choices=[*EXPORTS, *KINDS],  # a kind: its stored rows (qualitylib.export.CANONICAL)
+        help="which table (annotations|reference|labels|items|annotators: the rows as stored)",
+    )
     exp.add_argument("--format", choices=["csv", "parquet"], default="csv")
     exp.add_argument("--out", type=Path, help="output file (CSV goes to stdout without it)")
     exp.add_argument("--since", type=_date, help="first day included (YYYY-MM-DD)")
@@ -329,7 +509,84 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
     )
+    exp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
+    )
+    exp.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.2,
+        help="model-vs-annotators: the cost-benefit parameter (0.2 experts, 0.1 crowd workers)",
+    )
+    exp.add_argument(
+        "--min-items",
+        type=int,
+        default=30,
+        help="model-vs-annotators: items an annotator needs to be tested (default 30)",
+    )
+    exp.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="label-needs: the confidence items should reach (default 0.95)",
+    )
+    exp.add_argument(
+        "--price", type=float, default=1.0, help="label-needs: price of one label (default 1)"
+    )
+    exp.add_argument(
+        "--method",
+        choices=["window", "sprt"],
+        default="window",
+        help="onboarding: fixed window (default) or Wald's sequential test (adds decision...)",
+    )
+    exp.add_argument("--alpha", type=float, help="onboarding sprt: P(releasing a bad trainee)")
+    exp.add_argument("--beta", type=float, help="onboarding sprt: P(holding back a good one)")
+    exp.add_argument("--margin-tpr", type=float, help="onboarding sprt: H0 TPR below (0.15)")
+    exp.add_argument("--margin-fpr", type=float, help="onboarding sprt: H0 FPR above (0.10)")
+    exp.add_argument(
+        "--too-fast-k",
+        type=float,
+        help="behaviour, time-on-task: robust SDs below the label's log-median (2.5)",
+    )
+    exp.add_argument(
+        "--width", type=float, help="gold-budget: target width of weekly TPR/FPR intervals (0.2)"
+    )
+    exp.add_argument(
+        "--delay-weeks", type=float, help="gold-budget: target drift-detection delay (2 weeks)"
+    )
+    exp.add_argument(
+        "--iou", type=float, default=0.5, help="box tables: IoU threshold of a match (default 0.5)"
+    )
+    exp.add_argument(
+        "--against",
+        choices=["reference", "consensus"],
+        default="reference",
+        help="box-summary: score against the committee, or the consensus of the others",
+    )
+    exp.add_argument(
+        "--by-label", action="store_true", help="box-summary: one row per annotator and label"
+    )
+    exp.add_argument(
+        "--min-workers",
+        type=int,
+        help="consensus-boxes: workers a consensus box needs (default: a majority of the item's)",
+    )
     exp.set_defaults(handler=_export)
+
+    imps = commands.add_parser("imports", help="list the imports, or remove a wrong one")
+    imports_commands = imps.add_subparsers(dest="imports_command", required=True, metavar="ACTION")
+    ils = imports_commands.add_parser("list", help="every import: id, kind, file, rows, who, when")
+    ils.add_argument("--db", required=True, help="the DuckDB store")
+    ils.set_defaults(handler=_imports_list)
+    irm = imports_commands.add_parser(
+        "remove", help="remove one import's rows and rescore what it touched (all or nothing)"
+    )
+    irm.add_argument("--db", required=True, help="the DuckDB store")
+    irm.add_argument("import_id", type=int, metavar="ID", help="the import's id (imports list)")
+    irm.set_defaults(handler=_imports_remove)
 
     chk = commands.add_parser(
         "check", help="check a store's integrity (schema, keys, rows vs the imports audit)"

@@ -20,6 +20,14 @@ TABLES = (
     "votes",
     "pairs",
     "contested",
+    "models",
+    "predictions",
+    "fixes",
+    "boxes",
+    "box_reference",
+    "box_sets",
+    "box_candidates",
+    "box_pairs",
 )
 
 

@@ -73,15 +73,31 @@ def _insert_new(
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
 
 
-def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
-    """Labels first met in the log join the label set as undeclared."""
+def _add_labels(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] = ("label",)) -> None:
+    """Labels first met in the log (in ``columns`` of ``_typed``) join the label set as
+    undeclared."""
+    found = " UNION ALL ".join(f"SELECT {column} AS label FROM {TYPED}" for column in columns)
     con.execute(
         f"""
         INSERT INTO labels (label_key, label, declared)
         SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
                + row_number() OVER (ORDER BY label), label, false
-        FROM (SELECT DISTINCT label FROM {TYPED}) AS new
+        FROM (SELECT DISTINCT label FROM ({found}) WHERE label IS NOT NULL) AS new
         WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = new.label)
+        """
+    )
+
+
+def _add_models(con: duckdb.DuckDBPyConnection) -> None:
+    """Every (model_id, model_version) of ``_typed`` not yet known gets a new model key."""
+    con.execute(
+        f"""
+        INSERT INTO models
+        SELECT (SELECT coalesce(max(model_key), 0) FROM models)
+               + row_number() OVER (ORDER BY model_id, model_version), model_id, model_version
+        FROM (SELECT DISTINCT model_id, coalesce(model_version, '') AS model_version
+              FROM {TYPED}) AS new
+        ANTI JOIN models m USING (model_id, model_version)
         """
     )
 
@@ -101,7 +117,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 f"""
                 INSERT INTO annotations
                 SELECT i.item_key, a.annotator_key, l.label_key, t.reason, t.unsure,
-                       t.annotated_at, t.policy_version, t.phase, t.batch, ?
+                       t.annotated_at, t.policy_version, t.phase, t.batch, ?, t.duration_s
                 FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN annotators a ON a.annotator_id = t.annotator_id
@@ -120,6 +136,75 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "predictions":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO predictions
+                SELECT i.item_key, m.model_key, l.label_key, t.score, t.predicted_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "fixes":
+            _add_labels(con, ("model_label", "fixed_label"))
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO fixes
+                SELECT i.item_key, m.model_key, ml.label_key, fl.label_key, t.fixed_by,
+                       t.fixed_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels ml ON ml.label = t.model_label
+                JOIN labels fl ON fl.label = t.fixed_label
+                """,
+                [import_id],
+            )
+        case "boxes":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_annotators = _add_keys(
+                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
+            )
+            con.execute(
+                f"""
+                INSERT INTO boxes
+                SELECT (SELECT coalesce(max(box_id), 0) FROM boxes) + {_position(con, "t")},
+                       i.item_key, a.annotator_key, l.label_key, t.x_min, t.y_min, t.x_max,
+                       t.y_max, t.object_id, t.duration_s, t.reason, t.unsure, t.annotated_at,
+                       t.policy_version, t.phase, t.batch, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN annotators a ON a.annotator_id = t.annotator_id
+                LEFT JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "reference-boxes":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            con.execute(
+                f"""
+                INSERT INTO box_reference
+                SELECT (SELECT coalesce(max(box_id), 0) FROM box_reference)
+                       + {_position(con, "t")}, i.item_key, l.label_key, t.x_min, t.y_min,
+                       t.x_max, t.y_max, t.reason, t.policy_version, t.decided_at, t.decided_by, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                LEFT JOIN labels l ON l.label = t.label
                 """,
                 [import_id],
             )
@@ -145,11 +230,15 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             con.execute(
                 f"""
                 UPDATE items SET uri = coalesce(t.uri, items.uri),
-                       metadata = coalesce(t.metadata, items.metadata)
+                       metadata = coalesce(t.metadata, items.metadata),
+                       width = coalesce(t.width, items.width),
+                       height = coalesce(t.height, items.height)
                 FROM {TYPED} t WHERE items.item_id = t.item_id
                 """
             )
-            new_items = _insert_new(con, "items", "item_key", "item_id", ("uri", "metadata"))
+            new_items = _insert_new(
+                con, "items", "item_key", "item_id", ("uri", "metadata", "width", "height")
+            )
         case "annotators":
             con.execute(
                 f"""
