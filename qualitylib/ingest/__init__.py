@@ -260,8 +260,8 @@ def _each_file_error(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) 
         con.execute("BEGIN TRANSACTION")
         try:
             for earlier in good:
-                _import_file(con, earlier)
-            _import_file(con, source)
+                _import_file(con, earlier, "")  # rolled back: nobody is recorded
+            _import_file(con, source, "")
             good.append(source)
         except ValidationError as error:
             errors.append(str(error))

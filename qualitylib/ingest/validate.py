@@ -56,6 +56,8 @@ TEXT_UNPRINTABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 INTEGER_TYPES = frozenset(
     "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT".split()
 )
+# Column types that take any number, a Parquet DECIMAL(p, s) included.
+NUMERIC = frozenset({"seconds", "number", "probability"})
 # The staged (Parquet) types each column type reads without changing a value; anything else
 # (a float id, a struct, binary data, an integer flag) is refused, naming its first row.
 ACCEPTED_TYPES: dict[str, tuple[frozenset[str], str]] = {
@@ -595,7 +597,7 @@ def _check_types(
             continue
         accepted, expected = ACCEPTED_TYPES[column.type]
         found = types[column.name]
-        if found in accepted:
+        if found in accepted or (column.type in NUMERIC and found.startswith("DECIMAL")):
             continue
         value = quote(column.name)
         rows = con.execute(
