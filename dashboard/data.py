@@ -290,3 +290,17 @@ def skill(store: Store, filters: Filters) -> tuple[pd.DataFrame, SkillAgreement]
     with _read(store) as con:
         table = annotator_skill(con, store.only(filters))
     return table, skill_agreement(table)
+
+
+@st.cache_data(show_spinner=False)
+def label_needs(store: Store, filters: Filters, target: float) -> pd.DataFrame:
+    """Items below ``target`` confidence (``label_needs``); empty without a reference set."""
+    from qualitylib.errors import QualitylibError
+    from qualitylib.metrics.label_needs import label_needs as needs
+
+    filters = store.only(filters)
+    with _read(store) as con:
+        try:
+            return needs(con, filters, target)
+        except QualitylibError:  # no reference decisions: nothing to estimate accuracy from
+            return pd.DataFrame(columns=["item_id", "confidence", "more_labels"])

@@ -32,10 +32,13 @@ __all__ = [
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """What a filter can choose: ``first_day, last_day`` (of the labels, UTC; None when
-    there are none), ``teams``, ``policy_versions`` and ``labels`` (in rank order)."""
+    """What a filter can choose: ``first_day, last_day`` (of the labels and of the model
+    predictions, so the Models page can select their days; UTC; None when there are none),
+    ``teams``, ``policy_versions`` and ``labels`` (in rank order)."""
     first, last = con.execute(
-        "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+        "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
+        "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
+        "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
     ).fetchall()[0]
     policies = con.execute(
         "SELECT DISTINCT policy_version FROM annotations "
