@@ -95,7 +95,7 @@ def test_confusion_and_kappa_match_sklearn(store: Path) -> None:
     counts = v1.pivot(index="reference_label", columns="label", values="n").loc[NAMES, NAMES]
     np.testing.assert_array_equal(counts.to_numpy(), confusion_matrix(truth, given, labels=NAMES))
     row = summary.set_index("model_version").loc["v1"]
-    assert row["model_id"] == "clf" and row["n_labels"] == 6
+    assert row["model_id"] == "clf" and row["n_reference"] == 6
     assert row["accuracy"] == pytest.approx(4 / 6)
     assert row["kappa"] == pytest.approx(cohen_kappa_score(truth, given))
     # binary view: flagged = nudity or weapons; reference positives i4, i5, i6
@@ -120,7 +120,7 @@ def test_summary_has_the_annotator_summary_columns_then_calibration(store: Path)
     )
     assert summary["model_version"].tolist() == ["v1", "v2"]
     v2 = summary.set_index("model_version").loc["v2"]
-    assert v2["n_labels"] == 3 and np.isnan(v2["ece"]) and v2["ece_n"] == 0
+    assert v2["n_reference"] == 3 and np.isnan(v2["ece"]) and v2["ece_n"] == 0
 
 
 def test_ece_by_hand_and_its_bootstrap_interval(store: Path) -> None:

@@ -14,8 +14,8 @@ import pandas as pd
 
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.models import _where, _with_models
+from qualitylib.metrics.periods import Period, check_period
 from qualitylib.metrics.reference import rate_columns
-from qualitylib.metrics.timeline import Period, _check_period
 
 __all__ = ["fix_rates"]
 
@@ -29,7 +29,7 @@ def fix_rates(
     ``fix_rate, fix_rate_ci_low, fix_rate_ci_high, fix_rate_n`` and ``top_fix`` (the label
     people most often put instead; empty without fixes).
     """
-    _check_period(period)
+    check_period(period)
     where, params = _where(filters or Filters())
     table = con.execute(
         f"""WITH p AS (SELECT p.* FROM predictions p WHERE {where}),

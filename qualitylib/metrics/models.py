@@ -30,18 +30,13 @@ import pandas as pd
 
 from qualitylib.metrics.counts import LabelIndex, PairTables, label_index, latest_sql
 from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.reference import rate_columns, summary_from_counts
-from qualitylib.metrics.team_agreement import kappa_table, pairwise_kappa
 
 # The timeline's grouping of count tables into (n_groups, k, k) confusion counts is reused
 # as is: a model version is grouped exactly like an annotator.
-from qualitylib.metrics.timeline import (
-    Period,
-    _check_period,
-    _fill_unscored,
-    _grouped_confusion,
-    rates_from_counts,
-)
+from qualitylib.metrics.periods import Period, check_period
+from qualitylib.metrics.reference import rate_columns, rates_from_counts, summary_from_counts
+from qualitylib.metrics.team_agreement import kappa_table, pairwise_kappa
+from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
 
 __all__ = [
     "calibration_table",
@@ -280,7 +275,8 @@ def model_summary(
     """One row per model version against the committee, as ``annotator_summary`` per person.
 
     Columns: ``model_id, model_version``, then those of
-    :func:`qualitylib.metrics.reference.summary_from_counts` (``n_labels``, accuracy, kappa,
+    :func:`qualitylib.metrics.reference.summary_from_counts` (``n_reference``: predictions
+    on reference items, accuracy, kappa,
     binary and per-class TPR/FPR/precision with Wilson intervals). When any prediction has a
     ``score``: ``ece, ece_ci_low, ece_ci_high, ece_n`` (``n_bins`` equal-width bins, percentile
     bootstrap of ``n_boot`` resamples) and ``threshold, tpr_at_threshold…, fpr_at_threshold…``
@@ -348,9 +344,9 @@ def model_timeline(
 
     Columns: ``model_id, model_version, period_start, n_labels`` (predictions),
     ``n_reference`` (predictions on reference items), then ``accuracy, tpr, fpr`` and
-    ``recall_<label>`` with ``_ci_low, _ci_high, _n``.
+    ``tpr_<label>`` with ``_ci_low, _ci_high, _n``.
     """
-    _check_period(period)
+    check_period(period)
     filters = filters or Filters()
     where, params = _where(filters)
     volume = con.execute(
@@ -370,7 +366,8 @@ def model_timeline(
     keys = ["model_key", "period_start"]
     groups, counts = _grouped_confusion(table, keys, index)
     rates = pd.DataFrame(
-        {"n_reference": counts.sum(axis=(1, 2))} | rates_from_counts(counts, index)
+        {"n_reference": counts.sum(axis=(1, 2))}
+        | rates_from_counts(counts, index.names, index.positive, per_class=("tpr",))
     )
     out = _fill_unscored(volume.merge(pd.concat([groups, rates], axis=1), on=keys, how="left"))
     out = _with_models(con, out)
