@@ -33,6 +33,7 @@ from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
 from qualitylib.reports import build_weekly_report
+from qualitylib.reports.weekly import project_name
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -330,5 +331,5 @@ def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
     store.require_everyone("the weekly report")
     with _read(store) as con:
-        report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
+        report = build_weekly_report(con, week, team=team, project=project_name(store.path))
     return report.to_json()

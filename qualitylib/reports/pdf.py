@@ -44,7 +44,7 @@ from reportlab.platypus import (
 
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
-from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport
+from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport, rename_votes
 
 __all__ = ["NOT_ENOUGH", "NO_LABELS", "interval", "number", "pdf_bytes", "percent", "write_pdf"]
 
@@ -491,11 +491,12 @@ def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     if report.review.empty:
         return flow
     rows = [["Item", "Votes (who)", "Majority", "Committee", "Entropy", "Unsure", "Score"]]
-    for row in report.review.itertuples():
+    votes = rename_votes(report.review["labels"], report.display_names())
+    for row, who in zip(report.review.itertuples(), votes, strict=True):
         rows.append(
             [
                 str(row.item_id),
-                str(row.labels),
+                str(who),
                 str(row.majority_label),
                 row.reference_label if isinstance(row.reference_label, str) else "—",
                 number(row.vote_entropy, 2),

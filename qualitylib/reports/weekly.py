@@ -13,15 +13,16 @@ import json
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.errors import QualitylibError
 from qualitylib.metrics.counts import confusion_counts, filtered_sql
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.known import require_known
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
@@ -37,7 +38,10 @@ __all__ = [
     "build_weekly_report",
     "iso_week",
     "last_complete_week",
+    "last_week_with_labels",
     "parse_week",
+    "project_name",
+    "rename_votes",
 ]
 
 HISTORY_WEEKS = 4  # the weeks before the report's week that "change" is measured against
@@ -76,6 +80,25 @@ def iso_week(day: date) -> str:
 def last_complete_week(today: date) -> str:
     """The last ISO week that ended before ``today`` (on a Monday: the week just finished)."""
     return iso_week(today - timedelta(days=today.isoweekday()))
+
+
+def last_week_with_labels(
+    con: duckdb.DuckDBPyConnection, today: date, team: str | None = None
+) -> str | None:
+    """The last complete ISO week before ``today`` in which ``team`` (None: anyone) labelled.
+
+    The report's default week: when the label feed stops, this is older than last week
+    (``last_complete_week(today)``) and the caller says so. None when no such labels exist.
+    """
+    end = parse_week(last_complete_week(today)) + timedelta(days=6)
+    source, params = filtered_sql(Filters(until=end, teams=(team,) if team else ()))
+    latest = con.execute(f"SELECT max(annotated_at) FROM {source} AS f", params).fetchall()[0][0]
+    return None if latest is None else iso_week(latest.date())
+
+
+def project_name(db_path: str | Path) -> str:
+    """The project a store's reports are titled with: its file name without the suffix."""
+    return Path(db_path).stem
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, object]:
@@ -207,14 +230,18 @@ class WeeklyReport:
 
 
 def _pseudonymize_votes(votes: pd.Series, ids: pd.Series, key: str) -> pd.Series:
-    """Review-queue vote lists (``"safe: a01, a02?; nudity: a03"``) with pseudonyms for ids.
+    """Review-queue vote lists (``"safe: a01, a02?; nudity: a03"``) with pseudonyms for ids."""
+    return rename_votes(votes, pseudonym_map(ids, key))
+
+
+def rename_votes(votes: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """Review-queue vote lists (``"safe: a01, a02?; nudity: a03"``) with ``mapping``'s names.
 
     Ids are matched whole between the list's separators, longest first, so an id that
-    contains a separator or another id is still replaced as one.
+    contains a separator or another id is still replaced as one; unmapped ids stay.
     """
-    if votes.empty:
+    if votes.empty or not mapping:
         return votes
-    mapping = pseudonym_map(ids, key)
     alternatives = "|".join(re.escape(a) for a in sorted(mapping, key=len, reverse=True))
     pattern = re.compile(rf"(?<=: |, )({alternatives})(?=\?|, |; |$)")
     return votes.map(
@@ -334,11 +361,7 @@ def build_weekly_report(
     """
     monday = parse_week(week)
     sunday = monday + timedelta(days=6)
-    if team is not None:
-        teams = [row[0] for row in con.execute("SELECT DISTINCT team FROM annotators").fetchall()]
-        if team not in teams:
-            known = ", ".join(sorted(t for t in teams if t is not None)) or "none"
-            raise QualitylibError(f"no team named {team!r} in this store (teams: {known})")
+    require_known(con, "team", [team] if team is not None else [])
     base = Filters(teams=(team,) if team else ())
     this_week = _week_filters(base, monday)
     upto = replace(base, until=sunday)
