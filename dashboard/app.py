@@ -38,6 +38,10 @@ PAGES: dict[Page, tuple[str, st.Page]] = {
         "People",
         st.Page("views/onboarding.py", title="Onboarding", icon=":material/school:"),
     ),
+    "behaviour": (
+        "People",
+        st.Page("views/behaviour.py", title="Behaviour", icon=":material/psychology_alt:"),
+    ),
     "review": (
         "Committee",
         st.Page("views/review.py", title="Review queue", icon=":material/rule:"),

@@ -45,8 +45,9 @@ from qualitylib.metrics.filters import Filters
 Role = Literal["lead", "trainer", "annotator", "committee"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Page = Literal[
-    "overview", "controls", "agreement", "reports", "annotator", "onboarding", "review", "data"
-]
+    "overview", "controls", "agreement", "reports", "annotator", "onboarding", "review", "data",
+    "behaviour",
+]  # fmt: skip
 PAGES: tuple[Page, ...] = get_args(Page)
 ROLE_PAGES: dict[Role, tuple[Page, ...]] = {
     "lead": PAGES,

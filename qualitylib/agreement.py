@@ -16,7 +16,19 @@ Two layers:
 Every function returns an :class:`AgreementResult` (or, for many pairs, :class:`KappaTables`).
 Undefined values (0/0, too little data) are NaN with a ``reason``; nothing raises on
 degenerate data and nothing returns 0 or 1 by accident. Invalid *input* raises ``ValueError``
-saying what to do instead.
+saying what to do instead: a missing ``item_id`` or ``annotator_id`` (the column and the
+number of rows are named; a missing ``label`` is a missing rating and is skipped), two
+labels by one annotator on one item, a label outside ``categories``.
+
+**Label order** (for weights and ordinal/interval alpha) comes from, in this order:
+``categories=``; the categories of an ordered pandas ``Categorical`` label column; numeric
+labels, and strings that are all numbers ("1", "2", "10": numeric order, as a CSV import
+gives them); nothing else. Text labels with no order (``"low", "medium", "high"``) are fine
+for unweighted and nominal coefficients, but a weighted or ordinal request on three or more
+of them raises ``ValueError`` saying how to give the order, rather than silently using
+alphabetical order. On a store, the label set's ``rank`` gives the order
+(:mod:`qualitylib.metrics.team_agreement`). Weights use the positions ``0..k-1`` of that
+order unless ``ranks=`` are given.
 
 Notation follows the papers: ``p_o`` / ``p_e`` observed and chance agreement, ``w_kl``
 agreement weights, ``r_ik`` number of raters who put item ``i`` in category ``k``, ``r_i``
@@ -48,6 +60,8 @@ Gwet KL (2008). Computing inter-rater reliability and its variance in the presen
     agreement. Br J Math Stat Psychol 61:29-48.
 Gwet KL (2014). Handbook of Inter-Rater Reliability, 4th ed. Advanced Analytics (ch. 5-6:
     multiple raters with missing ratings; implemented in the R package irrCAC).
+Korn EL, Graubard BI (1998). Confidence intervals for proportions with small expected
+    number of positive counts estimated from survey data. Survey Methodology 24:193-201.
 Krippendorff K (2011). Computing Krippendorff's alpha-reliability. Annenberg School for
     Communication, University of Pennsylvania.
 """
@@ -63,6 +77,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
+
+from qualitylib.intervals import agreement_interval, wilson
 
 __all__ = [
     "PARADOX_NOTE",
@@ -110,6 +126,11 @@ REASON_PE_ONE = (
     "is 0/0 and undefined"
 )
 REASON_ONE_CATEGORY = "only one category is declared, so chance agreement is undefined"
+REASON_ONE_CATEGORY_SEEN = (
+    "only one category occurs in the labels and no label set was declared, so chance "
+    "agreement is undefined; pass categories=[...] with the full label set"
+)
+REASON_NO_LABELS = "annotator {!r} has no labels (all missing), so the two share no items"
 REASON_NO_SHARED = "the two annotators share no items"
 REASON_FEW_SHARED = "the two annotators share fewer than 2 items: not enough data"
 REASON_DE_ZERO = (
@@ -163,7 +184,11 @@ class AgreementResult:
     se : float
         Standard error (analytic, or bootstrap SD for Krippendorff's alpha).
     ci_low, ci_high : float
-        Confidence interval, clipped to [-1, 1].
+        Confidence interval within [-1, 1], never of zero width: Fisher z with a t quantile
+        for the kappa-type coefficients, Wilson for percent agreement, the bootstrap for
+        Krippendorff's alpha, and at perfect agreement the Wilson bound on the observed
+        agreement (:func:`qualitylib.intervals.agreement_interval`); the normal interval is
+        in ``details["wald_ci"]`` where there is an analytic SE.
     n_items : int
         Items that entered the coefficient (shared items for Cohen; items with >= 2 ratings
         for the multi-rater coefficients).
@@ -176,7 +201,8 @@ class AgreementResult:
     reason : str or None
         Why ``value`` is NaN; None when it is defined.
     details : dict
-        Extras (JSON-safe): e.g. ``se0``, ``z``, ``p_value``, per-category kappas.
+        Extras (JSON-safe): e.g. ``se0``, ``z``, ``p_value``, ``wald_ci``, per-category
+        kappas.
     """
 
     metric: str
@@ -217,6 +243,8 @@ class KappaTables:
     """Cohen's kappa for many pairs at once; every field has shape ``(n_pairs,)``.
 
     ``reason`` is an object array holding None where ``value`` is defined, else the reason.
+    ``ci_low, ci_high`` is the interval of :func:`qualitylib.intervals.agreement_interval`;
+    ``wald_low, wald_high`` the normal ``value -/+ z * se`` interval SAS prints.
     """
 
     value: np.ndarray
@@ -226,6 +254,8 @@ class KappaTables:
     p_value: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
+    wald_low: np.ndarray
+    wald_high: np.ndarray
     p_o: np.ndarray
     p_e: np.ndarray
     n: np.ndarray
@@ -391,8 +421,12 @@ def cohen_kappa_tables(
 
     (Cohen 1960; Cohen 1968; Fleiss, Cohen & Everitt 1969). ``se`` is the non-null ASE that
     SAS prints and statsmodels ``cohens_kappa`` returns as ``std_kappa``; ``se0`` the SE under
-    H0: kappa = 0, ``z = kappa / se0`` and ``p_value`` its two-sided normal p-value. The CI is
-    ``kappa -/+ z_{1-alpha/2} * se`` clipped to [-1, 1].
+    H0: kappa = 0, ``z = kappa / se0`` and ``p_value`` its two-sided normal p-value. The CI
+    (``ci_low, ci_high``) is :func:`qualitylib.intervals.agreement_interval`: Fisher z with a
+    ``t_{n-1}`` quantile, and at perfect agreement (se = 0) the Wilson interval of ``p_o``
+    mapped through kappa, so it covers at n = 50 and never has zero width; the normal
+    interval ``kappa -/+ z_{1-alpha/2} * se`` (clipped to [-1, 1]) that SAS prints is kept
+    as ``wald_low, wald_high``.
 
     Written here rather than calling statsmodels because ``cohens_kappa`` takes one table at
     a time; this evaluates all pairs with array operations (no Python loop over pairs).
@@ -412,8 +446,8 @@ def cohen_kappa_tables(
     Returns
     -------
     KappaTables
-        Arrays of shape ``(n_pairs,)``: value, se, se0, z, p_value, ci_low, ci_high, p_o, p_e,
-        n, reason. NaN with a reason for n < 2 or p_e = 1 (0/0).
+        Arrays of shape ``(n_pairs,)``: value, se, se0, z, p_value, ci_low, ci_high, wald_low,
+        wald_high, p_o, p_e, n, reason. NaN with a reason for n < 2 or p_e = 1 (0/0).
 
     Examples
     --------
@@ -460,7 +494,8 @@ def cohen_kappa_tables(
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = np.where(ok & (se0 > 0), kappa / np.where(se0 > 0, se0, 1.0), np.nan)
     p_value = 2.0 * stats.norm.sf(np.abs(zval))
-    ci_low, ci_high = _normal_ci(kappa, se, z_crit)
+    wald_low, wald_high = _normal_ci(kappa, se, z_crit)
+    ci_low, ci_high = agreement_interval(kappa, se, p_o, p_e, n, alpha)
 
     reason = np.full(t.shape[0], None, dtype=object)
     reason[~ok_pe] = REASON_PE_ONE
@@ -474,6 +509,8 @@ def cohen_kappa_tables(
         p_value=p_value,
         ci_low=ci_low,
         ci_high=ci_high,
+        wald_low=wald_low,
+        wald_high=wald_high,
         p_o=np.where(n > 0, p_o, np.nan),
         p_e=np.where(n > 0, p_e, np.nan),
         n=n,
@@ -585,7 +622,8 @@ def _multi_rater(
         return res, s
     coef = float(_snap((s.pa - pe) / (1.0 - pe)))
     se, _ = _linearised(s, pe, pe_i, coef)
-    lo, hi = _normal_ci(coef, se, z_crit)
+    wald = _normal_ci(coef, se, z_crit)
+    lo, hi = agreement_interval(coef, se, s.pa, pe, s.n2, alpha)
     res = AgreementResult(
         metric=metric,
         value=float(coef),
@@ -597,7 +635,7 @@ def _multi_rater(
         p_observed=float(s.pa),
         p_expected=float(pe),
         reason=None,
-        details=_to_json_safe({**base, "pi": s.pi}),
+        details=_to_json_safe({**base, "pi": s.pi, "wald_ci": wald}),
     )
     return res, s
 
@@ -621,8 +659,10 @@ def fleiss_kappa_counts(
 
     Uncertainty:
 
-    * ``se`` (used for the CI) is Gwet's (2008) linearisation variance, valid away from
-      kappa = 0 and with missing ratings (irrCAC's SE);
+    * ``se`` is Gwet's (2008) linearisation variance, valid away from kappa = 0 and with
+      missing ratings (irrCAC's SE); the CI is
+      :func:`qualitylib.intervals.agreement_interval` on it (the normal interval is in
+      ``details["wald_ci"]``);
     * ``details["se0"]`` is the Fleiss, Nee & Landis (1979) SE under H0: kappa = 0,
       :math:`\sqrt{2}\,\sqrt{(\sum p_jq_j)^2 - \sum p_jq_j(q_j-p_j)} / (\sum p_jq_j
       \sqrt{N m (m-1)})` with ``p_j = pi_j``; it assumes ``m`` raters per item, so with unequal
@@ -720,7 +760,9 @@ def gwet_ac_counts(
         AC^\star_i = \frac{n}{n_2}\frac{p_{a|i} - p_e 1[r_i\ge2]}{1-p_e}
         - 2(1-AC)\frac{p_{e|i} - p_e}{1-p_e}
 
-    ``p_{e|i} = T_w/(q(q-1)) sum_k r_ik (1 - pi_k) / r_i``. CI: ``AC -/+ z * se``, clipped.
+    ``p_{e|i} = T_w/(q(q-1)) sum_k r_ik (1 - pi_k) / r_i``. CI:
+    :func:`qualitylib.intervals.agreement_interval` (Fisher z with ``t_{n_2-1}``; Wilson on
+    ``p_a`` mapped through AC at perfect agreement); ``AC -/+ z * se`` in ``details["wald_ci"]``.
     With 2 raters, Gwet's contingency-table SE equals ``se * sqrt((n-1)/n)``.
 
     Parameters
@@ -812,7 +854,11 @@ def percent_agreement_counts(
     weights), averaged over items with >= 2 ratings (Gwet 2014; for 2 raters: the diagonal
     share of the table). This is not Krippendorff's pairable-value average, which weights
     items by ``r_i``. SE: ``1/(n(n-1)) sum_i ((n/n_2) p_{a|i} - p_a)^2`` (Gwet's linearisation
-    with ``p_e = 0``; for 2 raters ``sqrt(p_a(1-p_a)/(n-1))``).
+    with ``p_e = 0``; for 2 raters ``sqrt(p_a(1-p_a)/(n-1))``). CI: the Wilson interval on the
+    effective number of items ``n_eff = p_a (1 - p_a) / se^2`` (at most ``n_2``; ``n_2`` when
+    ``p_a`` is 0 or 1), as for a proportion from a clustered sample (Korn & Graubard 1998), so
+    it stays in [0, 1] and is not of zero width at ``p_a = 1``; the normal interval is in
+    ``details["wald_ci"]``.
 
     Parameters
     ----------
@@ -836,8 +882,11 @@ def percent_agreement_counts(
     w = weight_matrix(k, weights, ranks)
     res, _ = _multi_rater("percent_agreement", counts, unit_weights, w, alpha, "none")
     ci = (res.ci_low, res.ci_high)
-    if res.reason is None:  # a proportion: keep the interval in [0, 1]
-        ci = (max(res.ci_low, 0.0), min(res.ci_high, 1.0))
+    if res.reason is None:  # a proportion: Wilson on the effective number of items
+        p_a, n_items = res.value, res.n_items
+        inner = 0.0 < p_a < 1.0 and res.se > 0.0
+        n_eff = min(p_a * (1.0 - p_a) / res.se**2, n_items) if inner else n_items
+        ci = wilson(p_a * n_eff, n_eff, alpha)
     return replace(
         res, ci_low=ci[0], ci_high=ci[1], details={**res.details, "weights": weights or "none"}
     )
@@ -916,6 +965,23 @@ def _category_values(
     return np.arange(1, k + 1, dtype=float)
 
 
+def _collapsed_ci(
+    value: float,
+    o: np.ndarray,
+    level: Level,
+    v: np.ndarray,
+    details: dict[str, Any],
+    n_u: int,
+    alpha: float,
+) -> tuple[float, float]:
+    """Wilson on 1 - D_o/max(delta2) mapped through alpha, for a bootstrap with no spread."""
+    d_max = float(np.max(_delta2(level, v, o.sum(axis=2))))
+    p_o = 1.0 - details["D_o"] / d_max
+    p_e = 1.0 - details["D_e"] / d_max
+    lo, hi = agreement_interval(value, 0.0, p_o, p_e, n_u, alpha)
+    return float(lo), float(hi)
+
+
 def krippendorff_alpha_counts(
     counts: ArrayLike,
     level: Level = "nominal",
@@ -950,7 +1016,12 @@ def krippendorff_alpha_counts(
     replacement -- and all ``n_boot`` coincidence matrices come from one
     ``(B, n_patterns) @ (n_patterns, k*k)`` product (chunked to bound memory). ``se`` is the
     SD of the replicates, the CI their ``alpha/2, 1 - alpha/2`` percentiles (replicates with
-    ``D_e = 0`` are dropped and counted in ``details["n_boot_undefined"]``).
+    ``D_e = 0`` are dropped and counted in ``details["n_boot_undefined"]``). Boundary rule:
+    when every replicate is equal (perfect agreement resamples to perfect agreement), the CI
+    is the Wilson interval of ``1 - D_o / max(delta2)`` on the ``n_u`` units mapped through
+    ``alpha = 1 - D_o / D_e`` (:func:`qualitylib.intervals.agreement_interval`), never a
+    zero-width ``[1, 1]``; a unit's disagreement is at most ``max(delta2)``, so it is
+    conservative.
 
     The ``krippendorff`` package gives the same point value but no interval and no
     pre-aggregated patterns with multiplicities, hence this implementation.
@@ -1096,6 +1167,8 @@ def krippendorff_alpha_levels(
                 se = float(finite.std(ddof=1))
                 lo, hi = (float(x) for x in np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0]))
                 lo, hi = max(lo, -1.0), min(hi, 1.0)
+            if se == 0.0:  # every replicate equal (e.g. perfect agreement): see _collapsed_ci
+                lo, hi = _collapsed_ci(value, o, level, v, details, n_u, alpha)
         details["n_boot_undefined"] = n_undef
         results[level] = AgreementResult(
             metric=metric,
@@ -1126,38 +1199,52 @@ class _Coded:
     annotator: np.ndarray
     label: np.ndarray
     categories: list[Any]
-    annotators: list[Any]
+    annotators: list[Any]  # annotators with at least one label
+    n_annotators_listed: int  # annotators in the table, labelled or not
     n_items: int
+    declared: bool  # categories came from the caller (argument or Categorical dtype)
 
 
-def _encode(df: pd.DataFrame, categories: Sequence[Any] | None) -> _Coded:
-    """Validate the long table and map items, annotators and labels to dense integer codes."""
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError("expected a pandas DataFrame with columns item_id, annotator_id, label")
-    missing = [c for c in _REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"DataFrame is missing column(s) {missing}; expected the long format "
-            f"item_id, annotator_id, label (one row per rating)"
-        )
-    d = df.loc[df["label"].notna(), list(_REQUIRED_COLUMNS)]
-    dup = d.duplicated(["item_id", "annotator_id"])
-    if dup.any():
-        first = d.loc[dup].iloc[0]
-        raise ValueError(
-            f"{int(dup.sum())} duplicate (item_id, annotator_id) rows, e.g. item "
-            f"{first['item_id']!r} by {first['annotator_id']!r}; keep one label per annotator "
-            f"and item (e.g. the latest) before computing agreement"
-        )
-    present = pd.unique(d["label"])
-    if categories is None:
-        try:
-            cats = sorted(present.tolist())
-        except TypeError as exc:
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for messages (0, not np.int64(0))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_ids(df: pd.DataFrame) -> None:
+    """Refuse missing item or annotator ids: they would merge ratings or crash bincount."""
+    for column in ("item_id", "annotator_id"):
+        missing = int(df[column].isna().sum())
+        if missing:
+            rows = df.index[df[column].isna()][:3].tolist()
             raise ValueError(
-                "labels of mixed types cannot be ordered; pass categories=[...] explicitly"
-            ) from exc
-    else:
+                f"{missing} row(s) have no {column} (NaN or None; e.g. index "
+                f"{', '.join(map(repr, map(_plain, rows)))}); each rating needs an item and "
+                f"an annotator: drop or fill those rows before computing agreement"
+            )
+
+
+def _numeric_order(present: np.ndarray) -> list[Any] | None:
+    """Labels sorted by numeric value when every one is a number or a numeric string."""
+    if pd.api.types.is_bool_dtype(present) or any(isinstance(x, (bool, np.bool_)) for x in present):
+        return None
+    numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+    if numbers.isna().any() or numbers.nunique() != len(present):
+        return None  # text, or two spellings of one number ("1", "01")
+    return [present[i] for i in np.argsort(numbers.to_numpy(dtype=float), kind="stable")]
+
+
+def _categories(
+    labels: pd.Series, categories: Sequence[Any] | None, ordered_use: str | None
+) -> tuple[list[Any], bool]:
+    """The ordered label set and whether it was declared; refuse an order that is a guess.
+
+    Order: ``categories=``; else a Categorical's categories (its order if ordered); else
+    numeric order for numbers and numeric strings ("1" < "2" < "10"); else alphabetical,
+    which is only acceptable when no weights or ordinal distances use the order
+    (``ordered_use`` names the request that does, e.g. "linear weights").
+    """
+    present = pd.unique(labels.dropna())
+    if categories is not None:
         cats = list(categories)
         if len(set(cats)) != len(cats):
             raise ValueError("categories contains duplicates; list each label once")
@@ -1167,6 +1254,56 @@ def _encode(df: pd.DataFrame, categories: Sequence[Any] | None) -> _Coded:
                 f"labels {sorted(map(str, unknown))} are not in categories; add them to "
                 f"categories or drop those rows"
             )
+        return cats, True
+    declared = isinstance(labels.dtype, pd.CategoricalDtype)
+    if declared and labels.dtype.ordered:
+        return list(labels.dtype.categories), True
+    values = np.asarray(labels.dtype.categories if declared else present, dtype=object)
+    numeric = _numeric_order(values)
+    if numeric is not None:
+        return numeric, declared
+    try:
+        cats = sorted(values.tolist())
+    except TypeError as exc:
+        raise ValueError(
+            "labels of mixed types cannot be ordered; pass categories=[...] explicitly"
+        ) from exc
+    if ordered_use is not None and len(cats) > 2:
+        raise ValueError(
+            f"{ordered_use} need the order of the labels, but {cats[:6]} are text with no "
+            f"order (alphabetical would be a guess); pass categories=[...] in order, make "
+            f"label an ordered pandas Categorical, or use numeric labels"
+        )
+    return cats, declared
+
+
+def _encode(
+    df: pd.DataFrame, categories: Sequence[Any] | None, ordered_use: str | None = None
+) -> _Coded:
+    """Validate the long table and map items, annotators and labels to dense integer codes.
+
+    ``ordered_use`` describes a request that needs the label order (weights, ordinal or
+    interval alpha); with labels whose order is unknown it raises ``ValueError``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError("expected a pandas DataFrame with columns item_id, annotator_id, label")
+    missing = [c for c in _REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"DataFrame is missing column(s) {missing}; expected the long format "
+            f"item_id, annotator_id, label (one row per rating)"
+        )
+    _check_ids(df)
+    d = df.loc[df["label"].notna(), list(_REQUIRED_COLUMNS)]
+    dup = d.duplicated(["item_id", "annotator_id"])
+    if dup.any():
+        first = d.loc[dup].iloc[0]
+        raise ValueError(
+            f"{int(dup.sum())} duplicate (item_id, annotator_id) rows, e.g. item "
+            f"{_plain(first['item_id'])!r} by {_plain(first['annotator_id'])!r}; keep one "
+            f"label per annotator and item (e.g. the latest) before computing agreement"
+        )
+    cats, declared = _categories(df["label"], categories, ordered_use)
     label = pd.Categorical(d["label"], categories=cats).codes.astype(np.int64)
     item, _items = pd.factorize(d["item_id"])
     annotator, annotators = pd.factorize(d["annotator_id"], sort=True)
@@ -1176,8 +1313,15 @@ def _encode(df: pd.DataFrame, categories: Sequence[Any] | None) -> _Coded:
         label=label,
         categories=_to_json_safe(list(cats)),
         annotators=_to_json_safe(list(annotators)),
+        n_annotators_listed=int(df["annotator_id"].nunique()),
         n_items=len(_items),
+        declared=declared,
     )
+
+
+def _needs_order(weights: Weights) -> str | None:
+    """What needs the label order for these weights (None when nothing does)."""
+    return None if weights is None else f"{weights} weights"
 
 
 def _item_counts(c: _Coded) -> np.ndarray:
@@ -1192,6 +1336,8 @@ def _finish(res: AgreementResult, c: _Coded) -> AgreementResult:
     reason = res.reason
     if len(c.annotators) == 1 and reason is not None:
         reason = REASON_ONE_ANNOTATOR
+    elif reason == REASON_ONE_CATEGORY and not c.declared:
+        reason = REASON_ONE_CATEGORY_SEEN
     details = {**res.details, "categories": c.categories}
     return replace(res, n_raters=len(c.annotators), reason=reason, details=details)
 
@@ -1216,8 +1362,8 @@ def cohen_kappa(
     df : DataFrame
         Long table ``item_id, annotator_id, label`` (rows with a null label are ignored).
     categories : sequence, optional
-        Ordered label set; default: the sorted labels present. Unused categories are kept
-        (they matter for weights).
+        Ordered label set; default: the labels present, ordered as the module docstring
+        says. Unused categories are kept (they matter for weights).
     weights : {None, "linear", "quadratic"}
     ranks : array_like, optional
         Positions of the categories for the weights (default: their order).
@@ -1232,7 +1378,8 @@ def cohen_kappa(
     Raises
     ------
     ValueError
-        Unless exactly two annotators are present.
+        Unless exactly two annotators are present (one with only missing labels gives NaN
+        with a reason), on missing ids, or on weights with text labels of unknown order.
 
     Examples
     --------
@@ -1241,13 +1388,19 @@ def cohen_kappa(
     >>> round(cohen_kappa(df).value, 4)
     0.5
     """
-    c = _encode(df, categories)
-    if len(c.annotators) != 2:
+    c = _encode(df, categories, _needs_order(weights))
+    if c.n_annotators_listed != 2:
         raise ValueError(
-            f"cohen_kappa needs exactly two annotators, got {len(c.annotators)} "
-            f"({c.annotators[:5]}); filter the DataFrame to one pair, or use fleiss_kappa, "
-            f"gwet_ac1 or krippendorff_alpha for more raters"
+            f"cohen_kappa needs exactly two annotators, got {c.n_annotators_listed} "
+            f"({_to_json_safe(pd.unique(df['annotator_id']).tolist()[:5])}); filter the "
+            f"DataFrame to one pair, or use fleiss_kappa, gwet_ac1 or krippendorff_alpha for "
+            f"more raters"
         )
+    if len(c.annotators) < 2:
+        unlabelled = set(pd.unique(df["annotator_id"]).tolist()) - set(c.annotators)
+        reason = REASON_NO_LABELS.format(_plain(sorted(unlabelled, key=str)[0]))
+        details = {"categories": c.categories, "weights": weights or "none"}
+        return _undefined("cohen_kappa", reason, n_raters=2, details=details)
     k = len(c.categories)
     first = np.full(c.n_items, -1, dtype=np.int64)
     second = np.full(c.n_items, -1, dtype=np.int64)
@@ -1260,6 +1413,7 @@ def cohen_kappa(
     n = float(t.n[0])
     details: dict[str, Any] = {
         "se0": t.se0[0],
+        "wald_ci": [t.wald_low[0], t.wald_high[0]],
         "z": t.z[0],
         "p_value": t.p_value[0],
         "weights": weights or "none",
@@ -1383,7 +1537,7 @@ def gwet_ac2(
     >>> round(gwet_ac2(df, weights="linear").value, 4)
     0.4483
     """
-    c = _encode(df, categories)
+    c = _encode(df, categories, _needs_order(weights))
     res = gwet_ac_counts(_item_counts(c), weights=weights, ranks=ranks, alpha=alpha)
     return _finish(res, c)
 
@@ -1423,7 +1577,7 @@ def pabak(
     >>> pabak(df).value
     0.5
     """
-    c = _encode(df, categories)
+    c = _encode(df, categories, _needs_order(weights))
     res = brennan_prediger_counts(_item_counts(c), weights=weights, ranks=ranks, alpha=alpha)
     return _finish(res, c)
 
@@ -1461,7 +1615,7 @@ def percent_agreement(
     >>> percent_agreement(df).value
     0.75
     """
-    c = _encode(df, categories)
+    c = _encode(df, categories, _needs_order(weights))
     res = percent_agreement_counts(_item_counts(c), weights=weights, ranks=ranks, alpha=alpha)
     return _finish(res, c)
 
@@ -1506,7 +1660,7 @@ def krippendorff_alpha(
     >>> round(krippendorff_alpha(df, random_state=0).value, 4)
     0.5333
     """
-    c = _encode(df, categories)
+    c = _encode(df, categories, None if level == "nominal" else f"{level} alpha")
     res = krippendorff_alpha_counts(
         _item_counts(c),
         level=level,

@@ -45,6 +45,11 @@ EXPORT_TABLES = (  # export.EXPORTS
     "timeline",
     "review-queue",
     "stale-policy",
+    "behaviour",
+    "behavior",
+    "time-on-task",
+    "gold-budget",
+    "gold-exposure",
 )
 ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
 
@@ -103,6 +108,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     if Path(args.db).exists():
         raise QualitylibError(f"{args.db} already exists: remove it or choose another --db")
+    if args.behaviour:
+        from qualitylib import demo_behaviour
+
+        demo_behaviour.build(args.db, seed=args.seed)
+        print(f"behaviour personas written to {args.db} (team {demo_behaviour.TEAM_NAME})")
+        return 0
     data = demo.build(args.db, seed=args.seed, n_annotations=args.annotations)
     print(
         f"demo team written to {args.db}: {len(data.annotations):,} labels by "
@@ -142,10 +153,16 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
+        if args.method == "sprt":
+            exporter = _sprt_exporter(args, objective)
     elif args.table == "timeline":
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
+    elif args.table in ("behaviour", "behavior", "time-on-task"):
+        exporter = _behaviour_exporter(args, exporter)
+    elif args.table in ("gold-budget", "gold-exposure"):
+        exporter = _gold_exporter(args, exporter)
     with connect(args.db, read_only=True) as con:
         check_filters(con, filters)
         frame = exporter(con, filters)
@@ -153,6 +170,57 @@ def _export(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _sprt_exporter(args: argparse.Namespace, objective: object) -> Callable[..., object]:
+    """``export onboarding --method sprt``: the window table with the sequential decision."""
+    from functools import partial
+
+    from qualitylib.metrics.sprt import SPRT
+    from qualitylib.people_exports import onboarding_sprt_export
+
+    chosen = {
+        "alpha": args.alpha,
+        "beta": args.beta,
+        "margin_tpr": args.margin_tpr,
+        "margin_fpr": args.margin_fpr,
+    }
+    try:
+        sprt = SPRT(**{k: v for k, v in chosen.items() if v is not None})
+        sprt.hypotheses(objective)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise QualitylibError(f"onboarding --method sprt: {error}") from error
+    return partial(onboarding_sprt_export, objective=objective, sprt=sprt)
+
+
+def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
+    """``export behaviour`` / ``time-on-task`` with ``--too-fast-k``."""
+    from functools import partial
+
+    from qualitylib.metrics.behaviour import BehaviourRule
+    from qualitylib.metrics.time_on_task import SpeedRule
+
+    if args.too_fast_k is None:
+        return exporter
+    try:
+        rule = BehaviourRule(speed=SpeedRule(k=args.too_fast_k))
+    except ValueError as error:
+        raise QualitylibError(f"--too-fast-k: {error}") from error
+    return partial(exporter, rule=rule)
+
+
+def _gold_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
+    """``export gold-budget`` / ``gold-exposure`` with ``--width`` and ``--delay-weeks``."""
+    from functools import partial
+
+    from qualitylib.metrics.gold import GoldPlan
+
+    chosen = {"width": args.width, "delay_weeks": args.delay_weeks}
+    try:
+        plan = GoldPlan(**{k: v for k, v in chosen.items() if v is not None})
+    except ValueError as error:
+        raise QualitylibError(f"{args.table}: {error}") from error
+    return partial(exporter, plan=plan)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -396,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument(
         "--annotations", type=int, default=200_000, help="about how many labels (default 200,000)"
     )
+    dem.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="instead: the behaviour personas (timed answers, a clicker, a straight-liner...)",
+    )
     dem.set_defaults(handler=_demo)
 
     exp = commands.add_parser("export", help="write a tidy metrics table as CSV or Parquet")
@@ -430,6 +503,27 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
+    )
+    exp.add_argument(
+        "--method",
+        choices=["window", "sprt"],
+        default="window",
+        help="onboarding: fixed window (default) or Wald's sequential test (adds decision...)",
+    )
+    exp.add_argument("--alpha", type=float, help="onboarding sprt: P(releasing a bad trainee)")
+    exp.add_argument("--beta", type=float, help="onboarding sprt: P(holding back a good one)")
+    exp.add_argument("--margin-tpr", type=float, help="onboarding sprt: H0 TPR below (0.15)")
+    exp.add_argument("--margin-fpr", type=float, help="onboarding sprt: H0 FPR above (0.10)")
+    exp.add_argument(
+        "--too-fast-k",
+        type=float,
+        help="behaviour, time-on-task: robust SDs below the label's log-median (2.5)",
+    )
+    exp.add_argument(
+        "--width", type=float, help="gold-budget: target width of weekly TPR/FPR intervals (0.2)"
+    )
+    exp.add_argument(
+        "--delay-weeks", type=float, help="gold-budget: target drift-detection delay (2 weeks)"
     )
     exp.set_defaults(handler=_export)
 

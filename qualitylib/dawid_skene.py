@@ -51,8 +51,13 @@ def _triples(data: pd.DataFrame) -> _Triples:
         )
     if data.empty:
         raise ValueError("data has no rows: nothing to estimate")
-    if data[list(names)].isna().any().any():
-        raise ValueError("data has missing item, annotator or label values; drop those rows")
+    for column in names:
+        missing = int(data[column].isna().sum())
+        if missing:
+            raise ValueError(
+                f"{missing} row(s) have no {column} (NaN or None); every answer needs an item, "
+                f"an annotator and a label: drop or fill those rows before fitting"
+            )
     item, items = pd.factorize(data[names[0]], sort=True)
     annotator, annotators = pd.factorize(data[names[1]], sort=True)
     label, classes = pd.factorize(data[names[2]], sort=True)

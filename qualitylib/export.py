@@ -23,6 +23,12 @@ from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
+from qualitylib.people_exports import (
+    behaviour_export,
+    gold_budget_export,
+    gold_exposure_export,
+    time_on_task_export,
+)
 
 Exporter = Callable[[duckdb.DuckDBPyConnection, Filters], pd.DataFrame]
 
@@ -52,6 +58,11 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "behaviour": behaviour_export,
+    "behavior": behaviour_export,
+    "time-on-task": time_on_task_export,
+    "gold-budget": gold_budget_export,
+    "gold-exposure": gold_exposure_export,
 }
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

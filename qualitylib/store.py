@@ -18,7 +18,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -213,6 +213,29 @@ MIGRATIONS: list[list[str]] = [
             policy_version VARCHAR,
             phase VARCHAR NOT NULL)""",
         "INSERT INTO contested " + CONTESTED_SQL.format(scope="true"),
+    ],
+    [
+        # Time on task: seconds the annotator spent on the item, from the tools that record
+        # it (NULL when unknown, never 0). `scored` is rebuilt so its columns stay the
+        # annotation's followed by the decision's (derived tables are filled by position).
+        "ALTER TABLE annotations ADD COLUMN duration_s DOUBLE",
+        "DROP TABLE scored",
+        """CREATE TABLE scored (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            label_key SMALLINT NOT NULL,
+            reason VARCHAR,
+            unsure BOOLEAN NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL,
+            batch VARCHAR,
+            import_id INTEGER NOT NULL,
+            duration_s DOUBLE,
+            ref_label_key SMALLINT NOT NULL,
+            ref_policy_version VARCHAR,
+            ref_reason VARCHAR)""",
+        "INSERT INTO scored " + SCORING_SQL.format(scope="true"),
     ],
 ]
 

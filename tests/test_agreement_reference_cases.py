@@ -1,4 +1,5 @@
-"""Agreement statistics pinned to the published worked examples in tests/data/reference (copied from the project's shared reference set).
+"""Agreement statistics pinned to the published worked examples in tests/data/reference
+(copied from the project's shared reference set).
 
 Each test is parametrised by case id so a failure names the case. Tolerances come from the
 case (``tolerance.abs`` and ``tolerance.per_key``).
@@ -82,8 +83,12 @@ def test_cohen_sas(case_id: str) -> None:
     assert res.details["table"] == case["params"]["contingency_table_rows_rater1_cols_rater2"]
     _check(case, "cohen_kappa", res.value)
     _check(case, "se", res.se)
-    _check(case, "ci95_low_normal", res.ci_low)
-    _check(case, "ci95_high_normal", res.ci_high)
+    # SAS prints the normal (Wald) interval; ci_low/ci_high is the Fisher z interval that
+    # covers at small n (qualitylib.intervals.agreement_interval), which is asymmetric.
+    _check(case, "ci95_low_normal", res.details["wald_ci"][0])
+    _check(case, "ci95_high_normal", res.details["wald_ci"][1])
+    assert res.ci_low < res.value < res.ci_high < 1.0
+    assert res.ci_high - res.value < res.value - res.ci_low  # skewed away from the bound 1
     _check(case, "se_h0", res.details["se0"])
     _check(case, "z_h0", res.details["z"])
     _check(case, "p_two_sided", res.details["p_value"])
@@ -131,7 +136,8 @@ def test_gwet_raw4raters_missing() -> None:
     t = stats.t.ppf(0.975, 12 - 1)
     _check(case, "gwet_ci95_low_t", ac1.value - t * ac1.se)
     _check(case, "gwet_ci95_high_t_capped", min(ac1.value + t * ac1.se, 1.0))
-    assert ac1.ci_high == 1.0  # clipped
+    assert ac1.details["wald_ci"][1] == 1.0  # the normal interval is clipped at 1
+    assert ac1.ci_low < ac1.value < ac1.ci_high < 1.0  # the Fisher z interval stays inside
 
     _check(case, "percent_agreement_gwet", ag.percent_agreement(df, categories=cats).value)
     # Fleiss' kappa with missing ratings = Gwet's generalisation (irrCAC fleiss.raw)

@@ -126,8 +126,12 @@ def test_accepts_crowd_kit_columns() -> None:
 def test_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="needs columns item_id, annotator_id, label"):
         DawidSkene().fit(pd.DataFrame({"item": [1], "who": ["a"], "label": ["x"]}))
-    with pytest.raises(ValueError, match="missing item, annotator or label"):
+    with pytest.raises(ValueError, match=r"1 row\(s\) have no label"):
         DawidSkene().fit(pd.DataFrame({"task": [1], "worker": ["a"], "label": [None]}))
+    with pytest.raises(ValueError, match=r"2 row\(s\) have no annotator_id"):
+        DawidSkene().fit(
+            pd.DataFrame({"item_id": [1, 2, 3], "annotator_id": ["a", None, None], "label": 0})
+        )
     with pytest.raises(ValueError, match="n_iter must be at least 1"):
         DawidSkene(n_iter=0)
 

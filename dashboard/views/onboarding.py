@@ -1,12 +1,16 @@
 """Onboarding, for the trainer: who is aligned with the committee yet, since when, and the
 learning curves (rates by number of reference labels done) of everyone still in training."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, data
+from dashboard import common, data, people_data
 from qualitylib import charts
+from qualitylib.behaviour_charts import sprt_paths_chart
 from qualitylib.metrics.onboarding import Objective
+from qualitylib.metrics.sprt import SPRT
 
 STATUS_TEXT = {
     "aligned": "aligned",
@@ -115,3 +119,61 @@ st.download_button(
     file_name="onboarding_status.csv",
     mime="text/csv",
 )
+
+st.subheader("Decided by a sequential test")
+if not st.toggle("Show Wald's sequential test (SPRT) for everyone in training", key="sprt_on"):
+    st.stop()
+
+left, middle, right = st.columns(3)
+alpha = left.number_input(
+    "α: P(releasing a trainee below the objective)",
+    0.001,
+    0.2,
+    0.05,
+    0.005,
+    format="%.3f",
+    key="sprt_alpha",
+)
+beta = middle.number_input(
+    "β: P(holding back one at the objective)", 0.001, 0.4, 0.05, 0.005, format="%.3f"
+)
+margin = right.number_input("TPR margin of H0", 0.01, 0.5, 0.15, 0.01, format="%.2f")
+try:
+    sprt = SPRT(alpha=alpha, beta=beta, margin_tpr=margin)
+    sprt.hypotheses(chosen)
+except ValueError as error:
+    st.error(f"error: {error}")
+    sprt = SPRT()
+decided, paths = people_data.sequential(
+    store, replace(filters, annotators=tuple(sorted(trainees))), chosen, sprt
+)
+if decided.empty:
+    st.info("Nobody in training has reference labels under these filters: not enough data.")
+else:
+    names = common.display_names(decided["annotator_id"])
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Annotator": decided["annotator_id"].map(names),
+                "Decision": decided["decision"].str.replace("_", " "),
+                "Reference labels to decision": decided["n_to_decision"],
+                "Decided": decided["decided_at"].dt.date,
+                "Expected labels to decide": decided["expected_n"],
+                "LLR TPR": decided["llr_tpr"].round(2),
+                "LLR FPR": decided["llr_fpr"].round(2),
+            }
+        ),
+        hide_index=True,
+        key="sprt",
+    )
+    st.altair_chart(
+        sprt_paths_chart(
+            paths.assign(who=paths["annotator_id"].map(names)), sprt.upper, sprt.lower
+        ),
+        width="stretch",
+    )
+    st.caption(
+        f"Wald's test per rate: H1 at the objective, H0 {sprt.margin_tpr:.0%} below it (TPR) or "
+        f"{sprt.margin_fpr:.0%} above it (FPR). A trainee is released when both paths reach the "
+        "upper line, flagged when either reaches the lower one; a decision is final."
+    )

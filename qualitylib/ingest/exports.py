@@ -7,7 +7,8 @@ annotation or decision, with the columns
 ``_row`` (record or row number in the file), ``role`` (``annotation``, ``reference`` or why
 the record is skipped, e.g. ``cancelled``), ``item_id``, ``annotator_id``, ``label``, ``stamp``
 (text timestamp, NULL when the tool has none), ``unsure``, and ``problem``, ``field``,
-``got`` (a format-level error on this record, if any).
+``got`` (a format-level error on this record, if any); optionally ``duration_s`` (seconds on
+the item, NULL when the tool did not record it).
 
 :func:`stage_export` then raises the first problem, and stages the annotations and the
 reference decisions in turn as ``_stage`` for the canonical validation and loading, so rows
@@ -192,9 +193,12 @@ def stage_export(
     if not roles.get("annotation") and not roles.get("reference"):
         left = ", ".join(f"{n} {why}" for why, n in skipped.items()) or "no records"
         raise ValidationError(f"{path.name}: nothing to import ({left})")
+    timed = "duration_s" in {row[0] for row in con.execute(f"DESCRIBE {EXPORT}").fetchall()}
     for kind, role, columns in STEPS:
         if not roles.get(role):
             continue
+        if kind == "annotations" and timed:  # a reader that knows the time on task
+            columns = (*columns, ("duration_s", "duration_s"))
         selects = ", ".join(f"{expression} AS {name}" for name, expression in columns)
         n_dated = scalar(
             con,

@@ -2,7 +2,8 @@
 
 item = task ``id``; annotator = ``annotations[].completed_by`` (an integer, or an object whose
 ``id``, else ``email``, is used); label = the one ``value.choices`` entry of the result whose
-``from_name`` is the chosen control; time = ``annotations[].created_at``. Annotations with
+``from_name`` is the chosen control; time = ``annotations[].created_at``; time on task =
+``annotations[].lead_time`` (seconds, when present). Annotations with
 ``ground_truth: true`` become reference decisions (decided by their author), cancelled ones
 (``was_cancelled``) and submitted ones without a choice for the control are skipped and counted.
 """
@@ -34,6 +35,7 @@ PLACES = Places(
         "label": "annotations[].result[].value.choices",
         "annotated_at": "annotations[].created_at",
         "decided_at": "annotations[].created_at",
+        "duration_s": "annotations[].lead_time",
     },
 )
 
@@ -79,6 +81,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                        ELSE json_extract_string(ann, '$.completed_by') END AS annotator_id,
                    json_extract_string(hits[1], '$.value.choices[0]') AS label,
                    json_extract_string(ann, '$.created_at') AS stamp,
+                   json_extract_string(ann, '$.lead_time') AS duration_s,
                    coalesce(json_extract_string(ann, '$.was_cancelled') = 'true', false)
                        AS cancelled,
                    coalesce(json_extract_string(ann, '$.ground_truth') = 'true', false) AS gold,
@@ -103,7 +106,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                     END AS problem,
                CASE WHEN n_hits > 1 OR n_choices > 1 THEN 'annotations[].result[].value.choices'
                     ELSE 'annotations[].completed_by' END AS field,
-               CASE WHEN n_choices > 1 THEN choices END AS got
+               CASE WHEN n_choices > 1 THEN choices END AS got, duration_s
         FROM fields
         """,
         {"control": control},

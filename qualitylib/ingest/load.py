@@ -101,7 +101,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 f"""
                 INSERT INTO annotations
                 SELECT i.item_key, a.annotator_key, l.label_key, t.reason, t.unsure,
-                       t.annotated_at, t.policy_version, t.phase, t.batch, ?
+                       t.annotated_at, t.policy_version, t.phase, t.batch, ?, t.duration_s
                 FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN annotators a ON a.annotator_id = t.annotator_id

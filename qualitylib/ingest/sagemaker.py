@@ -5,6 +5,7 @@ label = ``answerContent.<control>.label`` (image classification: ``crowd-image-c
 ``--control`` picks the key when there are several), time = ``submissionTime``. The item is
 the record's ``datasetObjectId`` when present (e.g. responses gathered into one JSON Lines
 file), else the name of the folder Ground Truth wrote the file into, the dataset object id.
+Time on task = ``answers[].timeSpentInSeconds`` when present.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                     THEN 'not one label (a multi-label or non-classification answer)' END
                    AS problem,
                'answers[].answerContent.' || $control || '.label' AS field,
-               CAST(json_extract(answer, $label_path) AS VARCHAR) AS got
+               CAST(json_extract(answer, $label_path) AS VARCHAR) AS got,
+               json_extract_string(answer, '$.timeSpentInSeconds') AS duration_s
         FROM ({_ANSWERS})
         """,
         {"folder": path.parent.name, "label_path": label_path, "control": control},
@@ -75,5 +77,6 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
             "annotator_id": "answers[].workerId",
             "label": f"answers[].answerContent.{control}.label",
             "annotated_at": "answers[].submissionTime",
+            "duration_s": "answers[].timeSpentInSeconds",
         },
     )

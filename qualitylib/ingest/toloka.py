@@ -6,6 +6,12 @@ label = ``OUTPUT:<field>`` (``--control`` picks the field when there are several
 ``ASSIGNMENT:submitted`` (UTC). ``GOLDEN:<field>`` (control tasks) becomes the item's reference
 decision, dated at its first submission in the file. Rejected, skipped and expired assignments
 are counted and left out.
+
+Time on task: Toloka records when an assignment (a page of several tasks) was started and
+submitted, not each task's time. When the file has ``ASSIGNMENT:started`` and
+``ASSIGNMENT:assignment_id``, each task gets the assignment's span (first start to last
+submission) divided evenly by the number of its tasks in the file; without them
+``duration_s`` stays empty.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from qualitylib.ingest.validate import Places, quote
 WORKER = "ASSIGNMENT:worker_id"
 STATUS = "ASSIGNMENT:status"
 SUBMITTED = "ASSIGNMENT:submitted"
+STARTED = "ASSIGNMENT:started"
+ASSIGNMENT = "ASSIGNMENT:assignment_id"
 KEPT = ("SUBMITTED", "ACCEPTED", "APPROVED")
 LEFT_OUT = ("REJECTED", "SKIPPED", "EXPIRED")
 
@@ -54,11 +62,21 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
         pairs = ", ".join(f"${key}, {_text(name)}" for key, name in zip(keys, inputs, strict=True))
         item = f"CAST(json_object({pairs}) AS VARCHAR)"
     status = f"coalesce(upper({_text(STATUS)}), '')"
+    duration = "NULL"
+    if STARTED in columns and ASSIGNMENT in columns:
+        # the assignment's span, shared evenly by its tasks (Toloka times pages, not tasks)
+        whole = f"OVER (PARTITION BY {_text(ASSIGNMENT)})"
+        span = (
+            f"epoch(max(TRY_CAST({_text(SUBMITTED)} AS TIMESTAMP)) {whole}) "
+            f"- epoch(min(TRY_CAST({_text(STARTED)} AS TIMESTAMP)) {whole})"
+        )
+        duration = f"CAST(({span}) / count(*) {whole} AS VARCHAR)"
     gold_rows = ""
     if golden in columns:
         gold_rows = f"""
         UNION ALL
-        SELECT min({ROW}), 'reference', item_id, NULL, gold, min(stamp), false, NULL, NULL, NULL
+        SELECT min({ROW}), 'reference', item_id, NULL, gold, min(stamp), false, NULL, NULL, NULL,
+               NULL
         FROM (SELECT {ROW}, {item} AS item_id, {_text(golden)} AS gold, {_text(SUBMITTED)} AS stamp
               FROM {STAGE})
         WHERE gold IS NOT NULL
@@ -74,7 +92,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                CASE WHEN NOT list_contains($kept, {status})
                          AND NOT list_contains($left_out, {status})
                     THEN 'unknown assignment status' END AS problem,
-               '{STATUS}' AS field, {quote(STATUS)} AS got
+               '{STATUS}' AS field, {quote(STATUS)} AS got, {duration} AS duration_s
         FROM {STAGE}{gold_rows}
         """,
         params,
@@ -87,5 +105,6 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
             "reference.label": golden,
             "annotated_at": SUBMITTED,
             "decided_at": SUBMITTED,
+            "duration_s": STARTED,
         }
     )

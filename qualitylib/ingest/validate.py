@@ -21,7 +21,7 @@ from qualitylib.ingest.read import ROW, STAGE
 from qualitylib.store import scalar
 
 TYPED = "_typed"
-ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label"]
+ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label", "seconds"]
 Kind = Literal["annotations", "reference", "labels", "items", "annotators"]
 EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -54,6 +54,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("policy_version", "text"),
         Column("phase", "choice", choices=("training", "production"), default="production"),
         Column("batch", "text"),
+        Column("duration_s", "seconds"),  # time on task; missing stays NULL, never 0
     ),
     "reference": (
         Column("item_id", "id", True),
@@ -173,6 +174,10 @@ def typed_expression(column: Column, source_type: str) -> str:
             return f"TRY_CAST(nullif({_text(column.name)}, '') AS INTEGER)"
         case "choice":
             return f"coalesce(lower(nullif({_text(column.name)}, '')), '{column.default}')"
+        case "seconds":
+            if source_type == "VARCHAR":
+                return f"TRY_CAST(nullif({_text(column.name)}, '') AS DOUBLE)"
+            return f"TRY_CAST({quote(column.name)} AS DOUBLE)"
 
 
 def _given_column(column: Column) -> str:
@@ -207,6 +212,12 @@ def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
             return (
                 f"NOT list_contains($choices, {value})",
                 f"must be one of {', '.join(column.choices)}",
+            )
+        case "seconds":
+            return (
+                f"({_given_column(column)} AND ({value} IS NULL OR NOT isfinite({value}) "
+                f"OR {value} < 0))",
+                "not a non-negative number of seconds (leave the cell empty when unknown)",
             )
         case "text":
             return None
@@ -480,7 +491,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         if column.name in columns:
             source_type = types[column.name]
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")
-            if column.type in ("timestamp", "int") and not column.required:
+            if column.type in ("timestamp", "int", "seconds") and not column.required:
                 selects.append(f"{_given(column.name, source_type)} AS {_given_column(column)}")
         elif column.type == "bool":
             selects.append(f"false AS {quote(column.name)}")

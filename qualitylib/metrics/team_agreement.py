@@ -6,6 +6,9 @@ SQL delivers pair contingency tables and per-item count patterns
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -20,10 +23,26 @@ from qualitylib.agreement import (
     percent_agreement_counts,
     prevalence_paradox,
 )
-from qualitylib.metrics.counts import item_patterns, pair_tables
+from qualitylib.metrics.counts import LabelIndex, item_patterns, pair_tables
 from qualitylib.metrics.filters import Filters
 
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
+REASON_NO_RANK = (
+    "the labels have no rank (no label set was imported), so the label order that weights "
+    "and ordinal or interval alpha need is unknown; import a labels file (its rank column, "
+    "else its row order, gives the order)"
+)
+
+
+def _ranks(labels: LabelIndex) -> np.ndarray | None:
+    """The labels' ranks in array order; None when an order is needed (> 2 labels) but unknown.
+
+    With one or two labels every order gives the same weights, so positions 0, 1 serve.
+    """
+    ranks = labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
+    if not np.isnan(ranks).any():
+        return ranks
+    return np.arange(len(ranks), dtype=float) if len(ranks) <= 2 else None
 
 
 def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
@@ -31,17 +50,27 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
 
     One row per pair: ``annotator_a, annotator_b, n_items, kappa, kappa_ci_low,
     kappa_ci_high, kappa_se, …_linear, …_quadratic, percent_agreement, prevalence_paradox,
-    reason``. Weights follow the label set's rank order.
+    reason, weighted_reason``. Weights follow the label set's rank order; without a rank for
+    every label (and more than two labels) the weighted columns are NaN and
+    ``weighted_reason`` says why, while the unweighted kappa stays.
     """
     found = pair_tables(con, filters or Filters())
-    ranks = found.labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
-    ranks = None if np.isnan(ranks).any() else ranks
+    ranks = _ranks(found.labels)
     table = found.pairs[["annotator_a", "annotator_b"]].copy()
     table["n_items"] = found.tables.sum(axis=(1, 2)).astype(np.int64)
-    unweighted = None
+    unweighted = cohen_kappa_tables(found.tables)
+    weighted_reason = unweighted.reason
     for suffix, weights in WEIGHTINGS.items():
-        result = cohen_kappa_tables(found.tables, weights=weights, ranks=ranks)
-        unweighted = unweighted or result
+        if weights is None:
+            result = unweighted
+        elif ranks is None:  # no order: NaN columns with the reason, not a guessed order
+            for column in ("", "_ci_low", "_ci_high", "_se"):
+                table[f"kappa{suffix}{column}"] = np.nan
+            weighted_reason = np.full(len(table), REASON_NO_RANK, dtype=object)
+            continue
+        else:
+            result = cohen_kappa_tables(found.tables, weights=weights, ranks=ranks)
+            weighted_reason = result.reason
         table[f"kappa{suffix}"] = result.value
         table[f"kappa{suffix}_ci_low"] = result.ci_low
         table[f"kappa{suffix}_ci_high"] = result.ci_high
@@ -52,7 +81,25 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
         for p_o, kappa in zip(unweighted.p_o, unweighted.value, strict=True)
     ]
     table["reason"] = unweighted.reason
+    table["weighted_reason"] = weighted_reason
     return table
+
+
+def _no_order(like: AgreementResult, metric: str, details: dict) -> AgreementResult:
+    """``like`` (same items and raters) made NaN with :data:`REASON_NO_RANK`."""
+    nan = math.nan
+    return replace(
+        like,
+        metric=metric,
+        value=nan,
+        se=nan,
+        ci_low=nan,
+        ci_high=nan,
+        p_observed=nan,
+        p_expected=nan,
+        reason=REASON_NO_RANK,
+        details=details,
+    )
 
 
 def agreement_results(
@@ -62,27 +109,26 @@ def agreement_results(
 
     Keys: ``fleiss_kappa, krippendorff_alpha_nominal, krippendorff_alpha_ordinal,
     krippendorff_alpha_interval, gwet_ac1, gwet_ac2_quadratic, pabak, percent_agreement``.
-    Ordinal/interval use the label set's ranks as the ordered values.
+    Ordinal/interval use the label set's ranks as the ordered values; without a rank for
+    every label (and more than two labels) they and AC2 are NaN with :data:`REASON_NO_RANK`.
     """
     patterns = item_patterns(con, filters or Filters())
     counts, weights = patterns.counts, patterns.weights
-    ranks = patterns.labels.labels["rank"].to_numpy(dtype=float, na_value=np.nan)
-    if np.isnan(ranks).any():
-        ranks = np.arange(len(ranks), dtype=float)
+    ranks = _ranks(patterns.labels)
     results = {"fleiss_kappa": fleiss_kappa_counts(counts, unit_weights=weights)}
+    levels = ("nominal", "ordinal", "interval") if ranks is not None else ("nominal",)
     alphas = krippendorff_alpha_levels(
-        counts,
-        ("nominal", "ordinal", "interval"),
-        values=ranks,
-        unit_weights=weights,
-        n_boot=n_boot,
-        random_state=0,
+        counts, levels, values=ranks, unit_weights=weights, n_boot=n_boot, random_state=0
     )
-    for level, result in alphas.items():
-        results[f"krippendorff_alpha_{level}"] = result
+    for level in ("nominal", "ordinal", "interval"):
+        results[f"krippendorff_alpha_{level}"] = alphas.get(level) or _no_order(
+            alphas["nominal"], "krippendorff_alpha", {"level": level}
+        )
     results["gwet_ac1"] = gwet_ac_counts(counts, unit_weights=weights)
-    results["gwet_ac2_quadratic"] = gwet_ac_counts(
-        counts, weights="quadratic", ranks=ranks, unit_weights=weights
+    results["gwet_ac2_quadratic"] = (
+        gwet_ac_counts(counts, weights="quadratic", ranks=ranks, unit_weights=weights)
+        if ranks is not None
+        else _no_order(results["gwet_ac1"], "gwet_ac2", {"weights": "quadratic"})
     )
     results["pabak"] = brennan_prediger_counts(counts, unit_weights=weights)
     results["percent_agreement"] = percent_agreement_counts(counts, unit_weights=weights)
