@@ -1,8 +1,10 @@
 """Measure the drift rule: false alarms on drift-free teams, detection delay on the personas.
 
 Each seed builds a demo store through the real import path (``qualitylib.demo.build``),
-reads its weekly control counts with :func:`qualitylib.metrics.drift.weekly_controls` and runs
-the rule. ``--team steady`` (the default) has experts only, so every alert is a false alarm;
+reads its weekly control counts with :func:`qualitylib.metrics.drift.weekly_controls` and when
+each annotator was first aligned (onboarding, the default objective), and runs the rule as
+``drift_alerts`` does (individuals watched from their first aligned week). ``--team steady``
+(the default) has experts only, so every alert is a false alarm;
 ``--team personas`` reports how many weeks after ``drift_start`` the drifter is first alerted
 on its drift class, and which steady experts were flagged.
 
@@ -29,24 +31,31 @@ from qualitylib.metrics.drift import (
     DriftRule,
     WeeklyControls,
     alerts_from_controls,
+    only_aligned,
     weekly_controls,
 )
+from qualitylib.metrics.onboarding import onboarding_status
 from qualitylib.store import connect
 
 WEEKS_PER_QUARTER = 13
 CACHE = Path(tempfile.gettempdir()) / "qualitylib-false-alarms"
 
 
-def controls_for(seed: int, n_annotations: int, team: str) -> tuple[WeeklyControls, pd.DataFrame]:
-    """Weekly control counts and personas of one seeded demo store (cached)."""
+def controls_for(
+    seed: int, n_annotations: int, team: str
+) -> tuple[WeeklyControls, pd.DataFrame, dict[str, np.datetime64]]:
+    """Weekly control counts, personas and first-aligned times of one seeded demo store
+    (cached)."""
     CACHE.mkdir(exist_ok=True)
-    stem = CACHE / f"{team}-{n_annotations}-{seed}"
+    stem = CACHE / f"{team}-{n_annotations}-{seed}-aligned"
     if not stem.with_suffix(".npz").exists():
         with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "demo.duckdb"
             data = demo.build(db, seed=seed, n_annotations=n_annotations, team=team)
             with connect(db, read_only=True) as con:
+                status = onboarding_status(con)
                 controls = weekly_controls(con)
+        aligned = status.set_index("annotator_id")["first_aligned"]
         np.savez(
             stem.with_suffix(".npz"),
             annotators=np.asarray(controls.annotators),
@@ -54,6 +63,7 @@ def controls_for(seed: int, n_annotations: int, team: str) -> tuple[WeeklyContro
             labels=np.asarray(controls.labels),
             x=controls.x,
             n=controls.n,
+            aligned_at=aligned.reindex(controls.annotators).to_numpy(dtype="datetime64[ns]"),
         )
         data.personas.to_parquet(stem.with_suffix(".parquet"))
     saved = np.load(stem.with_suffix(".npz"))
@@ -64,11 +74,12 @@ def controls_for(seed: int, n_annotations: int, team: str) -> tuple[WeeklyContro
         saved["x"],
         saved["n"],
     )
-    return controls, pd.read_parquet(stem.with_suffix(".parquet"))
+    aligned_at = dict(zip(controls.annotators, saved["aligned_at"], strict=True))
+    return controls, pd.read_parquet(stem.with_suffix(".parquet")), aligned_at
 
 
 def monitored_weeks(controls: WeeklyControls, rule: DriftRule) -> int:
-    """Annotator-weeks the individual CUSUM tests (after burn-in, with control labels)."""
+    """Annotator-weeks the individual CUSUM tests (aligned, after burn-in, with control labels)."""
     active = controls.n.sum(axis=2) > 0
     before = np.cumsum(active, axis=1) - active
     return int((active & (before >= rule.burn_in_weeks)).sum())
@@ -78,13 +89,13 @@ def false_alarms(seeds: list[int], n_annotations: int, rule: DriftRule) -> dict[
     """Alert rates of ``rule`` on drift-free (steady) teams."""
     alerts = team_alerts = annotator_weeks = team_weeks = flagged = people = 0
     for seed in seeds:
-        controls, personas = controls_for(seed, n_annotations, "steady")
-        table = alerts_from_controls(controls, rule)
+        controls, personas, aligned_at = controls_for(seed, n_annotations, "steady")
+        table = alerts_from_controls(controls, rule, aligned_at)
         experts = set(personas.loc[personas["persona"] == "expert", "annotator_id"])
         individual = table[(table["scope"] == "annotator")]
         alerts += len(individual)
         team_alerts += int((table["scope"] == "team").sum())
-        annotator_weeks += monitored_weeks(controls, rule)
+        annotator_weeks += monitored_weeks(only_aligned(controls, aligned_at), rule)
         team_weeks += controls.n.shape[1]
         flagged += individual["annotator_id"].nunique()
         people += len(experts & set(controls.annotators))
@@ -101,8 +112,8 @@ def detection(seeds: list[int], n_annotations: int, rule: DriftRule) -> pd.DataF
     """Per seed: weeks from drift start to the drifter's first alert, experts flagged."""
     rows = []
     for seed in seeds:
-        controls, personas = controls_for(seed, n_annotations, "personas")
-        table = alerts_from_controls(controls, rule)
+        controls, personas, aligned_at = controls_for(seed, n_annotations, "personas")
+        table = alerts_from_controls(controls, rule, aligned_at)
         drifter = personas[personas["persona"] == "drifter"].iloc[0]
         start = pd.Timestamp(drifter["drift_start"]).tz_localize(None)
         hits = table[
@@ -157,7 +168,8 @@ def main() -> None:
                 f"delay (weeks after drift start, 0 = the first drifting week) median "
                 f"{delays.median():g}, 90th percentile {delays.quantile(0.9):g}, "
                 f"within 1 week {(delays <= 1).mean():.0%}; "
-                f"campaigns with an expert flagged {with_expert:.0%}"
+                f"campaigns with an expert flagged {with_expert:.0%}, "
+                f"with a team alert {(table['team_alerts'] > 0).mean():.0%}"
             )
     print(f"({time.perf_counter() - started:.0f} s, seeds {seeds[0]}..{seeds[-1]})")
 

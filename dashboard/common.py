@@ -109,6 +109,16 @@ def filters() -> Filters:
     )
 
 
+def date_range() -> str:
+    """The sidebar's date range as text ("01 Nov to 20 Nov 2026"), the whole log by default."""
+    options = data.options(store())
+    chosen = filters()
+    first, last = chosen.since or options["first_day"], chosen.until or options["last_day"]
+    if first is None or last is None:
+        return "at any date"
+    return f"{first:%d %b} to {last:%d %b %Y}"
+
+
 def label_focus() -> tuple[str, ...]:
     """Labels chosen in the sidebar; empty means all."""
     return tuple(st.session_state.get("f_labels") or ())
@@ -230,9 +240,26 @@ def rate_cells(frame: pd.DataFrame, rates: Iterable[str]) -> pd.DataFrame:
 
 
 def with_who(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``who``: the annotator's display name (or pseudonym), "team" for team rows."""
-    shown = people(frame.assign(who=frame["annotator_id"]), ["who"])
+    """Add ``who``: the annotator's display name (or pseudonym), "team" for team rows.
+
+    With pseudonyms on, the id columns are pseudonyms too (charts send whole frames).
+    """
+    columns = ["who", *(ID_COLUMNS if pseudonyms_on() else ())]
+    shown = people(frame.assign(who=frame["annotator_id"]), columns)
     return shown.assign(who=shown["who"].where(shown["who"].notna(), charts.TEAM))
+
+
+def linked_person(ids: list[str]) -> str | None:
+    """The annotator a link names (``?annotator=``, by id or by shown name), if among ``ids``."""
+    linked = st.query_params.get("annotator")
+    by_name = {shown: a for a, shown in display_names(ids).items()}
+    found = by_name.get(linked, linked)
+    return found if found in ids else None
+
+
+def link_to(person: str) -> None:
+    """Write the chosen annotator into the URL: their pseudonym when switched on, else id."""
+    st.query_params["annotator"] = display_names([person])[person] if pseudonyms_on() else person
 
 
 def objective() -> Objective:

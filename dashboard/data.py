@@ -25,14 +25,20 @@ import streamlit as st
 from qualitylib.access import restrict
 from qualitylib.metrics import audit
 from qualitylib.metrics.counts import confusion_counts, latest_sql, scored_sql
-from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
-from qualitylib.metrics.filters import Filters
-from qualitylib.metrics.onboarding import Objective, onboarding_status
+from qualitylib.metrics.drift import (
+    ALERT_COLUMNS,
+    DriftRule,
+    drift_alerts,
+    last_day,
+    open_alerts,
+    weekly_divergence,
+)
+from qualitylib.metrics.filters import Filters, annotators_kept
+from qualitylib.metrics.onboarding import Objective, onboarding_as_of
 from qualitylib.metrics.reference import annotator_summary, confusion_table, summary_from_counts
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
-from qualitylib.reports import build_weekly_report
 from qualitylib.reports.weekly import project_name
 from qualitylib.store import connect
 
@@ -105,6 +111,14 @@ def annotators(store: Store) -> pd.DataFrame:
             "WHERE $everyone OR annotator_id IN (SELECT unnest($scope)) ORDER BY annotator_id",
             {"everyone": store.scope is None, "scope": list(store.scope or ())},
         ).df()
+
+
+@st.cache_data(show_spinner=False)
+def kept(store: Store, filters: Filters) -> list[str]:
+    """Annotators (not the committee) with labels under ``filters`` (``annotators_kept``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return annotators_kept(con, filters)
 
 
 @st.cache_data(show_spinner=False)
@@ -281,18 +295,38 @@ def divergence(store: Store, filters: Filters) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def alerts(store: Store, filters: Filters) -> pd.DataFrame:
-    """Drift alerts, individual and team, under the default rule (``drift_alerts``)."""
+    """Drift alerts raised in the window, from the history up to its end (``drift_alerts``)."""
     filters = store.only(filters)
     with _read(store) as con:
         return drift_alerts(con, DriftRule(), filters)
 
 
 @st.cache_data(show_spinner=False)
-def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
-    """Each annotator's onboarding status against ``objective`` (``onboarding_status``)."""
+def open_drift(store: Store, filters: Filters) -> tuple[pd.DataFrame, date | None]:
+    """The drift alerts open at the window's end (``open_alerts``) and that day."""
     filters = store.only(filters)
     with _read(store) as con:
-        return onboarding_status(con, objective, filters)
+        day = last_day(con, filters)
+        if day is None:
+            return pd.DataFrame(columns=[*ALERT_COLUMNS, "alert_weeks"]), None
+        history = drift_alerts(con, DriftRule(), replace(filters, since=None))
+    return open_alerts(history, day), day
+
+
+@st.cache_data(show_spinner=False)
+def onboarding(store: Store, filters: Filters, objective: Objective) -> pd.DataFrame:
+    """Status at the window's end of everyone who labelled in it (``onboarding_as_of``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return onboarding_as_of(con, objective, filters)
+
+
+@st.cache_data(show_spinner=False)
+def as_of(store: Store, filters: Filters) -> date | None:
+    """The day statuses and open alerts are judged at: the window's end (``last_day``)."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return last_day(con, filters)
 
 
 @st.cache_data(show_spinner=False)
@@ -329,6 +363,8 @@ def queue(store: Store, filters: Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner="Computing the week's report…")
 def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
+    from qualitylib.reports import build_weekly_report  # PDF libraries: only for this page
+
     store.require_everyone("the weekly report")
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=project_name(store.path))

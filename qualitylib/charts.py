@@ -21,6 +21,24 @@ RATE_COLORS = {"TPR": "#1f6feb", "FPR": "#d1495b"}
 HIGHLIGHT_COLORS = ["#1f2937", "#1f6feb", "#e07b39", "#2a9d8f", "#8e6bbf", "#c9a227", "#d1495b"]
 
 
+# Streamlit's chart theme sets ``labelFlush``: the end labels of an axis are pushed inwards,
+# so in the browser "100 %" sat below a TPR of 100 % and "0 %" above an FPR of 0 (vl-convert,
+# without that theme, drew them level). Rate axes keep every label on its gridline.
+RATE_AXIS = alt.Axis(format="%", labelFlush=False)
+
+
+def rate_scale() -> alt.Scale:
+    """The y scale of every rate: exactly 0 to 100 %, never padded, rounded or overdrawn
+    (explicit in every layer of a chart, so no layer's data widens it)."""
+    return alt.Scale(domain=[0, 1], nice=False, zero=True, clamp=True, padding=0)
+
+
+def line_legend(title: str | None) -> alt.Legend:
+    """A legend whose symbols are the lines' own colours, at full opacity, even when the
+    first layer (whose mark the legend takes) is a pale interval band."""
+    return alt.Legend(title=title, symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
+
+
 def _with_share(confusion: pd.DataFrame) -> pd.DataFrame:
     """Add ``share``: each cell's count over its reference row total (NaN for empty rows)."""
     out = confusion.copy()
@@ -110,22 +128,17 @@ def rate_over_time(
     ``ci_high``, ``n``. ``objectives``: ``metric, value``, drawn as dashed rules.
     """
     data = rates.dropna(subset=["value"])
-    color = alt.Color(
-        "metric:N",
-        title=None,
-        scale=alt.Scale(domain=list(RATE_COLORS), range=list(RATE_COLORS.values())),
-    )
-    base = alt.Chart(data).encode(
-        x=alt.X("period:T", title=x_title, axis=alt.Axis(format="%d %b")), color=color
-    )
+    scale = alt.Scale(domain=list(RATE_COLORS), range=list(RATE_COLORS.values()))
+    color = alt.Color("metric:N", scale=scale, legend=line_legend(None))
+    base = alt.Chart(data).encode(x=alt.X("period:T", title=x_title, axis=alt.Axis(format="%d %b")))
     band = base.mark_area(opacity=0.18).encode(
-        y=alt.Y(
-            "ci_low:Q", title="Rate", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
-        ),
+        y=alt.Y("ci_low:Q", title="Rate", scale=rate_scale(), axis=RATE_AXIS),
         y2="ci_high:Q",
+        color=color,
     )
     line = base.mark_line(point=True).encode(
-        y="value:Q",
+        y=alt.Y("value:Q", title="Rate", scale=rate_scale()),
+        color=color,
         tooltip=[
             alt.Tooltip("period:T", title=x_title),
             alt.Tooltip("metric:N", title="Rate"),
@@ -141,7 +154,7 @@ def rate_over_time(
             alt.Chart(objectives)
             .mark_rule(strokeDash=[6, 4], size=1.5)
             .encode(
-                y="value:Q",
+                y=alt.Y("value:Q", scale=rate_scale()),
                 color=color,
                 tooltip=[
                     alt.Tooltip("metric:N", title="Objective"),
@@ -165,21 +178,16 @@ def learning_curves(
     ``ci_low``, ``ci_high``, ``n``.
     """
     data = curves.dropna(subset=["value"])
-    base = alt.Chart(data).encode(
-        x=alt.X("tenure:Q", title="Reference labels since start"),
-        color=alt.Color("annotator:N", title="Annotator"),
-    )
+    base = alt.Chart(data).encode(x=alt.X("tenure:Q", title="Reference labels since start"))
+    color = alt.Color("annotator:N", legend=line_legend("Annotator"))
     band = base.mark_area(opacity=0.12).encode(
-        y=alt.Y(
-            "ci_low:Q",
-            title=metric_title,
-            scale=alt.Scale(domain=[0, 1]),
-            axis=alt.Axis(format="%"),
-        ),
+        y=alt.Y("ci_low:Q", title=metric_title, scale=rate_scale(), axis=RATE_AXIS),
         y2="ci_high:Q",
+        color=color,
     )
     line = base.mark_line(point=True).encode(
-        y="value:Q",
+        y=alt.Y("value:Q", title=metric_title, scale=rate_scale()),
+        color=color,
         tooltip=[
             alt.Tooltip("annotator:N"),
             alt.Tooltip("tenure:Q", title="Labels since start", format=","),
@@ -194,7 +202,10 @@ def learning_curves(
         rule = (
             alt.Chart(pd.DataFrame({"objective": [objective]}))
             .mark_rule(strokeDash=[6, 4], color=MUTED)
-            .encode(y="objective:Q", tooltip=[alt.Tooltip("objective:Q", format=".0%")])
+            .encode(
+                y=alt.Y("objective:Q", scale=rate_scale()),
+                tooltip=[alt.Tooltip("objective:Q", format=".0%")],
+            )
         )
         layers.append(rule)
     return alt.layer(*layers).properties(height=HEIGHT, title=title)
@@ -300,7 +311,12 @@ def divergence_chart(
     )
     base = alt.Chart(data).encode(
         x=alt.X("week_start:T", title="Week", axis=alt.Axis(format="%d %b")),
-        y=alt.Y("divergence:Q", title="Divergence from the committee", axis=alt.Axis(format="%")),
+        y=alt.Y(
+            "divergence:Q",
+            title="Divergence from the committee",
+            axis=RATE_AXIS,
+            scale=alt.Scale(domainMin=0, zero=True, clamp=True, padding=0),
+        ),
         detail="who:N",
         tooltip=[
             alt.Tooltip("who:N", title="Who"),

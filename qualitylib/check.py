@@ -12,6 +12,9 @@ from pathlib import Path
 import duckdb
 
 from qualitylib.store import (
+    BOX_CANDIDATES_SQL,
+    BOX_PAIRS_SQL,
+    BOX_SETS_SQL,
     CONTESTED_SQL,
     PAIRS_SQL,
     SCHEMA_VERSION,
@@ -59,6 +62,51 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "reference decisions whose label is missing",
     ),
     (
+        "boxes -> items, annotators, labels",
+        """SELECT count(*) FROM boxes b
+           WHERE b.item_key NOT IN (SELECT item_key FROM items)
+              OR b.annotator_key NOT IN (SELECT annotator_key FROM annotators)
+              OR (b.label_key IS NOT NULL AND b.label_key NOT IN (SELECT label_key FROM labels))""",
+        "boxes whose item, annotator or label is missing",
+    ),
+    (
+        "committee boxes -> items, labels",
+        """SELECT count(*) FROM box_reference b
+           WHERE b.item_key NOT IN (SELECT item_key FROM items)
+              OR (b.label_key IS NOT NULL AND b.label_key NOT IN (SELECT label_key FROM labels))""",
+        "committee boxes whose item or label is missing",
+    ),
+    (
+        "boxes well formed",
+        """SELECT count(*) FROM (SELECT * FROM boxes UNION ALL BY NAME SELECT * FROM box_reference)
+           WHERE CASE WHEN label_key IS NULL
+                      THEN coalesce(x_min, y_min, x_max, y_max) IS NOT NULL
+                      ELSE NOT (x_min >= 0 AND y_min >= 0 AND x_max > x_min AND y_max > y_min)
+                      END""",
+        "boxes with a label but a bad shape, or coordinates without a label",
+    ),
+    (
+        "unique box ids",
+        "SELECT (SELECT count(*) - count(DISTINCT box_id) FROM boxes) "
+        "+ (SELECT count(*) - count(DISTINCT box_id) FROM box_reference)",
+        "duplicated box ids",
+    ),
+    (
+        "box sets up to date",
+        _differences("box_sets", BOX_SETS_SQL.format(scope="true")),
+        "box submissions missing from, or stale in, table box_sets",
+    ),
+    (
+        "box candidates up to date",
+        _differences("box_candidates", BOX_CANDIDATES_SQL.format(scope="true")),
+        "overlapping (annotator, committee) box pairs missing from, or stale in, box_candidates",
+    ),
+    (
+        "box pairs up to date",
+        _differences("box_pairs", BOX_PAIRS_SQL.format(scope="true")),
+        "overlapping box pairs between annotators missing from, or stale in, table box_pairs",
+    ),
+    (
         "unique item ids",
         "SELECT count(*) - count(DISTINCT item_id) + count(*) - count(DISTINCT item_key) "
         "FROM items",
@@ -73,7 +121,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         "log rows belong to an import",
         "SELECT count(*) FROM (SELECT import_id FROM annotations UNION ALL "
-        "SELECT import_id FROM reference) AS x ANTI JOIN imports USING (import_id)",
+        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM boxes UNION ALL "
+        "SELECT import_id FROM box_reference) AS x ANTI JOIN imports USING (import_id)",
         "rows from an import that the imports table does not record",
     ),
     (
@@ -116,8 +165,13 @@ RULES: tuple[tuple[str, str, str], ...] = (
                 USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM reference GROUP BY ALL) r
                 USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM boxes GROUP BY ALL) b
+                USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM box_reference GROUP BY ALL) c
+                USING (import_id)
             WHERE m.kind NOT IN {DIMENSION_KINDS}
-              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0)""",
+              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(b.n, 0)
+                              + coalesce(c.n, 0)""",
         "imports whose row count differs from the rows stored",
     ),
 )

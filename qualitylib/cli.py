@@ -32,8 +32,27 @@ PSEUDONYM_KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # the same key as the dashboard'
 Handler = Callable[[argparse.Namespace], int]
 
 # Argument choices, written out so that parsing imports nothing heavy (checked by a test).
-KINDS = ("annotations", "reference", "labels", "items", "annotators")  # ingest.KINDS
-FORMATS = ("label-studio", "prodigy", "toloka", "sagemaker", "crowd-csv", "auto")  # ingest
+KINDS = (  # ingest.KINDS
+    "annotations",
+    "reference",
+    "labels",
+    "items",
+    "annotators",
+    "boxes",
+    "reference-boxes",
+)
+FORMATS = (  # ingest.FORMATS
+    "label-studio",
+    "prodigy",
+    "toloka",
+    "sagemaker",
+    "crowd-csv",
+    "coco",
+    "label-studio-boxes",
+    "sagemaker-boxes",
+    "cvat",
+    "auto",
+)
 EXPORT_TABLES = (  # export.EXPORTS
     "annotator-summary",
     "confusion",
@@ -50,6 +69,11 @@ EXPORT_TABLES = (  # export.EXPORTS
     "time-on-task",
     "gold-budget",
     "gold-exposure",
+    "box-summary",
+    "box-errors",
+    "box-confusion",
+    "box-agreement",
+    "consensus-boxes",
 )
 ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
 
@@ -78,6 +102,10 @@ def _import(args: argparse.Namespace) -> int:
                 control=args.control,
                 at=args.at,
                 progress=progress,
+                annotator=args.annotator,
+                reference=args.reference,
+                jobs=args.jobs,
+                keep_ids=args.keep_ids,
             )
     except BaseException:  # also Ctrl-C: a failed first import leaves no empty store behind
         if created:
@@ -163,6 +191,19 @@ def _export(args: argparse.Namespace) -> int:
         exporter = _behaviour_exporter(args, exporter)
     elif args.table in ("gold-budget", "gold-exposure"):
         exporter = _gold_exporter(args, exporter)
+    elif args.table.startswith("box-") or args.table == "consensus-boxes":
+        from functools import partial
+
+        if not 0 < args.iou <= 1:
+            print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
+            return 2
+        options: dict[str, object] = {"iou_threshold": args.iou}
+        if args.table == "box-summary":
+            options["against"] = args.against
+            options["by_label"] = args.by_label
+        if args.table == "consensus-boxes" and args.min_workers is not None:
+            options["min_workers"] = args.min_workers
+        exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         check_filters(con, filters)
         frame = exporter(con, filters)
@@ -291,6 +332,26 @@ def _default_week(con: duckdb.DuckDBPyConnection, today: date, team: str | None)
     return week
 
 
+def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
+    """Once the server answers, have it run the app once (Streamlit's script health check):
+    the imports and the Overview's queries are then done before the first visitor's view."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=timeout):
+            pass
+    except OSError:
+        pass  # only a warm-up: the first view then computes what it needs
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.exists():
@@ -325,7 +386,13 @@ def _dashboard(args: argparse.Namespace) -> int:
         str(args.port),
         "--browser.gatherUsageStats",
         "false",
+        "--server.scriptHealthCheckEnabled",
+        "true",
     ]
+    import threading
+
+    url = f"http://127.0.0.1:{args.port}"
+    threading.Thread(target=_warm_dashboard, args=(url,), daemon=True).start()
     if args.headless:
         command += ["--server.headless", "true"]
     if not users and not _oidc_configured(app.parent.parent):
@@ -455,6 +522,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=_timestamp,
         help="with --format: timestamp for records without one (default: the file's mtime)",
     )
+    imp.add_argument(
+        "--annotator", help="with --format coco: whose boxes the file holds (COCO names no one)"
+    )
+    imp.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --format coco or cvat: the file holds the committee's boxes",
+    )
+    imp.add_argument(
+        "--jobs",
+        type=Path,
+        metavar="FILE",
+        help="with --format cvat: CSV job_id,start_frame,stop_frame,assignee (who drew what)",
+    )
+    imp.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="box formats: keep the tool's image ids (default: the image file's base name)",
+    )
     imp.add_argument("files", nargs="*", type=Path, metavar="FILE", help="the files to import")
     imp.set_defaults(handler=_import)
 
@@ -524,6 +610,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument(
         "--delay-weeks", type=float, help="gold-budget: target drift-detection delay (2 weeks)"
+    )
+    exp.add_argument(
+        "--iou", type=float, default=0.5, help="box tables: IoU threshold of a match (default 0.5)"
+    )
+    exp.add_argument(
+        "--against",
+        choices=["reference", "consensus"],
+        default="reference",
+        help="box-summary: score against the committee, or the consensus of the others",
+    )
+    exp.add_argument(
+        "--by-label", action="store_true", help="box-summary: one row per annotator and label"
+    )
+    exp.add_argument(
+        "--min-workers",
+        type=int,
+        help="consensus-boxes: workers a consensus box needs (default: a majority of the item's)",
     )
     exp.set_defaults(handler=_export)
 

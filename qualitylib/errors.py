@@ -6,4 +6,12 @@ class QualitylibError(Exception):
 
 
 class ValidationError(QualitylibError):
-    """An input file failed validation; nothing was written."""
+    """An input file failed validation; nothing was written.
+
+    ``errors``: one message per bad file of the import (the first is the message itself), so
+    a screen can show every file's problem, not only the first.
+    """
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]

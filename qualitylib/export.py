@@ -15,6 +15,13 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.boxes import (
+    box_agreement,
+    box_confusion,
+    box_errors,
+    box_summary,
+    consensus_boxes,
+)
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
@@ -63,7 +70,13 @@ EXPORTS: dict[str, Exporter] = {
     "time-on-task": time_on_task_export,
     "gold-budget": gold_budget_export,
     "gold-exposure": gold_exposure_export,
+    "box-summary": box_summary,
+    "box-errors": box_errors,
+    "box-confusion": box_confusion,
+    "box-agreement": box_agreement,
+    "consensus-boxes": consensus_boxes,
 }
+BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Every annotation on a reference item with the decision in force when it was made: the
 # as-of join picks the latest decision at or before the annotation, so a policy change never
@@ -86,6 +86,82 @@ CONTESTED_SQL = """
            x.policy_version, x.phase
     FROM x SEMI JOIN c USING (item_key)
 """
+
+# The intersection over union of boxes aliased ``a`` and ``b`` (pixels, x_max > x_min): the
+# same arithmetic as :func:`qualitylib.metrics.boxes.iou`, so SQL and numpy agree bit for bit.
+IOU_SQL = """
+    (greatest(least(a.x_max, b.x_max) - greatest(a.x_min, b.x_min), 0)
+     * greatest(least(a.y_max, b.y_max) - greatest(a.y_min, b.y_min), 0))
+    / ((a.x_max - a.x_min) * (a.y_max - a.y_min) + (b.x_max - b.x_min) * (b.y_max - b.y_min)
+       - greatest(least(a.x_max, b.x_max) - greatest(a.x_min, b.x_min), 0)
+         * greatest(least(a.y_max, b.y_max) - greatest(a.y_min, b.y_min), 0))
+"""
+OVERLAP_SQL = """
+    a.x_min < b.x_max AND b.x_min < a.x_max AND a.y_min < b.y_max AND b.y_min < a.y_max
+"""
+
+# One row per box submission (an annotator's boxes on an item at one time; an explicit empty
+# row is a submission of 0 boxes): whether it is the annotator's latest on the item, and the
+# committee's box set in force when it was made (as-of, like SCORING_SQL: the latest decision
+# at or before it, else the item's first), NULL on items the committee has not decided.
+BOX_SETS_SQL = """
+    WITH s AS (
+        SELECT item_key, annotator_key, annotated_at, count(label_key) AS n_boxes,
+               any_value(policy_version) AS policy_version, any_value(phase) AS phase
+        FROM boxes WHERE {scope} GROUP BY ALL
+    ), d AS (
+        SELECT item_key, decided_at, count(label_key) AS n_ref
+        FROM box_reference WHERE {scope} GROUP BY ALL
+    ), first AS (SELECT item_key, min(decided_at) AS decided_at FROM d GROUP BY ALL
+    ), as_of AS (
+        SELECT s.*, d.decided_at AS in_force FROM s ASOF LEFT JOIN d
+          ON s.item_key = d.item_key AND s.annotated_at >= d.decided_at
+    ), decided AS (
+        SELECT a.* EXCLUDE (in_force), coalesce(a.in_force, f.decided_at) AS ref_decided_at
+        FROM as_of a LEFT JOIN first f USING (item_key)
+    )
+    SELECT x.item_key, x.annotator_key, x.annotated_at, x.n_boxes, x.policy_version, x.phase,
+           row_number() OVER (PARTITION BY x.item_key, x.annotator_key
+                              ORDER BY x.annotated_at DESC) = 1 AS is_current,
+           x.ref_decided_at, d.n_ref
+    FROM decided x LEFT JOIN d ON d.item_key = x.item_key AND d.decided_at = x.ref_decided_at
+"""
+
+# Every overlapping (annotator box, committee box) pair of a submission and the committee set
+# in force for it, with its IoU: matching at any threshold reads these instead of boxes.
+BOX_CANDIDATES_SQL = f"""
+    SELECT s.item_key, s.annotator_key, s.annotated_at, a.box_id, b.box_id AS ref_box_id,
+           a.label_key, b.label_key AS ref_label_key, {IOU_SQL} AS iou
+    FROM (SELECT * FROM box_sets WHERE {{scope}}) s
+    JOIN boxes a ON a.item_key = s.item_key AND a.annotator_key = s.annotator_key
+                AND a.annotated_at = s.annotated_at
+    JOIN box_reference b ON b.item_key = s.item_key AND b.decided_at = s.ref_decided_at
+    WHERE a.label_key IS NOT NULL AND b.label_key IS NOT NULL
+      AND {OVERLAP_SQL}
+"""
+
+# Every overlapping pair of boxes from two annotators' current submissions on one item (first
+# annotator key lower), with its IoU: agreement between annotators reads these.
+BOX_PAIRS_SQL = f"""
+    WITH cur AS (
+        SELECT b.* FROM boxes b SEMI JOIN (
+            SELECT * FROM box_sets WHERE is_current AND {{scope}}
+        ) s USING (item_key, annotator_key, annotated_at)
+        WHERE b.label_key IS NOT NULL
+    )
+    SELECT a.item_key, a.annotator_key AS key_a, b.annotator_key AS key_b, a.box_id AS box_a,
+           b.box_id AS box_b, a.label_key AS label_a, b.label_key AS label_b, {IOU_SQL} AS iou
+    FROM cur a JOIN cur b ON a.item_key = b.item_key AND a.annotator_key < b.annotator_key
+    WHERE {OVERLAP_SQL}
+"""
+
+# The box tables derived from the box log, rebuilt for the touched items by every import, in
+# this order (candidates and pairs read box_sets).
+DERIVED_BOXES: tuple[tuple[str, str], ...] = (
+    ("box_sets", BOX_SETS_SQL),
+    ("box_candidates", BOX_CANDIDATES_SQL),
+    ("box_pairs", BOX_PAIRS_SQL),
+)
 
 # Tables derived from the log, rebuilt for the touched items by every import, in this order
 # (pairs read votes).
@@ -236,6 +312,67 @@ MIGRATIONS: list[list[str]] = [
             ref_policy_version VARCHAR,
             ref_reason VARCHAR)""",
         "INSERT INTO scored " + SCORING_SQL.format(scope="true"),
+    ],
+    [
+        # Boxes: image sizes, the annotators' boxes and the committee's, and derived tables
+        # of submissions and of overlapping box pairs with their IoU (see DERIVED_BOXES).
+        "ALTER TABLE items ADD COLUMN width INTEGER",
+        "ALTER TABLE items ADD COLUMN height INTEGER",
+        """CREATE TABLE boxes (
+            box_id BIGINT NOT NULL,
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            label_key SMALLINT,               -- NULL: an explicit "drew nothing" row
+            x_min DOUBLE, y_min DOUBLE,       -- pixels, origin top-left; NULL when empty
+            x_max DOUBLE, y_max DOUBLE,
+            object_id VARCHAR,
+            duration_s DOUBLE,
+            reason VARCHAR,
+            unsure BOOLEAN NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,  -- UTC; one submission = (item, annotator, time)
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL,
+            batch VARCHAR,
+            import_id INTEGER NOT NULL)""",
+        """CREATE TABLE box_reference (
+            box_id BIGINT NOT NULL,
+            item_key INTEGER NOT NULL,
+            label_key SMALLINT,               -- NULL: the committee says "nothing here"
+            x_min DOUBLE, y_min DOUBLE,
+            x_max DOUBLE, y_max DOUBLE,
+            reason VARCHAR,
+            policy_version VARCHAR,
+            decided_at TIMESTAMP NOT NULL,    -- the item's whole box set from then on
+            decided_by VARCHAR,
+            import_id INTEGER NOT NULL)""",
+        """CREATE TABLE box_sets (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,
+            n_boxes INTEGER NOT NULL,
+            policy_version VARCHAR,
+            phase VARCHAR NOT NULL,
+            is_current BOOLEAN NOT NULL,      -- the annotator's latest submission on the item
+            ref_decided_at TIMESTAMP,         -- committee set in force; NULL: no decision
+            n_ref INTEGER)""",
+        """CREATE TABLE box_candidates (
+            item_key INTEGER NOT NULL,
+            annotator_key INTEGER NOT NULL,
+            annotated_at TIMESTAMP NOT NULL,
+            box_id BIGINT NOT NULL,
+            ref_box_id BIGINT NOT NULL,
+            label_key SMALLINT NOT NULL,
+            ref_label_key SMALLINT NOT NULL,
+            iou DOUBLE NOT NULL)""",
+        """CREATE TABLE box_pairs (
+            item_key INTEGER NOT NULL,
+            key_a INTEGER NOT NULL,
+            key_b INTEGER NOT NULL,
+            box_a BIGINT NOT NULL,
+            box_b BIGINT NOT NULL,
+            label_a SMALLINT NOT NULL,
+            label_b SMALLINT NOT NULL,
+            iou DOUBLE NOT NULL)""",
     ],
 ]
 
@@ -409,6 +546,23 @@ def rescore(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
         con.execute(f"DELETE FROM {table} WHERE {scope}")
         con.execute(f"INSERT INTO {table} " + sql.format(scope=scope))
     con.execute("DROP TABLE _touched")
+
+
+def rescore_boxes(con: duckdb.DuckDBPyConnection, first_import_id: int) -> None:
+    """Bring the :data:`DERIVED_BOXES` tables up to date for the items whose boxes or committee
+    boxes imports from ``first_import_id`` on touched; inside the importing transaction."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _touched_boxes AS
+           SELECT DISTINCT item_key FROM boxes WHERE import_id >= $first
+           UNION SELECT item_key FROM box_reference WHERE import_id >= $first""",
+        {"first": first_import_id},
+    )
+    if scalar(con, "SELECT count(*) FROM _touched_boxes"):
+        scope = "item_key IN (SELECT item_key FROM _touched_boxes)"
+        for table, sql in DERIVED_BOXES:
+            con.execute(f"DELETE FROM {table} WHERE {scope}")
+            con.execute(f"INSERT INTO {table} " + sql.format(scope=scope))
+    con.execute("DROP TABLE _touched_boxes")
 
 
 def label_set(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

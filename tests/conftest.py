@@ -20,6 +20,11 @@ TABLES = (
     "votes",
     "pairs",
     "contested",
+    "boxes",
+    "box_reference",
+    "box_sets",
+    "box_candidates",
+    "box_pairs",
 )
 
 

@@ -32,6 +32,8 @@ FORMAT_PREFIXES = {
     "labels": "canonical labels",
     "items": "canonical items",
     "annotators": "canonical annotators",
+    "boxes": "canonical boxes",
+    "refboxes": "canonical reference boxes",
     "ls": "Label Studio",
     "prodigy": "Prodigy",
     "toloka": "Toloka",
@@ -51,6 +53,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "annotations": "item_id,annotator_id,label,annotated_at\n"
         "img-1,alice,safe,2026-09-01T10:00:00Z\nimg-2,bob,weapons,2026-09-01T11:00:00Z\n",
         "reference": "item_id,label,decided_at\nimg-2,weapons,2026-08-02T00:00:00Z\n",
+        "items": "item_id,width,height\nimg-1,640,480\n",
     }
     db = folder / "seeded.duckdb"
     for kind, text in files.items():

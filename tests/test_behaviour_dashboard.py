@@ -42,7 +42,7 @@ def test_page_lists_each_flag_with_its_evidence_and_debrief_link(
         "Straight-lining": "1",
         "Odd label mix": "2",
         "Spammer (MACE)": "1",
-        "Inconsistent": "1",
+        "Inconsistent": "2",  # the random clicker and the straight-liner
     }
     flagged = at.dataframe[0].value
     assert flagged["Evidence"].tolist() == expected["evidence"].tolist()

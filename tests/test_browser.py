@@ -7,13 +7,16 @@ exception or error box. Skipped when Chromium is missing, unless ``CI`` is set.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -36,6 +39,7 @@ PAGES = {
     "controls": ("Controls & drift", 1),
     "review": ("Review queue", 0),
     "data": ("Data", 0),
+    "reports": ("Weekly report", 0),
 }
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 CHARTS = ".vega-embed canvas, .vega-embed svg"
@@ -125,5 +129,107 @@ def test_page_renders_in_chromium(server_url: str, browser: object, path: str) -
         # Opened directly by URL, the page still runs inside the app: shared sidebar filters.
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("Date range", exact=True).wait_for(timeout=30_000)
+    finally:
+        page.close()
+
+
+def _people(db: Path) -> list[str]:
+    """Every real name and annotator id of a store (committee included)."""
+    from qualitylib.store import connect
+
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT annotator_id, name FROM annotators").fetchall()
+    return sorted({value for row in rows for value in row if value})
+
+
+def _found(texts: dict[str, str], people: list[str]) -> list[str]:
+    """``where: who`` for every person named (as a whole word) in any of ``texts``."""
+    pattern = re.compile(
+        "|".join(rf"(?<![\w-]){re.escape(p)}(?![\w-])" for p in sorted(people, key=len)[::-1])
+    )
+    return [f"{where}: {m[0]}" for where, text in texts.items() for m in pattern.finditer(text)]
+
+
+def _settle(page: object) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+
+
+def _downloads(page: object, where: str, folder: Path) -> dict[str, str]:
+    """Click every download button of the page; the text of each file (zip members too)."""
+    texts = {}
+    buttons = page.locator('[data-testid="stDownloadButton"] button')
+    for index in range(buttons.count()):
+        button = buttons.nth(index)
+        if button.is_disabled():
+            continue
+        with page.expect_download(timeout=60_000) as info:
+            button.click()
+        download = info.value
+        path = folder / download.suggested_filename
+        download.save_as(path)
+        name = f"{where} download {download.suggested_filename}"
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    texts[f"{name}/{member}"] = archive.read(member).decode("utf-8", "replace")
+        elif path.suffix == ".pdf":
+            from pypdf import PdfReader
+
+            texts[name] = "\n".join(p.extract_text() for p in PdfReader(path).pages)
+        else:
+            texts[name] = path.read_text(encoding="utf-8", errors="replace")
+        texts[f"{name} (file name)"] = download.suggested_filename
+    return texts
+
+
+def test_pseudonyms_switch_leaves_no_real_name_or_id_anywhere(
+    server_url: str, browser: object, demo_db: Path, tmp_path: Path
+) -> None:
+    """Issue 13: open a person by link, switch Pseudonyms on, and search every page's text,
+    every widget value and option, the URL the app writes and every download for every real
+    name and annotator id of the demo store. (Cells of tables and charts drawn on a canvas are
+    checked whole in tests/test_dashboard_truth.py, through AppTest.)"""
+    people = _people(demo_db)
+    page = browser.new_page(viewport={"width": 1400, "height": 4000}, accept_downloads=True)
+    try:
+        page.goto(f"{server_url}/annotator?annotator=a09")
+        page.get_by_role("heading", name="Annotator", exact=True).first.wait_for(timeout=60_000)
+        _settle(page)
+        values = page.eval_on_selector_all("input", "els => els.map(e => e.value)")
+        assert "Ivan Novak" in values  # the link opened Ivan (the picker is an input)
+        page.locator('[data-testid="stSidebar"]').get_by_text("Pseudonyms").click()
+        _settle(page)
+        texts: dict[str, str] = {}
+        for path, (title, _) in PAGES.items():
+            if path:  # the app's own navigation keeps the session (and the switch)
+                page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+            else:
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
+            page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+            _settle(page)
+            texts[f"{title} text"] = page.locator("body").inner_text()
+            # table cells too (the grids' accessible copy of the rows drawn on screen)
+            texts[f"{title} cells"] = page.evaluate("document.body.textContent")
+            texts[f"{title} url"] = page.url
+            values = page.eval_on_selector_all("input, textarea", "els => els.map(e => e.value)")
+            texts[f"{title} widget values"] = "\n".join(values)
+            for index in range(page.locator('[data-testid="stSelectbox"]').count()):
+                page.locator('[data-testid="stSelectbox"]').nth(index).click()
+                options = page.locator('[role="option"]').all_inner_texts()
+                texts[f"{title} options of picker {index}"] = "\n".join(options)
+                page.keyboard.press("Escape")
+            if title == "Weekly report":
+                page.get_by_role("button", name="Prepare the PDF").click()
+                page.locator('[data-testid="stDownloadButton"]').nth(1).wait_for(timeout=120_000)
+                _settle(page)
+            texts |= _downloads(page, title, tmp_path)
+        from qualitylib.pseudonyms import pseudonym
+
+        # back on the Annotator page: still Ivan, by pseudonym in the picker and the URL
+        assert f"annotator={pseudonym('a09')}" in unquote_plus(texts["Annotator url"])
+        assert pseudonym("a09") in texts["Annotator widget values"].splitlines()
+        assert len(texts["Annotator options of picker 0"].splitlines()) == 13  # a01-a13
+        assert not _found(texts, people), _found(texts, people)[:20]
     finally:
         page.close()

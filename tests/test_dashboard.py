@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qualitylib.metrics.counts import confusion_counts
-from qualitylib.metrics.drift import DriftRule, drift_alerts
+from qualitylib.metrics.drift import DriftRule, drift_alerts, last_day, open_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import annotator_summary
@@ -130,7 +130,7 @@ def test_pseudonym_switch_hides_names_everywhere(open_page: Open) -> None:
     at = open_page("annotator")
     _choose(at, "pseudonyms", True)
     _assert_clean(at)
-    shown = at.selectbox(key="annotator").format_func("a09")
+    shown = at.selectbox(key="annotator_pseudonym").format_func("a09")
     assert shown == pseudonym("a09")
     everything = _texts(at) + "".join(str(d.value.to_dict()) for d in at.dataframe)
     assert "Ivan Novak" not in everything and "Alice Martin" not in everything
@@ -215,23 +215,29 @@ def test_data_page_imports_a_tool_export_with_gold_and_a_date(
 
 
 def test_controls_page_lists_the_drifter_and_the_label_filter_narrows_alerts(
-    open_page: Open, demo_db: Path
+    personas_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = open_page("controls")
-    with connect(demo_db, read_only=True) as con:
+    monkeypatch.setenv("QUALITYLIB_DB", str(personas_db))  # 200,000 labels: the drifter shows
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/controls.py").run()
+    _assert_clean(at)
+    with connect(personas_db, read_only=True) as con:
         alerts = drift_alerts(con, DriftRule(), Filters())
+        opened = open_alerts(alerts, last_day(con))
     table = at.dataframe[0].value
-    assert len(table) == len(alerts)
+    assert len(table) == len(opened) > 0
+    assert f"**{len(opened):,}** open as of 20 Nov 2026" in _texts(at)
     drifter = table[table["who"] == "Hannah Becker"]  # a08 starts calling alcohol `safe`
     assert set(drifter["label"]) == {"alcohol"}
+    assert len(at.dataframe[1].value) == len(alerts)  # every alert of the range, below
     assert "Hannah Becker" in at.multiselect[0].value  # highlighted in the chart
     assert at.get("vega_lite_chart")
 
-    _choose(at, "f_labels", ["alcohol"])
+    _choose(at, "f_labels", ["safe"])
     _assert_clean(at)
-    narrowed = at.dataframe[0].value
-    assert set(narrowed["label"]) == {"alcohol"}
-    assert len(narrowed) == (alerts["label"] == "alcohol").sum() < len(alerts)
+    assert not (alerts["label"] == "safe").any()
+    assert at.success[0].value == "No open drift alert under these filters."
+    assert "No drift alert was raised in the date range." in [i.value for i in at.info]
 
 
 def test_onboarding_page_shows_status_counts_and_learning_curves(

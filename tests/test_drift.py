@@ -3,6 +3,7 @@ and the demo personas (the drifter is found, steady experts are not)."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,13 @@ from qualitylib.metrics.drift import (
     WeeklyControls,
     alerts_from_controls,
     drift_alerts,
+    last_day,
+    only_aligned,
+    open_alerts,
     weekly_divergence,
 )
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import onboarding_status
 from qualitylib.store import connect
 
 LABELS = "label,is_positive\nsafe,false\nnudity,true\n"
@@ -173,3 +179,50 @@ def test_cli_exports_the_new_tables(store: Path, capsys: pytest.CaptureFixture[s
     assert [row.split(",")[3] for row in rows[1:]] == ["in_training", "in_training"]
     assert main(["export", "--db", str(store), "review-queue"]) == 0
     assert capsys.readouterr().out.startswith("item_id,uri,n_labels")
+
+
+def test_drift_is_only_for_people_once_aligned() -> None:
+    x, n = _steady()
+    x[3, 5:, 1] = 8  # p3 misses 8 of 10 nudity controls from week 6 on
+    everyone = {f"p{i}": pd.Timestamp("2026-09-07 10:00") for i in range(8)}
+    assert set(alerts_from_controls(_controls(x, n), aligned_at=everyone)["annotator_id"]) == {"p3"}
+    trainee = everyone | {"p3": pd.NaT}  # never aligned: a matter for onboarding
+    assert alerts_from_controls(_controls(x, n), aligned_at=trainee).empty
+    # aligned in week 3: monitored from then, so weeks 3-4 are its burn-in and 6 alerts
+    late = everyone | {"p3": pd.Timestamp("2026-09-23 12:00")}
+    alerts = alerts_from_controls(_controls(x, n), aligned_at=late)
+    assert alerts["week_start"].min() == pd.Timestamp("2026-10-12")
+    masked = only_aligned(_controls(x, n), late)
+    assert masked.n[3, :2].sum() == 0 and (masked.n[3, 2:] == n[3, 2:]).all()
+
+
+def test_demo_trainees_never_aligned_raise_no_drift_alert(personas_db: Path) -> None:
+    with connect(personas_db, read_only=True) as con:
+        alerts = drift_alerts(con)
+        status = onboarding_status(con).set_index("annotator_id")
+        personas = _personas(con).set_index("annotator_id")
+    clicker = personas.index[personas["persona"] == "random"][0]
+    assert pd.isna(status.loc[clicker, "first_aligned"])  # never aligned
+    people = alerts[alerts["scope"] == "annotator"]
+    assert len(people) and clicker not in set(people["annotator_id"])
+    first_aligned = status.loc[people["annotator_id"], "first_aligned"].to_numpy()
+    week_end = (people["week_start"] + pd.Timedelta(days=7)).to_numpy()
+    assert (first_aligned < week_end).all()  # each alert follows its person's alignment
+
+
+def test_alerts_are_facts_of_the_history_and_open_alerts_one_per_person_and_class(
+    personas_db: Path,
+) -> None:
+    with connect(personas_db, read_only=True) as con:
+        day = last_day(con)
+        every = drift_alerts(con)
+        window = drift_alerts(con, filters=Filters(since=date(2026, 11, 1)))
+    assert day == date(2026, 11, 20)
+    # a later start only selects alert weeks: the same alerts from the week of 1 Nov (a Sunday)
+    same = every[every["week_start"] >= pd.Timestamp("2026-10-26")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window, same)
+    opened = open_alerts(every, day)
+    recent = every[every["week_start"] >= pd.Timestamp("2026-11-09")]
+    pairs = recent.groupby(["scope", "annotator_id", "label"], dropna=False).size()
+    assert len(opened) == len(pairs) and opened["alert_weeks"].sum() == len(recent)
+    assert open_alerts(every, date(2026, 12, 31)).empty  # nothing raised that week or before

@@ -15,30 +15,30 @@ st.title("Annotator")
 
 everyone = data.annotators(store)
 workers = everyone[everyone["role"] != "committee"]
-shown = common.people(
-    workers[["annotator_id"]].assign(display=workers["annotator_id"]), ["display"]
-)
-names = dict(zip(shown["annotator_id"], shown["display"], strict=True))
-if not names:
-    st.info("No annotators in the store yet: import some on the Data page.")
-    st.stop()
 own = common.user().annotator_id  # an annotator sees their own debrief, and no picker
+kept = [own] if own is not None else data.kept(store, filters)  # only whom the filters keep
+names = common.display_names(kept)
+if not names:
+    st.info("No annotator has labels under these filters: widen them, or import some.")
+    st.stop()
 if own is not None:
-    if own not in names:
+    if own not in set(workers["annotator_id"]):
         st.info("You have no labels in the store yet: not enough data.")
         st.stop()
     person = own
     st.subheader(names[own])
 else:
-    linked = st.query_params.get("annotator")
-    person = st.selectbox(
-        "Annotator",
-        list(names),
-        index=list(names).index(linked) if linked in names else 0,
-        format_func=names.get,
-        key="annotator",
-    )
-    st.query_params["annotator"] = person  # a link to this page opens this person
+    # One widget per naming mode: its options' labels change with the Pseudonyms switch, and
+    # a fresh widget shows them at once. The choice itself lives on in the session (and the
+    # URL), so it survives the switch, other pages and a filter that still keeps the person.
+    key = "annotator_pseudonym" if common.pseudonyms_on() else "annotator"
+    if st.session_state.get(key) not in names:
+        remembered = st.session_state.get("annotator_choice")
+        candidates = (common.linked_person(kept), remembered, kept[0])
+        st.session_state[key] = next(c for c in candidates if c in names)
+    person = st.selectbox("Annotator", kept, format_func=names.get, key=key)
+    st.session_state["annotator_choice"] = person
+    common.link_to(person)  # a link to this page opens this person
 name = names[person]
 row = workers.set_index("annotator_id").loc[person]
 started = f"started {row['started_at']:%d %b %Y}" if pd.notna(row["started_at"]) else ""

@@ -20,8 +20,9 @@ if weekly.empty:
     st.info("No production labels on control items under these filters: not enough data.")
     st.stop()
 weekly = common.with_who(weekly)
-found = common.with_who(data.alerts(store, filters))
-alerted = sorted(set(found.loc[found["scope"] == "annotator", "who"]))
+alerted = sorted(
+    set(common.with_who(data.alerts(store, filters)).query("scope == 'annotator'")["who"])
+)
 
 st.subheader("Divergence week by week")
 people = sorted(set(weekly.loc[weekly["scope"] == "annotator", "who"]))
@@ -39,41 +40,67 @@ st.altair_chart(
     width="stretch",
 )
 
-st.subheader("Drift alerts")
+st.subheader("Open drift alerts")
+opened, day = data.open_drift(store, filters)
 st.caption(
     "An alert is raised when an annotator's (or the whole team's) divergence on one class "
     "rises well above their own baseline, beyond what the rest of the team shows that week "
-    "(a one-sided CUSUM; the class is the committee decision they depart from)."
+    "(a one-sided CUSUM; the class is the committee decision they depart from). People are "
+    "watched from their first week aligned with the onboarding objective: trainees are on the "
+    "Onboarding page. An alert is open in the week it was raised and the week after."
 )
-shown = common.only_labels(found, "label")
+column_config = {
+    "week_start": st.column_config.DateColumn("Week of"),
+    "who": "Who",
+    "label": st.column_config.TextColumn("Class", help="The committee label they depart from"),
+    "divergence": "Divergence that week",
+    "baseline": "Expected",
+    "errors": st.column_config.NumberColumn("Disagreements", format="%d"),
+    "n": st.column_config.NumberColumn("n control labels", format="%d"),
+    "alert_weeks": st.column_config.NumberColumn("Weeks alerted (of the last 2)", format="%d"),
+}
+
+
+def _table(alerts: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Alert rows as shown: the person's name (or pseudonym) and rates as percentages."""
+    return common.with_who(alerts)[columns].assign(
+        divergence=lambda d: [common.percent(v) for v in d["divergence"]],
+        baseline=lambda d: [common.percent(v) for v in d["baseline"]],
+    )
+
+
+shown = common.only_labels(opened, "label")
+st.markdown(
+    f"**{len(opened):,}** open as of {day:%d %b %Y} (person x class)" if day else "**0** open"
+)
 if shown.empty:
-    st.success("No drift alerts under these filters.", icon=":material/check_circle:")
+    st.success("No open drift alert under these filters.", icon=":material/check_circle:")
 else:
     st.dataframe(
-        shown.sort_values("week_start", ascending=False)[
-            ["week_start", "who", "label", "divergence", "baseline", "errors", "n"]
-        ].assign(
-            divergence=lambda d: [common.percent(v) for v in d["divergence"]],
-            baseline=lambda d: [common.percent(v) for v in d["baseline"]],
-        ),
+        _table(shown, ["who", "label", "week_start", "alert_weeks", "divergence", "baseline",
+                       "errors", "n"]),
         hide_index=True,
-        column_config={
-            "week_start": st.column_config.DateColumn("Week of"),
-            "who": "Who",
-            "label": st.column_config.TextColumn(
-                "Class", help="The committee label they depart from"
+        column_config=column_config,
+    )  # fmt: skip
+found = common.only_labels(data.alerts(store, filters), "label")
+with st.expander(f"Every alert raised in {common.date_range()} ({len(found):,} alert weeks)"):
+    if found.empty:
+        st.info("No drift alert was raised in the date range.")
+    else:
+        st.dataframe(
+            _table(
+                found.sort_values("week_start", ascending=False),
+                ["week_start", "who", "label", "divergence", "baseline", "errors", "n"],
             ),
-            "divergence": "Divergence that week",
-            "baseline": "Expected",
-            "errors": st.column_config.NumberColumn("Disagreements", format="%d"),
-            "n": st.column_config.NumberColumn("n control labels", format="%d"),
-        },
-    )
+            hide_index=True,
+            column_config=column_config,
+        )
     st.download_button(
-        "Download alerts (CSV)",
-        common.csv_bytes(common.for_download(found.drop(columns="who"))),
+        "Download the alerts (CSV)",
+        common.csv_bytes(common.for_download(found)),
         file_name="drift_alerts.csv",
         mime="text/csv",
+        disabled=found.empty,
     )
 
 st.subheader("Latest week")

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import common, data
-from qualitylib.errors import QualitylibError
+from qualitylib.errors import QualitylibError, ValidationError
 from qualitylib.ingest import KINDS, import_exports, import_files
 
 MAX_UPLOAD_MB = int(os.environ.get("QUALITYLIB_MAX_UPLOAD_MB", "200"))  # per file
@@ -96,6 +96,9 @@ if st.button("Import", type="primary", disabled=not uploads):
                         )
                     else:
                         summary = import_files(store.path, kind, paths)
+            except ValidationError as error:
+                for message in error.errors:  # every bad file's, not only the first
+                    st.error(f"error: {message}")
             except QualitylibError as error:
                 st.error(f"error: {error}")
             else:
@@ -134,6 +137,7 @@ if decisions.empty:
 else:
     changed_only = st.toggle("Only re-decisions (the label changed)", value=True)
     shown = decisions[decisions["changed"]] if changed_only else decisions
+    shown = common.people(shown, ["decided_by"])  # committee members are people too
     st.dataframe(
         shown,
         hide_index=True,

@@ -10,6 +10,13 @@ import streamlit as st
 from dashboard import common, data
 from qualitylib import charts
 
+STATUS_TEXT = {
+    "in_training": "in training",
+    "regressed": "regressed",
+    "not_enough_data": "not enough data",
+    "aligned": "aligned",
+}
+
 store = common.store()
 filters = common.filters()
 st.title("Overview")
@@ -42,30 +49,56 @@ with cards[0]:
         delta,
         help="Team production labels on control items equal to the committee's decision",
     )
+    st.caption(f"week of {monday:%d %b %Y}, the latest in the date range")
     st.caption(f"n = {n:,} control labels · {common.interval(low, high)}")
     st.caption(f"last week {common.percent(before)} (n = {n_before:,})")
+day = data.as_of(store, filters)
 with cards[1]:
-    found = common.with_who(data.alerts(store, filters))
-    recent = found[pd.to_datetime(found["week_start"]) >= pd.Timestamp(previous)]
-    st.metric("Open drift alerts", f"{len(recent):,}", help="Raised this week or last")
-    by_person = recent.groupby("who", sort=True)["label"].agg(lambda s: ", ".join(sorted(set(s))))
+    opened, _ = data.open_drift(store, filters)
+    st.metric(
+        "Open drift alerts",
+        f"{len(opened):,}",
+        help="People (or the whole team) x class whose drift alert was raised in the week of "
+        "the date range's end or the week before, judged on their history up to that day. "
+        "The same list is on Controls & drift and in the weekly report.",
+    )
+    st.caption(f"as of {day:%d %b %Y}, person x class" if day else "")
+    shown = common.with_who(opened)
+    by_person = shown.groupby("who", sort=True)["label"].agg(lambda s: ", ".join(sorted(set(s))))
     st.caption(
         "  \n".join(f"{who}: {labels}" for who, labels in by_person.items())
-        or "nobody drifts this week or last"
+        or "no open alert: nobody drifts"
     )
 with cards[2]:
     status = data.onboarding(store, filters, common.objective())
-    training = status[status["status"] == "in_training"]
-    regressed = status[status["status"] == "regressed"]
-    st.metric("In training", f"{len(training):,}", help="Not yet aligned with the objective")
+    groups = {key: status.loc[status["status"] == key, "annotator_id"] for key in STATUS_TEXT}
+    st.metric(
+        "In training",
+        f"{len(groups['in_training']):,}",
+        help="Onboarding status at the date range's end, judged on each person's reference "
+        "labels up to that day (not only those in the range), for everyone who labelled in "
+        "the range. Not enough data is not aligned.",
+    )
     names = common.display_names(status["annotator_id"])
-    st.caption(", ".join(names[a] for a in training["annotator_id"]) or "everyone is aligned")
-    if len(regressed):
-        st.caption("regressed: " + ", ".join(names[a] for a in regressed["annotator_id"]))
+    st.caption(f"as of {day:%d %b %Y}, of {len(status):,} people" if day else "")
+    st.caption(
+        "  \n".join(
+            f"{STATUS_TEXT[key]} ({len(ids):,})"
+            + (f": {', '.join(names[a] for a in ids)}" if key != "aligned" else "")
+            for key, ids in groups.items()
+            if len(ids)
+        )
+        or "nobody has labels on reference items: not enough data"
+    )
 with cards[3]:
     waiting = data.queue(store, filters)
     more = "+" if len(waiting) >= data.MAX_QUEUE else ""
-    st.metric("Review queue", f"{len(waiting):,}{more}", help="Items annotators split on")
+    st.metric(
+        "Review queue",
+        f"{len(waiting):,}{more}",
+        help="Items labelled in the date range that annotators split on or were unsure about",
+    )
+    st.caption(f"items labelled {common.date_range()}")
     st.caption(
         f"{int(waiting['split'].sum()):,} flagged-vs-safe splits · "
         f"{int((waiting['n_unsure'] > 0).sum()):,} with unsure flags"

@@ -25,7 +25,18 @@ from typing import Literal
 import duckdb
 
 from qualitylib.errors import ValidationError
-from qualitylib.ingest import crowd_csv, label_studio, prodigy, sagemaker, toloka
+from qualitylib.ingest import (
+    box_exports,
+    coco,
+    crowd_csv,
+    cvat,
+    label_studio,
+    label_studio_boxes,
+    prodigy,
+    sagemaker,
+    sagemaker_boxes,
+    toloka,
+)
 from qualitylib.ingest.detect import detect_format
 from qualitylib.ingest.exports import (
     EXPORT,
@@ -39,7 +50,7 @@ from qualitylib.ingest.exports import (
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
-from qualitylib.store import connect, rescore, scalar
+from qualitylib.store import connect, rescore, rescore_boxes, scalar
 
 __all__ = [
     "FORMATS",
@@ -51,7 +62,18 @@ __all__ = [
     "import_files",
 ]
 
-Format = Literal["label-studio", "prodigy", "toloka", "sagemaker", "crowd-csv", "auto"]
+Format = Literal[
+    "label-studio",
+    "prodigy",
+    "toloka",
+    "sagemaker",
+    "crowd-csv",
+    "coco",
+    "label-studio-boxes",
+    "sagemaker-boxes",
+    "cvat",
+    "auto",
+]
 READERS: dict[str, Reader] = {
     "label-studio": label_studio.read,
     "prodigy": prodigy.read,
@@ -59,7 +81,14 @@ READERS: dict[str, Reader] = {
     "sagemaker": sagemaker.read,
     "crowd-csv": crowd_csv.read,
 }
-FORMATS: tuple[str, ...] = (*READERS, "auto")
+# Box exports: readers that yield images, boxes and committee boxes (see box_exports)
+BOX_READERS: dict[str, box_exports.Reader] = {
+    "coco": coco.read,
+    "label-studio-boxes": label_studio_boxes.read,
+    "sagemaker-boxes": sagemaker_boxes.read,
+    "cvat": cvat.read,
+}
+FORMATS: tuple[str, ...] = (*READERS, *BOX_READERS, "auto")
 GOLD = "crowd-csv-gold"
 Stager = Callable[[duckdb.DuckDBPyConnection, Path], Iterator[Staged]]
 
@@ -96,7 +125,13 @@ class FileResult:
         """What a tool export turned into, for the summary; empty for canonical files."""
         if self.kind in KINDS or self.counts is None:
             return ""
-        names = {"annotations": "annotations", "reference": "reference decisions"}
+        names = {
+            "annotations": "annotations",
+            "reference": "reference decisions",
+            "items": "images",
+            "boxes": "boxes",
+            "reference-boxes": "committee boxes",
+        }
         parts = [", ".join(f"{n:,} {names[table]}" for table, n in self.rows.items())]
         if self.skipped:
             parts.append("skipped " + ", ".join(f"{n:,} {why}" for why, n in self.skipped.items()))
@@ -187,7 +222,8 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
         n_dated += step.n_dated
     _drop_staging(con)  # free their memory for the next file and the rescore
     counts = LoadCounts(
-        sum(c.n_rows for c in loaded.values()),
+        # rows of the log; images a box export brings are counted as new items
+        sum(c.n_rows for kind, c in loaded.items() if kind != "items" or source.kind == "items"),
         sum(c.n_new_annotators for c in loaded.values()),
         sum(c.n_new_items for c in loaded.values()),
     )
@@ -216,10 +252,33 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
     )
 
 
+def _each_file_error(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) -> list[str]:
+    """The validation error of every bad source: each is tried after the good ones before it
+    (a gold file needs its export's items) in a transaction that is rolled back."""
+    good: list[Source] = []
+    errors = []
+    for source in sources:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for earlier in good:
+                _import_file(con, earlier)
+            _import_file(con, source)
+            good.append(source)
+        except ValidationError as error:
+            errors.append(str(error))
+        finally:
+            con.execute("ROLLBACK")
+    return errors
+
+
 def import_sources(
     db_path: str | Path, sources: Sequence[Source], progress: bool = False
 ) -> ImportSummary:
-    """Import every source in one transaction: all files or none."""
+    """Import every source in one transaction: all files or none.
+
+    A bad file raises :class:`ValidationError` with the first file's message and, in
+    ``errors``, the message of every bad file (found only once the import has failed).
+    """
     if not sources:
         raise ValidationError("no files given")
     started = time.perf_counter()
@@ -234,7 +293,14 @@ def import_sources(
             for source in sources:
                 summary.files.append(_import_file(con, source))
             rescore(con, first_import_id)
+            rescore_boxes(con, first_import_id)
             con.execute("COMMIT")
+        except ValidationError as error:
+            con.execute("ROLLBACK")
+            if len(sources) < 2:
+                raise
+            _drop_staging(con)
+            raise ValidationError(str(error), _each_file_error(con, sources)) from error
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -256,9 +322,15 @@ def import_files(
 
 
 def _export_source(
-    path: Path, fmt: str, reader: Reader, control: str | None, at: datetime | None
+    path: Path,
+    fmt: str,
+    reader: Reader | None,
+    control: str | None,
+    at: datetime | None,
+    box_options: Mapping[str, object] | None = None,
 ) -> Source:
-    """A tool-export source: ``reader`` with the control and the default timestamp."""
+    """A tool-export source: ``reader`` with the control and the default timestamp (box
+    formats: ``box_options``, the :class:`Options` fields for boxes)."""
     if not path.exists():
         raise ValidationError(f"{path}: no such file")
     default_at = at if at is not None else file_time(path)
@@ -267,8 +339,13 @@ def _export_source(
         + ("--at" if at is not None else "file modification time")
         + ")"
     )
-    options = Options(default_at=default_at, dated_by=dated_by, control=control)
-    stage = partial(stage_export, reader=reader, options=options)
+    options = Options(
+        default_at=default_at, dated_by=dated_by, control=control, **(box_options or {})
+    )
+    if fmt in BOX_READERS:
+        stage = partial(box_exports.stage_boxes, reader=BOX_READERS[fmt], options=options)
+    else:
+        stage = partial(stage_export, reader=reader, options=options)
     return Source(path, fmt, stage, dated_by)
 
 
@@ -281,6 +358,10 @@ def import_exports(
     control: str | None = None,
     at: datetime | None = None,
     progress: bool = False,
+    annotator: str | None = None,
+    reference: bool = False,
+    jobs: Path | str | None = None,
+    keep_ids: bool = False,
 ) -> ImportSummary:
     """Import labelling-tool exports (and ``gold`` files) in one transaction: all or none.
 
@@ -290,15 +371,33 @@ def import_exports(
     keyed by the same item ids) become reference decisions. ``control`` picks the
     classification control when an export has several. Records without a timestamp get
     ``at`` (naive UTC), else their file's modification time; the summary says how many.
+
+    Box exports (``coco``, ``label-studio-boxes``, ``sagemaker-boxes``, ``cvat``) bring images
+    with their sizes and boxes: ``annotator`` names whose boxes a COCO file holds, ``reference``
+    makes a COCO or CVAT file the committee's, ``jobs`` is CVAT's job-assignee CSV, and
+    ``keep_ids`` keeps the tool's image ids instead of the image files' base names. Ground
+    Truth manifests are read before the worker responses of the same call.
     """
     if fmt not in FORMATS:
         raise ValidationError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if at is not None and at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
     sources = []
+    box_options = {
+        "annotator": annotator,
+        "reference": reference,
+        "jobs": None if jobs is None else Path(jobs),
+        "keep_ids": keep_ids,
+    }
     for raw in paths:
         path = Path(raw)
         resolved = detect_format(path) if fmt == "auto" else fmt
-        sources.append(_export_source(path, resolved, READERS[resolved], control, at))
+        sources.append(
+            _export_source(path, resolved, READERS.get(resolved), control, at, box_options)
+        )
+    manifest_first = [  # a Ground Truth manifest maps dataset objects to images
+        s.kind != "sagemaker-boxes" or not sagemaker_boxes.is_manifest(s.path) for s in sources
+    ]
+    sources = [s for _, s in sorted(zip(manifest_first, sources, strict=True), key=lambda x: x[0])]
     sources += [_export_source(Path(p), GOLD, crowd_csv.read_gold, None, at) for p in gold]
     return import_sources(db_path, sources, progress)

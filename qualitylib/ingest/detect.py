@@ -36,8 +36,18 @@ def detect_format(path: Path) -> str:
         raise ValidationError(f"{path}: no such file")
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES).decode("utf-8-sig", errors="replace").lstrip()
+    if head.startswith("<"):
+        if "<annotations" in head:
+            return "cvat"
+        raise ValidationError(f"{path.name}: XML from an unknown tool; pass --format cvat")
     if head.startswith(("[", "{")):
         keys = _json_keys(path)
+        if {"images", "annotations"} <= keys:
+            return "coco"
+        if "source-ref" in keys or ("answers" in keys and '"boundingBoxes"' in head):
+            return "sagemaker-boxes"
+        if "annotations" in keys and '"rectanglelabels"' in head:
+            return "label-studio-boxes"
         if "answers" in keys:
             return "sagemaker"
         if "_input_hash" in keys or "_task_hash" in keys:

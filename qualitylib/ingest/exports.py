@@ -70,6 +70,12 @@ class Options:
     default_at: datetime
     dated_by: str
     control: str | None = None
+    # box exports: who drew a COCO file's boxes, or whether it is the committee's; a CVAT
+    # jobs file (job_id, start_frame, stop_frame, assignee); keep the tool's image ids
+    annotator: str | None = None
+    reference: bool = False
+    jobs: Path | None = None
+    keep_ids: bool = False
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO labels (label_key, label, declared)
         SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
                + row_number() OVER (ORDER BY label), label, false
-        FROM (SELECT DISTINCT label FROM {TYPED}) AS new
+        FROM (SELECT DISTINCT label FROM {TYPED} WHERE label IS NOT NULL) AS new
         WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = new.label)
         """
     )
@@ -123,6 +123,41 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 """,
                 [import_id],
             )
+        case "boxes":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_annotators = _add_keys(
+                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
+            )
+            con.execute(
+                f"""
+                INSERT INTO boxes
+                SELECT (SELECT coalesce(max(box_id), 0) FROM boxes) + {_position(con, "t")},
+                       i.item_key, a.annotator_key, l.label_key, t.x_min, t.y_min, t.x_max,
+                       t.y_max, t.object_id, t.duration_s, t.reason, t.unsure, t.annotated_at,
+                       t.policy_version, t.phase, t.batch, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN annotators a ON a.annotator_id = t.annotator_id
+                LEFT JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "reference-boxes":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            con.execute(
+                f"""
+                INSERT INTO box_reference
+                SELECT (SELECT coalesce(max(box_id), 0) FROM box_reference)
+                       + {_position(con, "t")}, i.item_key, l.label_key, t.x_min, t.y_min,
+                       t.x_max, t.y_max, t.reason, t.policy_version, t.decided_at, t.decided_by, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                LEFT JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
         case "labels":
             con.execute(
                 f"""
@@ -145,11 +180,15 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             con.execute(
                 f"""
                 UPDATE items SET uri = coalesce(t.uri, items.uri),
-                       metadata = coalesce(t.metadata, items.metadata)
+                       metadata = coalesce(t.metadata, items.metadata),
+                       width = coalesce(t.width, items.width),
+                       height = coalesce(t.height, items.height)
                 FROM {TYPED} t WHERE items.item_id = t.item_id
                 """
             )
-            new_items = _insert_new(con, "items", "item_key", "item_id", ("uri", "metadata"))
+            new_items = _insert_new(
+                con, "items", "item_key", "item_id", ("uri", "metadata", "width", "height")
+            )
         case "annotators":
             con.execute(
                 f"""

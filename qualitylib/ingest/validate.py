@@ -21,8 +21,12 @@ from qualitylib.ingest.read import ROW, STAGE
 from qualitylib.store import scalar
 
 TYPED = "_typed"
-ColumnType = Literal["id", "text", "timestamp", "bool", "int", "choice", "label", "seconds"]
-Kind = Literal["annotations", "reference", "labels", "items", "annotators"]
+ColumnType = Literal[
+    "id", "text", "timestamp", "bool", "int", "choice", "label", "seconds", "number", "box_label"
+]
+Kind = Literal[
+    "annotations", "reference", "labels", "items", "annotators", "boxes", "reference-boxes"
+]
 EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "")
@@ -73,6 +77,8 @@ KINDS: dict[str, tuple[Column, ...]] = {
     "items": (
         Column("item_id", "id", True),
         Column("uri", "text"),
+        Column("width", "int"),
+        Column("height", "int"),
     ),
     "annotators": (
         Column("annotator_id", "id", True),
@@ -81,7 +87,46 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("role", "choice", choices=("annotator", "committee"), default="annotator"),
         Column("started_at", "timestamp"),
     ),
+    # One row per box; a row with label and coordinates blank says "I saw the image and drew
+    # nothing" (an annotator's submission is their rows on an item at one annotated_at).
+    "boxes": (
+        Column("item_id", "id", True),
+        Column("annotator_id", "id", True, few=True),
+        Column("label", "box_label", True),  # not few: box rules read other columns too
+        Column("x_min", "number", True),
+        Column("y_min", "number", True),
+        Column("x_max", "number", True),
+        Column("y_max", "number", True),
+        Column("annotated_at", "timestamp", True),
+        Column("reason", "text"),
+        Column("unsure", "bool"),
+        Column("policy_version", "text"),
+        Column("phase", "choice", choices=("training", "production"), default="production"),
+        Column("batch", "text"),
+        Column("object_id", "text"),
+        Column("duration_s", "seconds"),  # time on task; missing stays NULL, never 0
+    ),
+    # The committee's boxes: the rows of one (item_id, decided_at) are the item's whole box set
+    # from then on; a blank row says "nothing on this image".
+    "reference-boxes": (
+        Column("item_id", "id", True),
+        Column("label", "box_label", True),  # not few: box rules read other columns too
+        Column("x_min", "number", True),
+        Column("y_min", "number", True),
+        Column("x_max", "number", True),
+        Column("y_max", "number", True),
+        Column("decided_at", "timestamp", True),
+        Column("reason", "text"),
+        Column("policy_version", "text"),
+        Column("decided_by", "text"),
+    ),
 }
+BOX_KINDS = ("boxes", "reference-boxes")
+COORDINATES = ("x_min", "y_min", "x_max", "y_max")
+# A box may reach this many pixels past the image's known width/height: tools round corner
+# coordinates (CVAT writes two decimals, Label Studio percentages) and some count the last
+# pixel's far edge, so a box drawn to the border can land a little outside.
+BOX_TOLERANCE_PX = 2.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +209,12 @@ def typed_expression(column: Column, source_type: str) -> str:
     match column.type:
         case "id" | "label":
             return _text(column.name)
+        case "box_label":
+            return f"nullif({_text(column.name)}, '')"
+        case "number":
+            if source_type in ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "DECIMAL"):
+                return f"CAST({quote(column.name)} AS DOUBLE)"
+            return f"TRY_CAST(nullif({_text(column.name)}, '') AS DOUBLE)"
         case "text":
             return f"nullif({_text(column.name)}, '')"
         case "timestamp":
@@ -208,6 +259,15 @@ def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
             return f"{value} IS NULL", "not a boolean (use true/false, yes/no or 1/0)"
         case "int":
             return f"({_given_column(column)} AND {value} IS NULL)", "not an integer"
+        case "number":
+            return f"({_given_column(column)} AND {value} IS NULL)", "not a number"
+        case "box_label":
+            if not declared:
+                return None
+            return (
+                f"({value} IS NOT NULL AND NOT list_contains($declared, {value}))",
+                f"label outside the imported label set ({', '.join(declared)})",
+            )
         case "choice":
             return (
                 f"NOT list_contains($choices, {value})",
@@ -346,7 +406,7 @@ def validate(
             bound = {"declared": declared, "choices": list(column.choices)}
             params = {name: value for name, value in bound.items() if f"${name}" in where}
             rules.append((where, column.name, message, params))
-        if column.type in ("id", "label"):
+        if column.type in ("id", "label", "box_label"):
             rules.append(
                 (
                     f"regexp_matches({quote(column.name)}, $unprintable)",
@@ -365,14 +425,91 @@ def validate(
                     {"earliest": EARLIEST, "latest": _latest()},
                 )
             )
+    if kind in BOX_KINDS:
+        rules += [(where, name, message, {}) for where, name, message in _box_rules(kind)]
     few = {column.name for column in KINDS[kind] if column.few and column.name in columns}
     for (where, column_name, message, params), broken in zip(
         rules, _screen(con, rules, few), strict=True
     ):
         if broken:
             _fail_on(con, source, where, column_name, message, params or None, places)
-    if kind != "annotations":  # annotations: after the write, see check_annotations_unique
+    if kind in BOX_KINDS:
+        _check_box_sets_new(con, source, kind, places)
+    elif kind != "annotations":  # annotations: after the write, see check_annotations_unique
         check_unique(con, source, kind, import_id, places)
+
+
+def _box_rules(kind: str) -> list[tuple[str, str, str]]:
+    """(SQL on ``_typed`` true on a bad row, column, message) for the shape of boxes."""
+    at = "annotated_at" if kind == "boxes" else "decided_at"
+    who = f" AND u.annotator_id = {TYPED}.annotator_id" if kind == "boxes" else ""
+    rules = [
+        (
+            "label IS NULL AND coalesce(x_min, y_min, x_max, y_max) IS NOT NULL",
+            "label",
+            "a box without a label (an empty row, 'drew nothing', leaves the label and all "
+            "four coordinates blank)",
+        )
+    ]
+    for name in COORDINATES:
+        rules.append(
+            (f"label IS NOT NULL AND {name} IS NULL", name, "a box needs all four coordinates")
+        )
+        rules.append(
+            (
+                f"(isnan({name}) OR isinf({name}) OR {name} < 0)",
+                name,
+                "negative, NaN or infinite coordinate (pixels from the top-left corner)",
+            )
+        )
+    for low, high, size in (("x_min", "x_max", "width"), ("y_min", "y_max", "height")):
+        rules.append(
+            (
+                f"{high} <= {low}",
+                high,
+                f"{high} must be greater than {low} (a box has a positive {size})",
+            )
+        )
+        rules.append(
+            (
+                f"{high} > (SELECT i.{size} FROM items i WHERE i.item_id = {TYPED}.item_id) "
+                f"+ {BOX_TOLERANCE_PX}",
+                high,
+                f"outside the image: beyond its {size} (imported with the items) by more than "
+                f"{BOX_TOLERANCE_PX:g} px",
+            )
+        )
+    rules.append(
+        (
+            f"label IS NULL AND EXISTS (SELECT 1 FROM {TYPED} u WHERE u.item_id = "
+            f"{TYPED}.item_id AND u.{at} = {TYPED}.{at}" + who + " AND u.label IS NOT NULL)",
+            "label",
+            f"an empty row ('nothing here') beside boxes of the same item and {at}",
+        )
+    )
+    return rules
+
+
+def _check_box_sets_new(
+    con: duckdb.DuckDBPyConnection, source: Path, kind: str, places: Places
+) -> None:
+    """A box set (item, annotator, time; item and time for the committee) is imported once."""
+    if kind == "boxes":
+        where = f"""{ROW} IN (
+            SELECT t.{ROW} FROM {TYPED} t
+            JOIN items i ON i.item_id = t.item_id
+            JOIN annotators a ON a.annotator_id = t.annotator_id
+            JOIN box_sets s ON s.item_key = i.item_key AND s.annotator_key = a.annotator_key
+                           AND s.annotated_at = t.annotated_at)"""
+        message = "already in the store: boxes of the same (item_id, annotator_id, annotated_at)"
+        column = "annotated_at"
+    else:
+        where = f"""{ROW} IN (
+            SELECT t.{ROW} FROM {TYPED} t JOIN items i ON i.item_id = t.item_id
+            JOIN box_reference r ON r.item_key = i.item_key AND r.decided_at = t.decided_at)"""
+        message = "already in the store: committee boxes of the same (item_id, decided_at)"
+        column = "decided_at"
+    _fail_on(con, source, where, column, message + " were imported before", places=places)
 
 
 def check_unique(
@@ -491,7 +628,9 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
         if column.name in columns:
             source_type = types[column.name]
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")
-            if column.type in ("timestamp", "int", "seconds") and not column.required:
+            if column.type == "number" or (
+                column.type in ("timestamp", "int", "seconds") and not column.required
+            ):
                 selects.append(f"{_given(column.name, source_type)} AS {_given_column(column)}")
         elif column.type == "bool":
             selects.append(f"false AS {quote(column.name)}")

@@ -30,9 +30,14 @@ rest of the team:
   ``OR_w >= 1``, the week shrunk with ``team_prior_labels`` pseudo-labels), the baseline odds
   are multiplied by ``OR_w``: a shift that the whole team shares is not an individual's drift.
 
-Weeks before an annotator's ``burn_in_weeks``-th week with control labels only build the
-baseline. The class of an alert is the reference class whose CUSUM crossed: the decisions the
-annotator departs from (``safe`` means safe items being flagged).
+Drift means leaving an alignment one had: an annotator is monitored only from the ISO week in
+which their onboarding status (:func:`qualitylib.metrics.onboarding.onboarding_status`, the
+fixed-window objective) was first ``aligned`` (:func:`only_aligned`); a trainee never aligned
+belongs to onboarding, not to the drift list, and their weeks count in no individual baseline
+(the team CUSUM below still sees everyone: what it watches is the group). Weeks before an
+annotator's ``burn_in_weeks``-th monitored week with control labels only build the baseline.
+The class of an alert is the reference class whose CUSUM crossed: the decisions the annotator
+departs from (``safe`` means safe items being flagged).
 
 Team drift (the whole group moving away from the committee) is a second, risk-adjusted CUSUM:
 the sum of the same log-likelihood ratios (with ``team_odds_ratio``) over every monitored
@@ -51,7 +56,9 @@ drift-free demo teams (:func:`qualitylib.demo.generate` with ``team="steady"``);
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 import duckdb
 import numpy as np
@@ -59,9 +66,22 @@ import pandas as pd
 
 from qualitylib.metrics.counts import label_index, scored_sql
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import rate_columns
 
-__all__ = ["DriftRule", "WeeklyControls", "drift_alerts", "weekly_controls", "weekly_divergence"]
+__all__ = [
+    "OPEN_WEEKS",
+    "DriftRule",
+    "WeeklyControls",
+    "drift_alerts",
+    "last_day",
+    "only_aligned",
+    "open_alerts",
+    "weekly_controls",
+    "weekly_divergence",
+]
+
+OPEN_WEEKS = 2  # an alert stays open in the ISO week it was raised and the week after
 
 
 @dataclass(frozen=True)
@@ -69,10 +89,11 @@ class DriftRule:
     """Parameters of the control-item CUSUM (see the module docstring for the formula).
 
     Measured false-alarm rate (``benchmarks/false_alarms.py``: 40 seeded drift-free demo
-    campaigns, 200,000 labels each, about 65 control labels per annotator-week, 366
-    annotator-quarters): with these defaults **0.049 false individual alerts per
-    annotator-quarter** (3.3 % of annotators flagged at least once in a 12-week campaign) and
-    **0.135 false team alerts per quarter** (37 team-quarters). Detection on the personas
+    campaigns, 200,000 labels each, about 65 control labels per annotator-week, 359 aligned
+    annotator-quarters, individuals watched from their first aligned week): with these
+    defaults **0.042 false individual alerts per annotator-quarter** (2.9 % of annotators
+    flagged at least once in a 12-week campaign) and **0.135 false team alerts per quarter**
+    (37 team-quarters). Detection on the personas
     campaign (20 seeds): the drifter is alerted on its drift class in every campaign, by the
     end of the second drifting week in 75 % of them (median 1 week after the first).
 
@@ -278,11 +299,24 @@ ALERT_COLUMNS = [
 ]  # fmt: skip
 
 
-def alerts_from_controls(controls: WeeklyControls, rule: DriftRule = DriftRule()) -> pd.DataFrame:
-    """The alert table of :func:`drift_alerts` from counts (no database; for simulations)."""
+def alerts_from_controls(
+    controls: WeeklyControls,
+    rule: DriftRule = DriftRule(),
+    aligned_at: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """The alert table of :func:`drift_alerts` from counts (no database; for simulations).
+
+    ``aligned_at``: ``{annotator_id: first time aligned}``; when given, individual alerts
+    come from :func:`only_aligned` counts (the team CUSUM always sees everyone).
+    """
     if controls.x.size == 0:
         return pd.DataFrame(columns=ALERT_COLUMNS)
     result = _evaluate(controls, rule)
+    individual_result = result
+    if aligned_at is not None:
+        masked = only_aligned(controls, aligned_at)
+        individual_result = _evaluate(masked, rule)
+        result = replace(result, alerts=individual_result.alerts)
     a, w, c = np.nonzero(result.alerts)
     tw, tc = np.nonzero(result.team_alerts)
     people = np.asarray(controls.annotators, dtype=object)
@@ -295,10 +329,10 @@ def alerts_from_controls(controls: WeeklyControls, rule: DriftRule = DriftRule()
             "week_start": controls.weeks[w],
             "label": labels[c],
             "divergence": x[a, w, c] / n[a, w, c],
-            "baseline": result.p0[a, w, c],
+            "baseline": individual_result.p0[a, w, c],
             "n": n[a, w, c],
             "errors": x[a, w, c],
-            "cusum": result.statistic[a, w, c],
+            "cusum": individual_result.statistic[a, w, c],
             "threshold": rule.h,
         }
     )
@@ -326,10 +360,48 @@ def alerts_from_controls(controls: WeeklyControls, rule: DriftRule = DriftRule()
     ]
 
 
+def only_aligned(controls: WeeklyControls, aligned_at: Mapping[str, object]) -> WeeklyControls:
+    """``controls`` without each annotator's weeks before the ISO week they were first aligned.
+
+    ``aligned_at``: ``{annotator_id: first time aligned}`` (missing or NaT: never aligned, so
+    every week is dropped). Dropped weeks hold zero counts: the annotator is not monitored
+    then and their labels join no baseline (theirs, the rest of the team's, the team's).
+    """
+    times = pd.to_datetime(
+        pd.Series([aligned_at.get(a) for a in controls.annotators], dtype=object)
+    )
+    first = times.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").reshape(-1, 1)
+    keep = (controls.weeks[None, :] + np.timedelta64(7, "D")) > first  # NaT: never
+    return replace(controls, x=controls.x * keep[..., None], n=controls.n * keep[..., None])
+
+
+def last_day(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> date | None:
+    """The day a selection ends: ``filters.until`` (a date, or a time's day), else the day of
+    its latest label; None when it holds no label. Statuses and open alerts are as of it."""
+    filters = filters or Filters()
+    if filters.until is not None:
+        until = filters.until
+        return until.date() if isinstance(until, datetime) else until
+    where, params = filters.where("x")
+    value = con.execute(
+        f"SELECT max(x.annotated_at)::DATE FROM annotations x WHERE {where}", params
+    ).fetchall()[0][0]
+    return value
+
+
 def drift_alerts(
-    con: duckdb.DuckDBPyConnection, rule: DriftRule = DriftRule(), filters: Filters | None = None
+    con: duckdb.DuckDBPyConnection,
+    rule: DriftRule = DriftRule(),
+    filters: Filters | None = None,
+    objective: Objective | None = None,
 ) -> pd.DataFrame:
-    """One row per drift alert, individual and team.
+    """One row per drift alert, individual and team, raised in the weeks ``filters`` select.
+
+    An alert is a fact about the history up to a date: the CUSUMs run over every week up to
+    ``filters.until`` (``filters.since`` only selects which alert weeks are returned, from
+    the ISO week holding it), so narrowing the start of a window never changes an alert.
+    Annotators are monitored from their first week aligned with ``objective`` (default:
+    :class:`~qualitylib.metrics.onboarding.Objective`'s) (:func:`only_aligned`).
 
     Columns: ``scope`` (``annotator`` | ``team``), ``annotator_id`` (None for a team alert),
     ``week_start`` (date of the Monday), ``label`` (the reference class whose CUSUM crossed),
@@ -337,7 +409,38 @@ def drift_alerts(
     (control labels of the class that week), ``errors``, ``cusum`` (statistic when it crossed)
     and ``threshold``.
     """
-    return alerts_from_controls(weekly_controls(con, filters), rule)
+    filters = filters or Filters()
+    history = replace(filters, since=None)
+    status = onboarding_status(con, objective or Objective(), replace(history, phases=()))
+    aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
+    table = alerts_from_controls(weekly_controls(con, history), rule, aligned_at)
+    if filters.since is not None and len(table):
+        since = pd.Timestamp(filters.since).normalize()
+        monday = since - pd.Timedelta(days=since.weekday())
+        table = table[pd.to_datetime(table["week_start"]) >= monday].reset_index(drop=True)
+    return table
+
+
+def open_alerts(alerts: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The drift alerts open on ``as_of``: one row per annotator (or the team) x class.
+
+    A (person, class) alert is open when the CUSUM crossed in the ISO week of ``as_of`` or in
+    the :data:`OPEN_WEEKS` - 1 weeks before; its row is the latest such alert, with
+    ``alert_weeks``, how many of those weeks alerted. ``alerts``: from :func:`drift_alerts`
+    over a history that reaches ``as_of``. This one definition is what the dashboard's card
+    and list and the weekly report count.
+    """
+    day = pd.Timestamp(as_of).normalize()
+    monday = day - pd.Timedelta(days=day.weekday())
+    start = monday - pd.Timedelta(weeks=OPEN_WEEKS - 1)
+    weeks = pd.to_datetime(alerts["week_start"])
+    recent = alerts[(weeks >= start) & (weeks <= day)].sort_values("week_start")
+    keys = ["scope", "annotator_id", "label"]
+    count = recent.groupby(keys, dropna=False)["week_start"].transform("size")
+    latest = recent.assign(alert_weeks=count).drop_duplicates(keys, keep="last")
+    return latest.sort_values(
+        ["scope", "annotator_id", "label"], ignore_index=True, na_position="first"
+    )[[*ALERT_COLUMNS, "alert_weeks"]]
 
 
 def weekly_divergence(

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The annotation columns a filter reads; a table naming them differently passes its own names.
 COLUMNS = {
@@ -91,3 +95,17 @@ class Filters:
             params["f_slice_column"] = self.slice_column
             params["f_slice_values"] = list(self.slice_values)
         return (" AND ".join(clauses) or "true"), params
+
+
+def annotators_kept(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
+    """Ids of the annotators (not the committee) with labels under ``filters``, sorted: the
+    people a filtered view can be about (a person picker lists these and no one else)."""
+    where, params = filters.where("x")
+    rows = con.execute(
+        f"""SELECT annotator_id FROM annotators
+            WHERE role IS DISTINCT FROM 'committee' AND annotator_key IN (
+                SELECT x.annotator_key FROM annotations x WHERE {where})
+            ORDER BY annotator_id""",
+        params,
+    ).fetchall()
+    return [row[0] for row in rows]

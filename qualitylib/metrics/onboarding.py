@@ -21,7 +21,7 @@ evidence (hysteresis), so a steady expert whose true FPR is 0.03 does not flicke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -32,7 +32,7 @@ from qualitylib.metrics.counts import label_index, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import rate_columns
 
-__all__ = ["STATUSES", "Objective", "onboarding_history", "onboarding_status"]
+__all__ = ["STATUSES", "Objective", "onboarding_as_of", "onboarding_history", "onboarding_status"]
 
 STATUSES = ("not_enough_data", "in_training", "aligned", "regressed")
 
@@ -244,6 +244,30 @@ def onboarding_status(
         params,
     ).df()
     return _with_rates(table).drop(columns=["tp", "fp"])
+
+
+def onboarding_as_of(
+    con: duckdb.DuckDBPyConnection,
+    objective: Objective = Objective(),
+    filters: Filters | None = None,
+) -> pd.DataFrame:
+    """The status at the end of a window of everyone who labelled inside it.
+
+    A status is a fact about a person at a date: it is judged over the annotator's whole
+    history up to ``filters.until`` (``filters.since`` only chooses who is listed), so a
+    window that still holds a person's latest labels gives the same status as the full log.
+    Columns as :func:`onboarding_status`.
+    """
+    filters = filters or Filters()
+    status = onboarding_status(con, objective, replace(filters, since=None))
+    where, params = filters.where("x")
+    active = con.execute(
+        f"""SELECT DISTINCT a.annotator_id FROM annotations x
+            JOIN annotators a USING (annotator_key) WHERE {where}""",
+        params,
+    ).fetchall()
+    keep = status["annotator_id"].isin([row[0] for row in active])
+    return status[keep].reset_index(drop=True)
 
 
 def onboarding_history(

@@ -54,7 +54,8 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
             "pseudonymized": "true when annotator ids are pseudonyms and names are left out",
             "n_labels": "labels made in the week",
             "n_active_annotators": "annotators (not committee) with labels in the week",
-            "n_open_alerts": "drift alerts raised in the week or the week before",
+            "n_open_alerts": "drift alerts open at the week's end: annotator (or team) x class "
+            "alerted in the week or the week before",
             "review_queue_size": "items of the week annotators split on or were unsure about",
             "policy_in_force": "newest policy version labelled under by the week's end",
         },
@@ -85,12 +86,13 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "drift_alerts.csv": (
         "alerts",
-        "one row per drift alert raised in the report's week or the week before (CUSUM on "
-        "control items, see qualitylib.metrics.drift)",
+        "one row per drift alert open at the week's end: annotator (or the team) x class "
+        "alerted in the report's week or the week before, its latest alert (CUSUM on control "
+        "items, see qualitylib.metrics.drift.open_alerts)",
         {
             "scope": "annotator, or team (the whole group drifts)",
             "annotator_id": f"{_ID}; empty for team alerts",
-            "week_start": "Monday of the week the alert was raised",
+            "week_start": "Monday of the week of the latest alert",
             "label": "reference class the annotator departs from",
             "divergence": "that week's disagreement rate on the class",
             "baseline": "expected disagreement rate (own history, adjusted for the team)",
@@ -98,6 +100,7 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
             "errors": "of which differing from the committee",
             "cusum": "CUSUM statistic when it crossed the threshold",
             "threshold": "alert threshold of the CUSUM",
+            "alert_weeks": "weeks of the two that alerted on this annotator and class",
         },
     ),
     "onboarding.csv": (

@@ -283,9 +283,9 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         ["Team agreement with the committee", agreement],
         [
             "Open drift alerts",
-            f"{len(alerts):,} alerts on {len(by_person):,} annotators"
+            f"{len(alerts):,} open (annotator x class) on {len(by_person):,} annotators"
             + (" and the whole team" if len(team_alerts) else "")
-            + " (raised this week or last)"
+            + " (alerted this week or last)"
             + (f": {alert_text}" if alert_text else ": nobody drifts"),
         ],
         ["In training", who(status["status"] == "in_training")],

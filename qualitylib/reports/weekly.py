@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from qualitylib.metrics.counts import confusion_counts, filtered_sql
-from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
+from qualitylib.metrics.drift import DriftRule, drift_alerts, open_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.known import require_known
 from qualitylib.metrics.onboarding import Objective, onboarding_status
@@ -378,8 +378,7 @@ def build_weekly_report(
     active = people[["annotator_id", "name", "team"]].merge(active, on="annotator_id")
     ids = active["annotator_id"].tolist()
 
-    alerts = drift_alerts(con, rule or DriftRule(), upto)
-    alerts = alerts[pd.to_datetime(alerts["week_start"]) >= pd.Timestamp(monday - timedelta(7))]
+    alerts = open_alerts(drift_alerts(con, rule or DriftRule(), upto, objective), sunday)
     onboarding = onboarding_status(con, objective or Objective(), upto)
     onboarding = onboarding[onboarding["annotator_id"].isin(members)].reset_index(drop=True)
     onboarding["became_aligned"] = (onboarding["status"] == "aligned") & (
