@@ -76,6 +76,7 @@ EXPORT_TABLES = (  # export.EXPORTS
     "consensus-boxes",
 )
 ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
+STOP_GRACE_S = 3.0  # how long a stopped dashboard's server may take before it is killed
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -405,31 +406,37 @@ def _dashboard(args: argparse.Namespace) -> int:
     return _serve(command, env)
 
 
-def _serve(command: list[str], env: dict[str, str]) -> int:
-    """Run the Streamlit server as a child that stops with us (Ctrl-C, or SIGTERM to our PID)."""
-    server = subprocess.Popen(command, env=env)
-    stopped_by: list[int] = []
+class _Stopped(Exception):
+    """SIGTERM arrived while the dashboard's server ran."""
 
-    def stop(signum: int, _frame: object) -> None:
-        stopped_by.append(signum)
-        server.terminate()
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server as a child that stops with us (Ctrl-C, or SIGTERM to our PID).
+
+    The server gets :data:`STOP_GRACE_S` to finish (it waits for a running script, such as the
+    start-up warm-up, to end), then is killed: it only reads the store.
+    """
+    server = subprocess.Popen(command, env=env)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _Stopped
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        code = server.wait()
+        return server.wait()
     except KeyboardInterrupt:  # Ctrl-C reaches the server too; a SIGINT to our PID alone not
-        stopped_by.append(signal.SIGINT)
-        code = 0
+        return 128 + signal.SIGINT
+    except _Stopped:
+        return 128 + signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
         if server.poll() is None:
             server.terminate()
             try:
-                server.wait(timeout=10)
+                server.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    return 128 + stopped_by[0] if stopped_by else code
 
 
 def _oidc_configured(project: Path) -> bool:
