@@ -14,7 +14,6 @@ The roles and scopes themselves live in :mod:`qualitylib.access`.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 from pathlib import Path
@@ -75,14 +74,18 @@ def user() -> access.User | None:
 
 
 def _from_this_computer() -> bool:
-    """Whether the browser connects over loopback (Streamlit gives no address for those)."""
+    """Whether the browser connects over loopback (Streamlit gives no address for those),
+    IPv4-mapped loopback (``::ffff:127.0.0.1``) included."""
     address = st.context.ip_address
     if not isinstance(address, str):  # None: loopback (test harnesses give no string either)
         return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    return access.is_loopback(address)
+
+
+def _client() -> str:
+    """The browser's address, for counting failed sign-ins per user name and client."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else "this computer"
 
 
 def sign_in() -> access.User:
@@ -122,17 +125,20 @@ def _password_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
-    limiter, now = _limiter(), time.monotonic()
-    wait = limiter.wait(username, now)
+    limiter, now, client = _limiter(), time.monotonic(), _client()
+    wait = limiter.wait(username, now, client)
     if wait:
-        st.error(f"Too many failed sign-ins for this user name: try again in {wait / 60:.0f} min.")
+        st.error(
+            "Too many failed sign-ins for this user name from here: try again in "
+            f"{max(1, round(wait / 60))} min."
+        )
         return
     found = access.authenticate(_accounts(), username, password)
     if found is None:
-        limiter.failed(username, now)
+        limiter.failed(username, now, client)
         st.error("Wrong user name or password.")
         return
-    limiter.succeeded(username)
+    limiter.succeeded(username, client)
     st.session_state[SESSION_KEY] = found.username
     st.rerun()
 

@@ -82,8 +82,11 @@ def _read(store: Store) -> duckdb.DuckDBPyConnection:
 def options(store: Store) -> dict[str, object]:
     """What the sidebar offers: date bounds, teams, policy versions, labels."""
     with _read(store) as con:
+        # model predictions count too, so the Models page can select their days
         first, last = con.execute(
-            "SELECT min(annotated_at)::DATE, max(annotated_at)::DATE FROM annotations"
+            "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
+            "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
+            "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
         ).fetchall()[0]
         teams = con.execute(
             "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL ORDER BY team"
@@ -369,3 +372,17 @@ def weekly_report(store: Store, week: str, team: str | None) -> str:
     with _read(store) as con:
         report = build_weekly_report(con, week, team=team, project=project_name(store.path))
     return report.to_json()
+
+
+@st.cache_data(show_spinner=False)
+def label_needs(store: Store, filters: Filters, target: float) -> pd.DataFrame:
+    """Items below ``target`` confidence (``label_needs``); empty without a reference set."""
+    from qualitylib.errors import QualitylibError
+    from qualitylib.metrics.label_needs import label_needs as needs
+
+    filters = store.only(filters)
+    with _read(store) as con:
+        try:
+            return needs(con, filters, target)
+        except QualitylibError:  # no reference decisions: nothing to estimate accuracy from
+            return pd.DataFrame(columns=["item_id", "confidence", "more_labels"])

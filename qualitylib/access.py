@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
@@ -46,7 +47,7 @@ Role = Literal["lead", "trainer", "annotator", "committee"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Page = Literal[
     "overview", "controls", "agreement", "reports", "annotator", "onboarding", "review", "data",
-    "behaviour",
+    "behaviour", "models",
 ]  # fmt: skip
 PAGES: tuple[Page, ...] = get_args(Page)
 ROLE_PAGES: dict[Role, tuple[Page, ...]] = {
@@ -150,39 +151,97 @@ def authenticate(accounts: Mapping[str, Account], username: str, password: str) 
 
 
 class SignInLimiter:
-    """Refuses password checks for a user name after ``attempts`` failures in ``window`` seconds.
+    """Refuses password checks for a user name *from one client* after ``attempts`` failures
+    in ``window`` seconds.
 
-    Guessing passwords then takes hours, not seconds; a success clears the count.
+    Guessing passwords then takes hours, not seconds; a success clears the count. Counting by
+    name and client together means that someone who knows a user name cannot lock its owner
+    out: their own failures only hold back their own address. (Behind a proxy that hides the
+    clients' addresses every client is the proxy, and this falls back to counting by name.)
 
     >>> limiter = SignInLimiter(attempts=2, window=60)
-    >>> limiter.failed("ivan", now=0); limiter.failed("ivan", now=1)
-    >>> limiter.wait("ivan", now=2), limiter.wait("ivan", now=61), limiter.wait("lea", now=2)
-    (58.0, 0.0, 0.0)
+    >>> limiter.failed("ivan", now=0, client="10.0.0.9")
+    >>> limiter.failed("ivan", now=1, client="10.0.0.9")
+    >>> limiter.wait("ivan", 2, "10.0.0.9"), limiter.wait("ivan", 2, "10.0.0.7")
+    (58.0, 0.0)
     """
 
     def __init__(self, attempts: int = 5, window: float = 900) -> None:
         self.attempts, self.window = attempts, window
-        self._failures: dict[str, list[float]] = {}
+        self._failures: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()  # one limiter serves every session of the server
 
-    def _recent(self, username: str, now: float) -> list[float]:
-        return [t for t in self._failures.get(username.strip(), []) if now - t < self.window]
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        return [t for t in self._failures.get(key, []) if now - t < self.window]
 
-    def wait(self, username: str, now: float) -> float:
-        """Seconds before ``username`` may try again (0: now)."""
+    def wait(self, username: str, now: float, client: str = "") -> float:
+        """Seconds before ``username`` may try again from ``client`` (0: now)."""
         with self._lock:
-            recent = self._recent(username, now)
+            recent = self._recent((username.strip(), client), now)
         return float(max(0, recent[0] + self.window - now)) if len(recent) >= self.attempts else 0.0
 
-    def failed(self, username: str, now: float) -> None:
-        """Count a failed attempt."""
+    def failed(self, username: str, now: float, client: str = "") -> None:
+        """Count a failed attempt for ``username`` from ``client``."""
+        key = (username.strip(), client)
         with self._lock:
-            self._failures[username.strip()] = [*self._recent(username, now), now]
+            self._failures[key] = [*self._recent(key, now), now]
 
-    def succeeded(self, username: str) -> None:
-        """Forget the failures of ``username``."""
+    def succeeded(self, username: str, client: str = "") -> None:
+        """Forget the failures of ``username`` from ``client``."""
         with self._lock:
-            self._failures.pop(username.strip(), None)
+            self._failures.pop((username.strip(), client), None)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` is this computer: ``127.0.0.0/8``, ``::1``, or an IPv4 loopback
+    address mapped into IPv6 (``::ffff:127.0.0.1``, what a dual-stack socket reports).
+
+    >>> is_loopback("::ffff:127.0.0.1"), is_loopback("::ffff:10.0.0.1"), is_loopback("x")
+    (True, False, False)
+    """
+    try:
+        parsed = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped.is_loopback
+    return parsed.is_loopback
+
+
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+
+
+@dataclass(frozen=True)
+class SecretsSearch:
+    """Where Streamlit secrets were looked for (in the order Streamlit should read them: later
+    files win), which of those exist, and the first one with an ``[auth]`` section."""
+
+    searched: tuple[Path, ...]
+    found: tuple[Path, ...]
+    auth: Path | None
+
+
+def find_secrets(db: Path, cwd: Path | None = None, home: Path | None = None) -> SecretsSearch:
+    """The Streamlit secrets files for a dashboard on the store ``db``.
+
+    Streamlit itself reads only ``~/.streamlit`` and the current folder's ``.streamlit``; a
+    dashboard started from another folder then missed the project's ``[auth]``. Here the
+    store's folder and every folder above it (the project) are searched too.
+    """
+    cwd, home = (cwd or Path.cwd()).resolve(), (home or Path.home()).resolve()
+    project = db.resolve().parent
+    folders = [home, *reversed([project, *project.parents]), cwd]
+    searched = tuple(dict.fromkeys(folder / SECRETS_FILE for folder in folders))
+    found = tuple(path for path in searched if path.is_file())
+    auth = None
+    for path in found:
+        try:
+            if "auth" in tomllib.loads(path.read_text(encoding="utf-8")):
+                auth = path
+                break
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+    return SecretsSearch(searched, found, auth)
 
 
 def user_for_email(accounts: Mapping[str, Account], email: str | None) -> User | None:

@@ -341,3 +341,35 @@ def divergence_chart(
         )
     )
     return (others + shown).properties(height=HEIGHT, title=title)
+
+
+def reliability_diagram(calibration: pd.DataFrame, title: str = "Calibration") -> alt.Chart:
+    """Accuracy against mean score per score bin, one line per model version, with the
+    diagonal of perfect calibration and 95 % interval bars.
+
+    ``calibration``: ``model`` (display name), ``confidence, accuracy, accuracy_ci_low,
+    accuracy_ci_high, n`` (as :func:`qualitylib.metrics.models.calibration_table`).
+    """
+    data = calibration.dropna(subset=["accuracy"])
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]}))
+        .mark_line(color=MUTED, strokeDash=[4, 4])
+        .encode(x="x:Q", y="y:Q")
+    )
+    base = alt.Chart(data).encode(
+        x=alt.X("confidence:Q", title="Mean score in the bin", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("model:N", title="Model", scale=alt.Scale(range=HIGHLIGHT_COLORS)),
+    )
+    bars = base.mark_rule().encode(
+        y=alt.Y("accuracy_ci_low:Q", title="Share right (95 % interval)"), y2="accuracy_ci_high:Q"
+    )
+    points = base.mark_line(point=True).encode(
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+        tooltip=[
+            alt.Tooltip("model:N", title="Model"),
+            alt.Tooltip("confidence:Q", title="Mean score", format=".3f"),
+            alt.Tooltip("accuracy:Q", title="Share right", format=".3f"),
+            alt.Tooltip("n:Q", title="n predictions", format=","),
+        ],
+    )
+    return (diagonal + bars + points).properties(height=HEIGHT, title=title)

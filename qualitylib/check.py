@@ -62,6 +62,40 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "reference decisions whose label is missing",
     ),
     (
+        "predictions -> items",
+        "SELECT count(*) FROM predictions p ANTI JOIN items i USING (item_key)",
+        "model predictions whose item is missing",
+    ),
+    (
+        "predictions -> models",
+        "SELECT count(*) FROM predictions p ANTI JOIN models m USING (model_key)",
+        "model predictions whose model version is missing",
+    ),
+    (
+        "predictions -> labels",
+        "SELECT count(*) FROM predictions p ANTI JOIN labels l USING (label_key)",
+        "model predictions whose label is missing",
+    ),
+    (
+        "fixes -> predictions' keys",
+        "SELECT count(*) FROM fixes f WHERE item_key NOT IN (SELECT item_key FROM items) "
+        "OR model_key NOT IN (SELECT model_key FROM models) "
+        "OR model_label_key NOT IN (SELECT label_key FROM labels) "
+        "OR fixed_label_key NOT IN (SELECT label_key FROM labels)",
+        "manual fixes whose item, model version or labels are missing",
+    ),
+    (
+        "unique model versions",
+        "SELECT count(*) - count(DISTINCT (model_id, model_version)) + count(*) "
+        "- count(DISTINCT model_key) FROM models",
+        "duplicated (model id, version) pairs or model keys",
+    ),
+    (
+        "unique predictions",
+        "SELECT count(*) - count(DISTINCT (item_key, model_key, predicted_at)) FROM predictions",
+        "the same model version predicting the same item at the same time twice",
+    ),
+    (
         "boxes -> items, annotators, labels",
         """SELECT count(*) FROM boxes b
            WHERE b.item_key NOT IN (SELECT item_key FROM items)
@@ -121,8 +155,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         "log rows belong to an import",
         "SELECT count(*) FROM (SELECT import_id FROM annotations UNION ALL "
-        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM boxes UNION ALL "
-        "SELECT import_id FROM box_reference) AS x ANTI JOIN imports USING (import_id)",
+        "SELECT import_id FROM reference UNION ALL SELECT import_id FROM predictions "
+        "UNION ALL SELECT import_id FROM fixes UNION ALL SELECT import_id FROM boxes "
+        "UNION ALL SELECT import_id FROM box_reference) AS x ANTI JOIN imports USING (import_id)",
         "rows from an import that the imports table does not record",
     ),
     (
@@ -165,13 +200,18 @@ RULES: tuple[tuple[str, str, str], ...] = (
                 USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM reference GROUP BY ALL) r
                 USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM predictions GROUP BY ALL) p
+                USING (import_id)
+            LEFT JOIN (SELECT import_id, count(*) AS n FROM fixes GROUP BY ALL) f
+                USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM boxes GROUP BY ALL) b
                 USING (import_id)
             LEFT JOIN (SELECT import_id, count(*) AS n FROM box_reference GROUP BY ALL) c
                 USING (import_id)
             WHERE m.kind NOT IN {DIMENSION_KINDS}
-              AND m.n_rows <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(b.n, 0)
-                              + coalesce(c.n, 0)""",
+              AND CASE m.status WHEN 'removed' THEN 0 ELSE m.n_rows END
+                  <> coalesce(a.n, 0) + coalesce(r.n, 0) + coalesce(p.n, 0)
+                  + coalesce(f.n, 0) + coalesce(b.n, 0) + coalesce(c.n, 0)""",
         "imports whose row count differs from the rows stored",
     ),
 )

@@ -38,6 +38,8 @@ KINDS = (  # ingest.KINDS
     "labels",
     "items",
     "annotators",
+    "predictions",
+    "fixes",
     "boxes",
     "reference-boxes",
 )
@@ -64,6 +66,14 @@ EXPORT_TABLES = (  # export.EXPORTS
     "timeline",
     "review-queue",
     "stale-policy",
+    "model-summary",
+    "model-confusion",
+    "model-calibration",
+    "model-timeline",
+    "model-disagreements",
+    "model-vs-annotators",
+    "label-needs",
+    "model-fixes",
     "behaviour",
     "behavior",
     "time-on-task",
@@ -152,7 +162,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from qualitylib.export import EXPORTS, write_table
+    from qualitylib.export import CANONICAL, EXPORTS, write_canonical, write_table
     from qualitylib.metrics.filters import Filters
     from qualitylib.metrics.known import check_filters
     from qualitylib.store import connect
@@ -164,6 +174,12 @@ def _export(args: argparse.Namespace) -> int:
         policy_versions=tuple(args.policy_version),
         annotators=tuple(args.annotator),
     )
+    if args.table in CANONICAL:  # the stored rows themselves, streamed as they are
+        with connect(args.db, read_only=True) as con:
+            n_rows = write_canonical(con, args.table, args.out, args.format)
+        if args.out is not None:
+            print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
+        return 0
     exporter = EXPORTS[args.table]
     if args.table == "onboarding":
         from functools import partial
@@ -184,10 +200,31 @@ def _export(args: argparse.Namespace) -> int:
         exporter = partial(exporter, objective=objective)
         if args.method == "sprt":
             exporter = _sprt_exporter(args, objective)
-    elif args.table == "timeline":
+    elif args.table in ("timeline", "model-timeline", "model-fixes"):
         from functools import partial
 
         exporter = partial(exporter, period=args.period)
+    elif args.table == "model-summary":
+        from functools import partial
+
+        if not 0 <= args.threshold <= 1:
+            print("error: --threshold must be between 0 and 1", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, threshold=args.threshold)
+    elif args.table == "model-vs-annotators":
+        from functools import partial
+
+        if not 0 <= args.epsilon < 1 or args.min_items < 2:
+            print("error: --epsilon must be in [0, 1), --min-items at least 2", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, epsilon=args.epsilon, min_items=args.min_items)
+    elif args.table == "label-needs":
+        from functools import partial
+
+        if not 0 < args.target < 1 or args.price < 0:
+            print("error: --target must be in (0, 1), --price not negative", file=sys.stderr)
+            return 2
+        exporter = partial(exporter, target=args.target, price=args.price)
     elif args.table in ("behaviour", "behavior", "time-on-task"):
         exporter = _behaviour_exporter(args, exporter)
     elif args.table in ("gold-budget", "gold-exposure"):
@@ -209,8 +246,33 @@ def _export(args: argparse.Namespace) -> int:
         check_filters(con, filters)
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
+    if args.table == "label-needs":
+        print(
+            f"label-needs: {len(frame):,} items below {args.target}, about "
+            f"{frame['more_labels'].sum():,.0f} more labels, total cost "
+            f"{frame['cost'].sum():,.2f} at {args.price} per label",
+            file=sys.stderr,
+        )
     if args.out is not None:
         print(f"wrote {len(frame):,} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _imports_list(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import list_imports
+    from qualitylib.store import connect
+
+    with connect(args.db, read_only=True) as con:
+        history = list_imports(con)
+    print("no imports yet" if history.empty else history.to_string(index=False))
+    return 0
+
+
+def _imports_remove(args: argparse.Namespace) -> int:
+    from qualitylib.ingest.undo import remove_import
+
+    n_rows = remove_import(args.db, args.import_id)
+    print(f"removed import #{args.import_id}: {n_rows:,} rows; derived tables rescored")
     return 0
 
 
@@ -272,6 +334,16 @@ def _check(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding)
     return 0 if all(finding.ok for finding in findings) else 1
+
+
+def _cubes(args: argparse.Namespace) -> int:
+    from qualitylib.engines import build_cubes
+
+    summary = build_cubes(
+        args.source, args.db, args.engine, spark_master=args.spark_master, replace=args.replace
+    )
+    print(summary)
+    return 0
 
 
 def _date(text: str) -> date:
@@ -396,10 +468,16 @@ def _dashboard(args: argparse.Namespace) -> int:
     threading.Thread(target=_warm_dashboard, args=(url,), daemon=True).start()
     if args.headless:
         command += ["--server.headless", "true"]
-    if not users and not _oidc_configured(app.parent.parent):
+    from qualitylib.access import find_secrets
+
+    secrets = find_secrets(db)  # the project's secrets too, not only Streamlit's own places
+    for path in secrets.found:
+        command += ["--secrets.files", str(path)]
+    if not users and secrets.auth is None:
+        looked = ", ".join(str(path) for path in secrets.searched)
         print(
-            "open mode: no sign-in configured (--users or [auth] in .streamlit/secrets.toml), "
-            "serving on this computer only",
+            "open mode: no sign-in configured (--users, or an [auth] section in a secrets file; "
+            f"looked in {looked}), serving on this computer only",
             file=sys.stderr,
         )
         command += ["--server.address", "127.0.0.1"]
@@ -437,20 +515,6 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-
-
-def _oidc_configured(project: Path) -> bool:
-    """Whether a Streamlit secrets file Streamlit reads has an ``[auth]`` section."""
-    import tomllib
-
-    for folder in (Path.cwd(), Path.home(), project):
-        secrets = folder / ".streamlit" / "secrets.toml"
-        try:
-            if "auth" in tomllib.loads(secrets.read_text(encoding="utf-8")):
-                return True
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            continue
-    return False
 
 
 def _user_add(args: argparse.Namespace) -> int:
@@ -564,9 +628,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dem.set_defaults(handler=_demo)
 
-    exp = commands.add_parser("export", help="write a tidy metrics table as CSV or Parquet")
+    exp = commands.add_parser(
+        "export", help="write a tidy metrics table, or the stored rows of a kind, as CSV or Parquet"
+    )
     exp.add_argument("--db", required=True, help="the DuckDB store")
-    exp.add_argument("table", choices=list(EXPORT_TABLES), help="which table")
+    exp.add_argument(
+        "table",
+        choices=[*EXPORT_TABLES, *KINDS],  # a kind: its stored rows (qualitylib.export.CANONICAL)
+        help="which table (annotations|reference|labels|items|annotators: the rows as stored)",
+    )
     exp.add_argument(
         "--format",
         choices=["csv", "parquet"],
@@ -596,6 +666,33 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
     exp.add_argument(
         "--period", choices=["day", "week", "month"], default="week", help="timeline: period"
+    )
+    exp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
+    )
+    exp.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.2,
+        help="model-vs-annotators: the cost-benefit parameter (0.2 experts, 0.1 crowd workers)",
+    )
+    exp.add_argument(
+        "--min-items",
+        type=int,
+        default=30,
+        help="model-vs-annotators: items an annotator needs to be tested (default 30)",
+    )
+    exp.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="label-needs: the confidence items should reach (default 0.95)",
+    )
+    exp.add_argument(
+        "--price", type=float, default=1.0, help="label-needs: price of one label (default 1)"
     )
     exp.add_argument(
         "--method",
@@ -637,11 +734,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.set_defaults(handler=_export)
 
+    imps = commands.add_parser("imports", help="list the imports, or remove a wrong one")
+    imports_commands = imps.add_subparsers(dest="imports_command", required=True, metavar="ACTION")
+    ils = imports_commands.add_parser("list", help="every import: id, kind, file, rows, who, when")
+    ils.add_argument("--db", required=True, help="the DuckDB store")
+    ils.set_defaults(handler=_imports_list)
+    irm = imports_commands.add_parser(
+        "remove", help="remove one import's rows and rescore what it touched (all or nothing)"
+    )
+    irm.add_argument("--db", required=True, help="the DuckDB store")
+    irm.add_argument("import_id", type=int, metavar="ID", help="the import's id (imports list)")
+    irm.set_defaults(handler=_imports_remove)
+
     chk = commands.add_parser(
         "check", help="check a store's integrity (schema, keys, rows vs the imports audit)"
     )
     chk.add_argument("--db", required=True, help="the DuckDB store")
     chk.set_defaults(handler=_check)
+
+    cub = commands.add_parser(
+        "cubes",
+        help="compute a store from a Parquet lake on DuckDB or Spark (one folder per table)",
+    )
+    cub.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb (default, embedded) or spark (pip install -e '.[spark]')",
+    )
+    cub.add_argument(
+        "--source", required=True, help="folder (or, with Spark, URL) holding annotations/ etc."
+    )
+    cub.add_argument("--db", required=True, help="the DuckDB store to write")
+    cub.add_argument("--spark-master", help="Spark master URL (default: local mode)")
+    cub.add_argument("--replace", action="store_true", help="overwrite an existing --db")
+    cub.set_defaults(handler=_cubes)
 
     rep = commands.add_parser(
         "report", help="write the weekly PDF report and its CSV tables for one ISO week"

@@ -900,8 +900,9 @@ def build(
     n_annotations: int = 200_000,
     team: Literal["personas", "steady"] | Sequence[Member] = "personas",
 ) -> DemoData:
-    """Generate the demo, import it through ``import_files`` like a user's files, and store
-    the personas as table ``demo_personas``."""
+    """Generate the demo, import it through ``import_files`` like a user's files (with the
+    model of :mod:`qualitylib.demo_models` and its manual fixes), and store the personas as
+    table ``demo_personas``."""
     from qualitylib.ingest import import_files
     from qualitylib.store import connect
 
@@ -910,6 +911,15 @@ def build(
         paths = write_files(data, Path(folder))
         for kind in IMPORT_ORDER:
             import_files(db_path, kind, [paths[kind]])
+        from qualitylib import demo_models  # the demo's model, in two versions, and its fixes
+
+        predicted = demo_models.predictions(data, seed)
+        for kind, frame in (
+            ("predictions", predicted),
+            ("fixes", demo_models.fixes(data, predicted, seed)),
+        ):
+            frame.to_parquet(Path(folder) / f"{kind}.parquet", index=False)
+            import_files(db_path, kind, [Path(folder) / f"{kind}.parquet"])
     with connect(db_path) as con:
         con.register("personas_df", data.personas)
         con.execute(

@@ -1,6 +1,9 @@
-"""Tidy tables out of the store, as CSV or Parquet, safe to open in a spreadsheet.
+"""Tables out of the store, as CSV or Parquet.
 
-``EXPORTS`` maps each ``qualitylib export`` table name to the function that computes it.
+``EXPORTS`` maps each ``qualitylib export`` metrics table to the function that computes it
+(tidy, safe to open in a spreadsheet). ``CANONICAL`` are the stored rows themselves, in the
+columns ``qualitylib import`` takes, written as they are (streamed from DuckDB, never whole in
+memory): importing such a file into an empty store gives the same rows back.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from typing import Literal
 
 import duckdb
 import pandas as pd
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from qualitylib.errors import QualitylibError
+from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
 from qualitylib.metrics.boxes import (
     box_agreement,
@@ -24,11 +30,21 @@ from qualitylib.metrics.boxes import (
 )
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.fixes import fix_rates
+from qualitylib.metrics.label_needs import label_needs
+from qualitylib.metrics.models import (
+    calibration_table,
+    model_confusion,
+    model_disagreements,
+    model_summary,
+    model_timeline,
+    pairwise_kappa_with_models,
+)
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.review import review_queue
-from qualitylib.metrics.team_agreement import agreement_summary, pairwise_kappa
+from qualitylib.metrics.team_agreement import agreement_summary
 from qualitylib.metrics.timeline import timeline
 from qualitylib.people_exports import (
     behaviour_export,
@@ -57,7 +73,7 @@ def drift_alerts_export(
 EXPORTS: dict[str, Exporter] = {
     "annotator-summary": annotator_summary,
     "confusion": confusion_table,
-    "pairwise-kappa": pairwise_kappa,
+    "pairwise-kappa": pairwise_kappa_with_models,
     "agreement": agreement_summary,
     "audit": reference_history,
     "drift-alerts": drift_alerts_export,
@@ -65,6 +81,14 @@ EXPORTS: dict[str, Exporter] = {
     "timeline": timeline,
     "review-queue": review_queue,
     "stale-policy": stale_policy,
+    "model-summary": model_summary,
+    "model-confusion": model_confusion,
+    "model-calibration": calibration_table,
+    "model-timeline": model_timeline,
+    "model-disagreements": model_disagreements,
+    "model-vs-annotators": alt_test,
+    "label-needs": label_needs,
+    "model-fixes": fix_rates,
     "behaviour": behaviour_export,
     "behavior": behaviour_export,
     "time-on-task": time_on_task_export,
@@ -77,6 +101,94 @@ EXPORTS: dict[str, Exporter] = {
     "consensus-boxes": consensus_boxes,
 }
 BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
+
+
+def _stamp(column: str) -> str:
+    """A stored (UTC) timestamp as ISO 8601 text with ``Z``, microseconds only when present."""
+    return (
+        f"CASE WHEN {column} IS NOT NULL THEN strftime({column}, '%Y-%m-%dT%H:%M:%S') || "
+        f"CASE WHEN epoch_us({column}) % 1000000 <> 0 THEN strftime({column}, '.%f') ELSE '' "
+        f"END || 'Z' END"
+    )
+
+
+# Each stored kind in the columns (and order) of its import; `{where}` narrows the log kinds.
+CANONICAL: dict[str, str] = {
+    "annotations": f"""
+        SELECT i.item_id, a.annotator_id, l.label, {_stamp("x.annotated_at")} AS annotated_at,
+               x.reason, x.unsure, x.policy_version, x.phase, x.batch
+        FROM annotations x JOIN items i USING (item_key) JOIN annotators a USING (annotator_key)
+        JOIN labels l USING (label_key) {{where}}
+        ORDER BY x.import_id, x.rowid""",
+    "reference": f"""
+        SELECT i.item_id, l.label, {_stamp("r.decided_at")} AS decided_at, r.policy_version,
+               r.reason, r.decided_by
+        FROM reference r JOIN items i USING (item_key) JOIN labels l USING (label_key) {{where}}
+        ORDER BY r.import_id, r.rowid""",
+    "labels": """
+        SELECT label, is_positive, rank, color FROM labels WHERE declared
+        ORDER BY rank NULLS LAST, label""",
+    "items": "SELECT item_id, uri{metadata} FROM items ORDER BY item_key",
+    "annotators": f"""
+        SELECT annotator_id, name, team, coalesce(role, 'annotator') AS role,
+               {_stamp("started_at")} AS started_at
+        FROM annotators ORDER BY annotator_key""",
+}
+
+
+def canonical_query(
+    con: duckdb.DuckDBPyConnection, kind: str, import_id: int | None = None
+) -> tuple[str, list[object]]:
+    """SQL and parameters for the stored rows of ``kind`` (of one import, for the log kinds)."""
+    if kind not in CANONICAL:
+        raise QualitylibError(f"unknown kind {kind!r}; use one of {', '.join(CANONICAL)}")
+    params: list[object] = []
+    where = ""
+    if import_id is not None:
+        if kind not in ("annotations", "reference"):
+            raise QualitylibError(f"{kind} rows do not belong to one import")
+        where, params = "WHERE import_id = ?", [import_id]
+    metadata = ""
+    if kind == "items":  # the extra columns of items imports come back as columns
+        keys = con.execute(
+            "SELECT DISTINCT unnest(json_keys(metadata)) AS k FROM items ORDER BY k"
+        ).fetchall()
+        for (key,) in keys:
+            path = "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
+            name = '"' + key.replace('"', '""') + '"'
+            metadata += f", json_extract_string(metadata, {path}) AS {name}"
+    sql = CANONICAL[kind].format(where=where, metadata=metadata)
+    return sql, params
+
+
+def write_canonical(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    out: Path | None,
+    fmt: Literal["csv", "parquet"] = "csv",
+    import_id: int | None = None,
+) -> int:
+    """Stream the stored rows of ``kind`` to ``out`` (CSV to stdout when None), exactly as
+    stored (no formula neutralising: that would change the data); return the row count."""
+    sql, params = canonical_query(con, kind, import_id)
+    batches = con.sql(sql, params=params).to_arrow_reader(100_000)
+    if fmt == "parquet":
+        if out is None:
+            raise QualitylibError("Parquet needs a file: add --out FILE.parquet")
+        writer: pq.ParquetWriter | pa_csv.CSVWriter = pq.ParquetWriter(out, batches.schema)
+    else:
+        options = pa_csv.WriteOptions(quoting_style="needed")
+        sink = out if out is not None else sys.stdout.buffer
+        writer = pa_csv.CSVWriter(sink, batches.schema, write_options=options)
+    n_rows = 0
+    with writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            n_rows += batch.num_rows
+    if out is None:
+        sys.stdout.flush()
+    return n_rows
+
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

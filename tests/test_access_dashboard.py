@@ -40,6 +40,7 @@ FILES = {  # page name in qualitylib.access -> file under dashboard/views
     "onboarding": "onboarding.py",
     "review": "review.py",
     "data": "imports.py",
+    "models": "models.py",
 }
 ID = re.compile(r"(?<![\w$])[ac]\d\d(?!\w)")  # demo ids: a01..a13, c01..c03
 NOISE = re.compile(r"\$\$ID-[0-9a-f]+-\S*|/mock/media/\w+\.\w+|data:image/[^,]+,[A-Za-z0-9+/=]+")
@@ -361,4 +362,4 @@ def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_written(
     at.file_uploader[0].set_value(("big.csv", big, "text/csv")).run()
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["error: larger than 1 MB: big.csv; use the CLI"]
-    assert len(at.dataframe[0].value) == 5  # the demo's five imports, no more
+    assert len(at.dataframe[0].value) == 7  # the demo's seven imports, no more

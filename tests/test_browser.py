@@ -39,6 +39,7 @@ PAGES = {
     "controls": ("Controls & drift", 1),
     "review": ("Review queue", 0),
     "data": ("Data", 0),
+    "models": ("Models", 1),
     "reports": ("Weekly report", 0),
 }
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'

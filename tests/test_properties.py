@@ -1,12 +1,15 @@
 """Property tests: random valid canonical annotation files round-trip exactly through the store;
-random corruptions of a valid file are rejected whole, naming the corrupted row and column."""
+random awkward but legal CSV (quotes, line breaks inside quoted fields, CRLF/LF mixes, a BOM,
+long fields, any script) imports then exports to exactly the file's values; random corruptions
+of a valid file are rejected whole, naming the corrupted row and column."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qualitylib.errors import ValidationError
+from qualitylib.export import write_canonical
 from qualitylib.ingest import import_files
 from qualitylib.store import connect
 
@@ -217,3 +221,100 @@ def test_corrupted_files_are_rejected_whole(
         with pytest.raises(ValidationError, match=f"^annotations\\.{fmt} {message}"):
             import_files(db, "annotations", [path])
         assert fingerprint(db) == labelled_fingerprint
+
+
+# Free text: anything printable plus tabs and line breaks (\n, \r\n, \r), quotes, commas,
+# surrounding blanks, any script; sometimes a long field (still under the line limit).
+texts = st.one_of(
+    st.text(
+        st.characters(
+            blacklist_categories=("Cs",),
+            blacklist_characters="".join(
+                chr(c) for c in [*range(0x20), 0x7F] if chr(c) not in "\t\n\r"
+            ),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(['"', '""', ",", " , ", "a\r\nb", "\n", "=1+2", "  both  ", "é\u2028ü"]),
+    st.integers(1_000, 300_000).map(lambda n: "x" * n),
+)
+
+
+@dataclass(frozen=True)
+class AwkwardRow:
+    """A valid row with awkward but legal text, and how it is written (quoting, line end)."""
+
+    item_id: str
+    annotator_id: str
+    stamp: datetime
+    reason: str
+    quote_all: bool
+    line_end: str
+
+    def fields(self) -> list[str]:
+        moment = self.stamp.isoformat(timespec="microseconds") + "Z"
+        return [self.item_id, self.annotator_id, "safe", moment, self.reason]
+
+
+awkward_rows = st.builds(
+    AwkwardRow,
+    item_id=ids,
+    annotator_id=st.one_of(ids, st.sampled_from(["alice", "bob"])),
+    stamp=moments,
+    reason=texts,
+    quote_all=st.booleans(),
+    line_end=st.sampled_from(["\n", "\r\n"]),
+)
+
+
+def _cell(value: str, quote_all: bool) -> str:
+    """A CSV cell: quoted when it must be (delimiter, quote, line break) or when asked."""
+    if quote_all or any(mark in value for mark in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _awkward_file(rows_: list[AwkwardRow], bom: bool, header_end: str) -> bytes:
+    header = "item_id,annotator_id,label,annotated_at,reason" + header_end
+    lines = [",".join(_cell(v, r.quote_all) for v in r.fields()) + r.line_end for r in rows_]
+    return (("\ufeff" if bom else "") + header + "".join(lines)).encode("utf-8")
+
+
+@SETTINGS
+@given(
+    rows_=st.lists(
+        awkward_rows, min_size=1, max_size=8, unique_by=lambda r: (r.item_id, r.annotator_id)
+    ),
+    bom=st.booleans(),
+    header_end=st.sampled_from(["\n", "\r\n"]),
+)
+def test_awkward_valid_files_import_then_export_to_the_same_values(
+    labelled: Path, rows_: list[AwkwardRow], bom: bool, header_end: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "awkward.csv"
+        path.write_bytes(_awkward_file(rows_, bom, header_end))
+        db = folder / "store.duckdb"
+        shutil.copy(labelled, db)
+        assert import_files(db, "annotations", [path]).n_rows == len(rows_)
+        out = folder / "export.csv"
+        with connect(db, read_only=True) as con:
+            write_canonical(con, "annotations", out)
+        limit = csv.field_size_limit(1 << 24)  # the long fields, read back by a second parser
+        try:
+            with out.open(encoding="utf-8", newline="") as handle:
+                exported = list(csv.DictReader(handle))
+        finally:
+            csv.field_size_limit(limit)
+    # compared as sets: the store keeps no file order (the key is unique within the file)
+    got = {
+        (r["item_id"], r["annotator_id"], r["label"], r["reason"]): datetime.fromisoformat(
+            r["annotated_at"]
+        )
+        for r in exported
+    }
+    assert len(got) == len(exported) == len(rows_)
+    assert got == {
+        (r.item_id, r.annotator_id, "safe", r.reason): r.stamp.replace(tzinfo=UTC) for r in rows_
+    }

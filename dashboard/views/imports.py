@@ -1,5 +1,6 @@
 """Data: import files into the store (the CLI's validation and messages) and the history."""
 
+import logging
 import os
 import tempfile
 from datetime import UTC, datetime, time
@@ -9,9 +10,11 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import common, data
+from qualitylib import access
 from qualitylib.errors import QualitylibError, ValidationError
 from qualitylib.ingest import KINDS, import_exports, import_files
 
+LOG = logging.getLogger(__name__)
 MAX_UPLOAD_MB = int(os.environ.get("QUALITYLIB_MAX_UPLOAD_MB", "200"))  # per file
 SUFFIXES = ["csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "manifest"]
 # What `qualitylib import --format` reads, by the name the page shows.
@@ -41,8 +44,18 @@ def _save(uploads: list[UploadedFile], folder: Path) -> list[Path]:
     return paths
 
 
+def _without_paths(message: str, folder: str, store_path: str) -> str:
+    """``message`` without server paths: the temporary upload folder and the store's folder
+    (file names stay)."""
+    message = message.replace(store_path, Path(store_path).name)
+    return message.replace(f"{folder}{os.sep}", "").replace(folder, "")
+
+
 store = common.store()
 store.require_everyone("the Data page (imports into the shared store)")
+who = common.user()
+# recorded in the imports table: the signed-in user; in open mode, whoever runs the server
+imported_by = None if who == access.OPEN else who.username
 st.title("Data")
 
 st.subheader("Import files")
@@ -93,14 +106,21 @@ if st.button("Import", type="primary", disabled=not uploads):
                             paths[: len(uploads)],
                             gold=paths[len(uploads) :],
                             at=undated,
+                            imported_by=imported_by,
                         )
                     else:
-                        summary = import_files(store.path, kind, paths)
+                        summary = import_files(store.path, kind, paths, imported_by=imported_by)
             except ValidationError as error:
                 for message in error.errors:  # every bad file's, not only the first
                     st.error(f"error: {message}")
             except QualitylibError as error:
-                st.error(f"error: {error}")
+                st.error(f"error: {_without_paths(str(error), folder, store.path)}")
+            except Exception as error:  # never a traceback or a server path in the browser
+                LOG.exception("import of uploaded files failed")
+                st.error(
+                    f"error: the import failed on the server ({type(error).__name__}); nothing "
+                    "was written. The server's log has the details."
+                )
             else:
                 st.success(str(summary))
 

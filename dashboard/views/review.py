@@ -24,8 +24,20 @@ unsure_only = middle.toggle("Only items flagged unsure")
 undecided = right.toggle("Only items without a committee decision")
 most = int(items["n_annotators"].max())
 minimum = st.slider("At least this many annotators", 1, most, 1) if most > 1 else 1
+target = st.number_input(
+    "Target confidence",
+    0.5,
+    0.999,
+    0.95,
+    0.01,
+    key="needs_target",
+    help="Posterior confidence an item should reach (Dawid-Skene with each annotator's "
+    "confusion from the reference set); 'More labels' is how many more it likely needs.",
+)
+needs = data.label_needs(store, filters, target)
 
 shown = common.only_labels(items, "majority_label")
+shown = shown.merge(needs[["item_id", "confidence", "more_labels"]], on="item_id", how="left")
 shown = shown[shown["n_annotators"] >= minimum]
 if split_only:
     shown = shown[shown["split"]]
@@ -51,6 +63,8 @@ st.dataframe(
         "item_id",
         "score",
         "vote_entropy",
+        "confidence",
+        "more_labels",
         "n_labels",
         "n_unsure",
         "majority_label",
@@ -63,6 +77,10 @@ st.dataframe(
         "item_id": "Item",
         "score": st.column_config.NumberColumn("Score", format="%.2f"),
         "vote_entropy": st.column_config.NumberColumn("Entropy (bits)", format="%.2f"),
+        "confidence": st.column_config.NumberColumn(
+            "Confidence", format="%.3f", help="Empty: already at the target, or a reference item"
+        ),
+        "more_labels": st.column_config.NumberColumn("More labels", format="%d"),
         "n_labels": st.column_config.NumberColumn("n labels", format="%d"),
         "n_unsure": st.column_config.NumberColumn("Unsure", format="%d"),
         "majority_label": "Majority",

@@ -48,7 +48,7 @@ from qualitylib.ingest.exports import (
     stage_export,
 )
 from qualitylib.ingest.load import LoadCounts, load
-from qualitylib.ingest.read import reset_stage, stage_file
+from qualitylib.ingest.read import check_input, reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
 from qualitylib.store import connect, rescore, rescore_boxes, scalar
 
@@ -196,15 +196,14 @@ def _stage_canonical(kind: str, con: duckdb.DuckDBPyConnection, path: Path) -> I
     yield Staged(kind, stage_file(con, path))
 
 
-def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
+def _import_file(con: duckdb.DuckDBPyConnection, source: Source, imported_by: str) -> FileResult:
     """Stage, validate and load one file inside the caller's transaction."""
     path = source.path
-    if not path.exists():
-        raise ValidationError(f"{path}: no such file")
+    check_input(path)
     digest = sha256(path)
     earlier = scalar(
         con,
-        "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ?",
+        "SELECT min(import_id) FROM imports WHERE sha256 = ? AND kind = ? AND status = 'ok'",
         [digest, source.kind],
     )
     if earlier is not None:
@@ -237,7 +236,7 @@ def _import_file(con: duckdb.DuckDBPyConnection, source: Source) -> FileResult:
             counts.n_rows,
             counts.n_new_annotators,
             counts.n_new_items,
-            getpass.getuser(),
+            imported_by,
             datetime.now(UTC).replace(tzinfo=None),
         ],
     )
@@ -261,8 +260,8 @@ def _each_file_error(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) 
         con.execute("BEGIN TRANSACTION")
         try:
             for earlier in good:
-                _import_file(con, earlier)
-            _import_file(con, source)
+                _import_file(con, earlier, "")  # rolled back: nobody is recorded
+            _import_file(con, source, "")
             good.append(source)
         except ValidationError as error:
             errors.append(str(error))
@@ -272,15 +271,23 @@ def _each_file_error(con: duckdb.DuckDBPyConnection, sources: Sequence[Source]) 
 
 
 def import_sources(
-    db_path: str | Path, sources: Sequence[Source], progress: bool = False
+    db_path: str | Path,
+    sources: Sequence[Source],
+    progress: bool = False,
+    imported_by: str | None = None,
 ) -> ImportSummary:
     """Import every source in one transaction: all files or none.
 
+    ``imported_by`` is recorded with each file (default: the operating-system account, right
+    for the CLI; the dashboard passes the signed-in user).
     A bad file raises :class:`ValidationError` with the first file's message and, in
     ``errors``, the message of every bad file (found only once the import has failed).
     """
     if not sources:
         raise ValidationError("no files given")
+    for source in sources:  # a FIFO or a device would hang the import, holding the lock
+        check_input(source.path)
+    who = imported_by or getpass.getuser()
     started = time.perf_counter()
     summary = ImportSummary()
     with connect(db_path) as con:
@@ -291,7 +298,7 @@ def import_sources(
         try:
             first_import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
             for source in sources:
-                summary.files.append(_import_file(con, source))
+                summary.files.append(_import_file(con, source, who))
             rescore(con, first_import_id)
             rescore_boxes(con, first_import_id)
             con.execute("COMMIT")
@@ -309,16 +316,22 @@ def import_sources(
 
 
 def import_files(
-    db_path: str | Path, kind: str, paths: list[Path] | list[str], progress: bool = False
+    db_path: str | Path,
+    kind: str,
+    paths: Sequence[Path | str],
+    progress: bool = False,
+    imported_by: str | None = None,
 ) -> ImportSummary:
     """Validate and import canonical ``paths`` as ``kind`` in one transaction: all or none.
 
-    Raises ValidationError (nothing written) for the first bad file.
+    Raises ValidationError (nothing written) for the first bad file. ``imported_by``: who
+    the imports table records (default: the operating-system account).
     """
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     stage = partial(_stage_canonical, kind)
-    return import_sources(db_path, [Source(Path(p), kind, stage) for p in paths], progress)
+    sources = [Source(Path(p), kind, stage) for p in paths]
+    return import_sources(db_path, sources, progress, imported_by)
 
 
 def _export_source(
@@ -331,8 +344,7 @@ def _export_source(
 ) -> Source:
     """A tool-export source: ``reader`` with the control and the default timestamp (box
     formats: ``box_options``, the :class:`Options` fields for boxes)."""
-    if not path.exists():
-        raise ValidationError(f"{path}: no such file")
+    check_input(path)
     default_at = at if at is not None else file_time(path)
     dated_by = (
         f"{default_at:%Y-%m-%dT%H:%M:%SZ} ("
@@ -358,6 +370,7 @@ def import_exports(
     control: str | None = None,
     at: datetime | None = None,
     progress: bool = False,
+    imported_by: str | None = None,
     annotator: str | None = None,
     reference: bool = False,
     jobs: Path | str | None = None,
@@ -371,6 +384,7 @@ def import_exports(
     keyed by the same item ids) become reference decisions. ``control`` picks the
     classification control when an export has several. Records without a timestamp get
     ``at`` (naive UTC), else their file's modification time; the summary says how many.
+    ``imported_by``: who the imports table records (default: the operating-system account).
 
     Box exports (``coco``, ``label-studio-boxes``, ``sagemaker-boxes``, ``cvat``) bring images
     with their sizes and boxes: ``annotator`` names whose boxes a COCO file holds, ``reference``
@@ -400,4 +414,4 @@ def import_exports(
     ]
     sources = [s for _, s in sorted(zip(manifest_first, sources, strict=True), key=lambda x: x[0])]
     sources += [_export_source(Path(p), GOLD, crowd_csv.read_gold, None, at) for p in gold]
-    return import_sources(db_path, sources, progress)
+    return import_sources(db_path, sources, progress, imported_by)

@@ -13,17 +13,19 @@ from pathlib import Path
 import duckdb
 
 from qualitylib.errors import ValidationError
+from qualitylib.ingest.read import check_input, literal_path
 
 HEAD_BYTES = 1 << 16
 
 
 def _json_keys(path: Path) -> set[str]:
     """Keys of the file's first JSON record (DuckDB reads only as far as it needs)."""
-    with duckdb.connect() as con:
+    with duckdb.connect() as con, literal_path(path) as source:
         try:
             rows = con.execute(
-                "SELECT json_keys(json) FROM read_json_objects($path, format = 'auto') LIMIT 1",
-                {"path": str(path)},
+                "SELECT json_keys(json) FROM read_json_objects($path, format = 'auto', "
+                "maximum_object_size = 67108864) LIMIT 1",
+                {"path": str(source)},
             ).fetchall()
         except duckdb.Error:
             return set()
@@ -32,8 +34,7 @@ def _json_keys(path: Path) -> set[str]:
 
 def detect_format(path: Path) -> str:
     """The tool format of ``path``; a clear error when it is none we know."""
-    if not path.exists():
-        raise ValidationError(f"{path}: no such file")
+    check_input(path)
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES).decode("utf-8-sig", errors="replace").lstrip()
     if head.startswith("<"):

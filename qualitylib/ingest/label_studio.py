@@ -17,11 +17,15 @@ import duckdb
 from qualitylib.ingest.exports import (
     EXPORT,
     RECORDS,
+    Check,
     Options,
     list_controls,
+    not_id,
     pick_control,
+    problem_columns,
     read_json_records,
     reject_records,
+    wrong_type,
 )
 from qualitylib.ingest.read import ROW
 from qualitylib.ingest.validate import Places
@@ -45,9 +49,51 @@ _ANNOTATIONS = f"""
 """
 
 
+def _checks() -> list[Check]:
+    """What makes a kept annotation unreadable, in the order they are reported."""
+    by = "annotations[].completed_by"
+    return [
+        ("cancelled OR n_hits = 0 OR n_choices = 0", "NULL", "", "NULL"),
+        wrong_type("task", "$.id", "id", "the task id"),
+        (
+            f"by_type NOT IN ('OBJECT', 'NULL') AND {not_id('ann', '$.completed_by')}",
+            "'completed_by must be a user id (integer or text) or an object, not ' "
+            "|| lower(by_type)",
+            by,
+            "CAST(json_extract(ann, '$.completed_by') AS VARCHAR)",
+        ),
+        wrong_type("ann", "$.completed_by.id", by, "completed_by.id"),
+        wrong_type("ann", "$.completed_by.email", by, "completed_by.email"),
+        (
+            "by_type = 'OBJECT' AND annotator_id IS NULL",
+            "'completed_by has neither id nor email'",
+            by,
+            "NULL",
+        ),
+        (
+            "n_hits > 1",
+            "'several results for control ' || $control",
+            "annotations[].result[].value.choices",
+            "NULL",
+        ),
+        (
+            "n_choices > 1",
+            "'several choices; qualitylib stores one label per annotation'",
+            "annotations[].result[].value.choices",
+            "choices",
+        ),
+        (
+            "json_type(hit, '$.value.choices[0]') <> 'VARCHAR'",
+            "'the choice must be text, not ' || lower(json_type(hit, '$.value.choices[0]'))",
+            "annotations[].result[].value.choices",
+            "choices",
+        ),
+    ]
+
+
 def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a Label Studio JSON export."""
-    read_json_records(con, path)
+    read_json_records(con, path, ("id", "annotations"))
     reject_records(
         con,
         path,
@@ -88,7 +134,8 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                    len(hits) AS n_hits,
                    json_array_length(hits[1], '$.value.choices') AS n_choices,
                    CAST(json_extract(hits[1], '$.value.choices') AS VARCHAR) AS choices,
-                   json_type(ann, '$.completed_by') AS by_type
+                   json_type(ann, '$.completed_by') AS by_type,
+                   task, ann, hits[1] AS hit
             FROM picked
         )
         SELECT {ROW},
@@ -97,16 +144,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                     WHEN gold THEN 'reference'
                     ELSE 'annotation' END AS role,
                item_id, annotator_id, label, stamp, false AS unsure,
-               CASE WHEN cancelled OR n_hits = 0 OR n_choices = 0 THEN NULL
-                    WHEN by_type = 'OBJECT' AND annotator_id IS NULL
-                        THEN 'completed_by has neither id nor email'
-                    WHEN n_hits > 1 THEN 'several results for control ' || $control
-                    WHEN n_choices > 1
-                        THEN 'several choices; qualitylib stores one label per annotation'
-                    END AS problem,
-               CASE WHEN n_hits > 1 OR n_choices > 1 THEN 'annotations[].result[].value.choices'
-                    ELSE 'annotations[].completed_by' END AS field,
-               CASE WHEN n_choices > 1 THEN choices END AS got, duration_s
+               {problem_columns(_checks())}, duration_s
         FROM fields
         """,
         {"control": control},

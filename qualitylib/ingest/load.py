@@ -73,15 +73,31 @@ def _insert_new(
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
 
 
-def _add_labels(con: duckdb.DuckDBPyConnection) -> None:
-    """Labels first met in the log join the label set as undeclared."""
+def _add_labels(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] = ("label",)) -> None:
+    """Labels first met in the log (in ``columns`` of ``_typed``) join the label set as
+    undeclared."""
+    found = " UNION ALL ".join(f"SELECT {column} AS label FROM {TYPED}" for column in columns)
     con.execute(
         f"""
         INSERT INTO labels (label_key, label, declared)
         SELECT (SELECT coalesce(max(label_key), 0) FROM labels)
                + row_number() OVER (ORDER BY label), label, false
-        FROM (SELECT DISTINCT label FROM {TYPED} WHERE label IS NOT NULL) AS new
+        FROM (SELECT DISTINCT label FROM ({found}) WHERE label IS NOT NULL) AS new
         WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label = new.label)
+        """
+    )
+
+
+def _add_models(con: duckdb.DuckDBPyConnection) -> None:
+    """Every (model_id, model_version) of ``_typed`` not yet known gets a new model key."""
+    con.execute(
+        f"""
+        INSERT INTO models
+        SELECT (SELECT coalesce(max(model_key), 0) FROM models)
+               + row_number() OVER (ORDER BY model_id, model_version), model_id, model_version
+        FROM (SELECT DISTINCT model_id, coalesce(model_version, '') AS model_version
+              FROM {TYPED}) AS new
+        ANTI JOIN models m USING (model_id, model_version)
         """
     )
 
@@ -120,6 +136,40 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
                 FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "predictions":
+            _add_labels(con)
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO predictions
+                SELECT i.item_key, m.model_key, l.label_key, t.score, t.predicted_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels l ON l.label = t.label
+                """,
+                [import_id],
+            )
+        case "fixes":
+            _add_labels(con, ("model_label", "fixed_label"))
+            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            _add_models(con)
+            con.execute(
+                f"""
+                INSERT INTO fixes
+                SELECT i.item_key, m.model_key, ml.label_key, fl.label_key, t.fixed_by,
+                       t.fixed_at, ?
+                FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels ml ON ml.label = t.model_label
+                JOIN labels fl ON fl.label = t.fixed_label
                 """,
                 [import_id],
             )

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import duckdb
 
-from qualitylib.ingest.exports import EXPORT, RECORDS, Options, read_json_records
+from qualitylib.ingest.exports import (
+    EXPORT,
+    RECORDS,
+    Options,
+    problem_columns,
+    read_json_records,
+    wrong_type,
+)
 from qualitylib.ingest.read import ROW
 from qualitylib.ingest.validate import Places
 
@@ -28,14 +35,57 @@ PLACES = Places(
         "annotated_at": "_timestamp",
     },
 )
+KEPT = ("_input_hash", "_annotator_id", "_session_id", "answer", "accept", "_timestamp")
 ANSWERS = ("accept", "reject", "ignore")
 # Unix seconds up to 2100; larger numbers (e.g. milliseconds) are left as text and rejected.
 LATEST_SECONDS = 4_102_444_800
 
 
+_CHECKS = [
+    ("NOT is_object", "'not a Prodigy task object'", "record", "left(json, 60)"),
+    ("answer IS NULL", "'missing answer'", "answer", "NULL"),
+    (
+        "NOT list_contains($answers, answer)",
+        "'answer must be accept, reject or ignore'",
+        "answer",
+        "answer",
+    ),
+    wrong_type("json", "$._input_hash", "_input_hash", "_input_hash"),
+    wrong_type("json", "$._annotator_id", "_annotator_id", "_annotator_id"),
+    wrong_type("json", "$._session_id", "_session_id", "_session_id"),
+    (
+        "is_choice AND answer = 'accept' AND accept_type IS DISTINCT FROM 'ARRAY'",
+        "'a choice task needs a list of accepted option ids'",
+        "accept",
+        "CAST(json_extract(json, '$.accept') AS VARCHAR)",
+    ),
+    (
+        "is_choice AND answer = 'accept' AND n_accepted = 0",
+        "'accepted with no option selected'",
+        "accept",
+        "CAST(json_extract(json, '$.accept') AS VARCHAR)",
+    ),
+    (
+        "is_choice AND answer = 'accept' AND n_accepted > 1",
+        "'several options accepted; qualitylib stores one label per annotation'",
+        "accept",
+        "CAST(json_extract(json, '$.accept') AS VARCHAR)",
+    ),
+    (
+        "is_choice AND answer = 'accept' AND json_type(json, '$.accept[0]') NOT IN ('VARCHAR', "
+        "'BIGINT', 'UBIGINT')",
+        "'the accepted option id must be text or an integer, not ' "
+        "|| lower(json_type(json, '$.accept[0]'))",
+        "accept",
+        "CAST(json_extract(json, '$.accept') AS VARCHAR)",
+    ),
+]
+
+
 def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a Prodigy JSONL export."""
-    read_json_records(con, path)
+    # only whether a task has options matters (they may embed images)
+    read_json_records(con, path, KEPT, arrays=("options",))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {EXPORT} AS
@@ -60,23 +110,7 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                                   '%Y-%m-%dT%H:%M:%S.%fZ')
                     ELSE raw_stamp END AS stamp,
                coalesce(answer = 'ignore', false) AS unsure,
-               CASE WHEN NOT is_object THEN 'not a Prodigy task object'
-                    WHEN answer IS NULL THEN 'missing answer'
-                    WHEN NOT list_contains($answers, answer)
-                        THEN 'answer must be accept, reject or ignore'
-                    WHEN is_choice AND answer = 'accept' AND accept_type IS DISTINCT FROM 'ARRAY'
-                        THEN 'a choice task needs a list of accepted option ids'
-                    WHEN is_choice AND answer = 'accept' AND n_accepted = 0
-                        THEN 'accepted with no option selected'
-                    WHEN is_choice AND answer = 'accept' AND n_accepted > 1
-                        THEN 'several options accepted; qualitylib stores one label per annotation'
-                    END AS problem,
-               CASE WHEN NOT is_object THEN 'record'
-                    WHEN answer IS NULL OR NOT list_contains($answers, answer) THEN 'answer'
-                    ELSE 'accept' END AS field,
-               CASE WHEN NOT is_object THEN left(json, 60)
-                    WHEN answer IS NULL OR NOT list_contains($answers, answer) THEN answer
-                    ELSE CAST(json_extract(json, '$.accept') AS VARCHAR) END AS got
+               {problem_columns(_CHECKS)}
         FROM fields
         """,
         {"latest": LATEST_SECONDS, "answers": list(ANSWERS)},

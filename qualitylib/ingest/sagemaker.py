@@ -21,8 +21,10 @@ from qualitylib.ingest.exports import (
     Options,
     list_controls,
     pick_control,
+    problem_columns,
     read_json_records,
     reject_records,
+    wrong_type,
 )
 from qualitylib.ingest.read import ROW
 from qualitylib.ingest.validate import Places
@@ -35,7 +37,7 @@ _ANSWERS = f"""
 
 def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places:
     """Write ``_export`` from a Ground Truth worker-response file."""
-    read_json_records(con, path)
+    read_json_records(con, path, ("datasetObjectId", "answers"))
     reject_records(
         con,
         path,
@@ -50,6 +52,17 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
     )
     control = pick_control(path, controls, options.control, "answerContent key")
     label_path = f"$.answerContent.{json.dumps(control)}.label"
+    label_field = f"answers[].answerContent.{control}.label"
+    checks = [
+        wrong_type("response", "$.datasetObjectId", "datasetObjectId", "datasetObjectId"),
+        wrong_type("answer", "$.workerId", "answers[].workerId", "workerId"),
+        (
+            "json_type(answer, $label_path) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')",
+            "'not one label (a multi-label or non-classification answer)'",
+            label_field.replace("'", "''"),
+            "CAST(json_extract(answer, $label_path) AS VARCHAR)",
+        ),
+    ]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {EXPORT} AS
@@ -59,15 +72,11 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Places
                json_extract_string(answer, $label_path) AS label,
                json_extract_string(answer, '$.submissionTime') AS stamp,
                false AS unsure,
-               CASE WHEN json_type(answer, $label_path) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
-                    THEN 'not one label (a multi-label or non-classification answer)' END
-                   AS problem,
-               'answers[].answerContent.' || $control || '.label' AS field,
-               CAST(json_extract(answer, $label_path) AS VARCHAR) AS got,
+               {problem_columns(checks)},
                json_extract_string(answer, '$.timeSpentInSeconds') AS duration_s
         FROM ({_ANSWERS})
         """,
-        {"folder": path.parent.name, "label_path": label_path, "control": control},
+        {"folder": path.parent.name, "label_path": label_path},
     )
     return Places(
         unit="record",

@@ -17,15 +17,33 @@ from typing import Literal
 import duckdb
 
 from qualitylib.errors import ValidationError
-from qualitylib.ingest.read import ROW, STAGE
+from qualitylib.ingest.read import ROW, STAGE, parquet_not_utf8
 from qualitylib.store import scalar
 
 TYPED = "_typed"
 ColumnType = Literal[
-    "id", "text", "timestamp", "bool", "int", "choice", "label", "seconds", "number", "box_label"
+    "id",
+    "text",
+    "timestamp",
+    "bool",
+    "int",
+    "choice",
+    "label",
+    "seconds",
+    "number",
+    "box_label",
+    "probability",
 ]
 Kind = Literal[
-    "annotations", "reference", "labels", "items", "annotators", "boxes", "reference-boxes"
+    "annotations",
+    "reference",
+    "labels",
+    "items",
+    "annotators",
+    "boxes",
+    "reference-boxes",
+    "predictions",
+    "fixes",
 ]
 EARLIEST = datetime(1990, 1, 1)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -33,6 +51,41 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "")
 SHOW_ROWS = 3
 # control characters and the byte-order mark, as an RE2 class: never part of an id or a label
 UNPRINTABLE = r"[\x00-\x1f\x7f\x{feff}]"
+# in free text, tabs and line breaks are content; other control characters (a NUL byte) are not
+TEXT_UNPRINTABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+INTEGER_TYPES = frozenset(
+    "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT".split()
+)
+# Column types that take any number, a Parquet DECIMAL(p, s) included.
+NUMERIC = frozenset({"seconds", "number", "probability"})
+# The staged (Parquet) types each column type reads without changing a value; anything else
+# (a float id, a struct, binary data, an integer flag) is refused, naming its first row.
+ACCEPTED_TYPES: dict[str, tuple[frozenset[str], str]] = {
+    "id": (INTEGER_TYPES | {"VARCHAR"}, "text or an integer"),
+    "label": (INTEGER_TYPES | {"VARCHAR"}, "text or an integer"),
+    "text": (INTEGER_TYPES | {"VARCHAR"}, "text"),
+    "choice": (frozenset({"VARCHAR"}), "text"),
+    "bool": (frozenset({"VARCHAR", "BOOLEAN"}), "a boolean"),
+    "int": (INTEGER_TYPES | {"VARCHAR", "FLOAT", "DOUBLE"}, "an integer"),
+    "seconds": (INTEGER_TYPES | {"VARCHAR", "FLOAT", "DOUBLE"}, "a number of seconds"),
+    "number": (INTEGER_TYPES | {"VARCHAR", "FLOAT", "DOUBLE"}, "a number"),
+    "probability": (INTEGER_TYPES | {"VARCHAR", "FLOAT", "DOUBLE"}, "a probability"),
+    "box_label": (INTEGER_TYPES | {"VARCHAR"}, "text or an integer"),
+    "timestamp": (
+        frozenset(
+            {
+                "VARCHAR",
+                "DATE",
+                "TIMESTAMP",
+                "TIMESTAMP_S",
+                "TIMESTAMP_MS",
+                "TIMESTAMP_NS",
+                "TIMESTAMP WITH TIME ZONE",
+            }
+        ),
+        "a timestamp",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +139,26 @@ KINDS: dict[str, tuple[Column, ...]] = {
         Column("team", "text"),
         Column("role", "choice", choices=("annotator", "committee"), default="annotator"),
         Column("started_at", "timestamp"),
+    ),
+    # A model's labels: each (model_id, model_version) is a rater of its own kind, kept apart
+    # from the team's log. ``score`` is the model's probability of the label it predicted.
+    "predictions": (
+        Column("item_id", "id", True),
+        Column("model_id", "id", True, few=True),
+        Column("label", "label", True, few=True),
+        Column("predicted_at", "timestamp", True),
+        Column("score", "probability"),
+        Column("model_version", "text"),
+    ),
+    # A person's correction of a model version's label (the "manual fix"): both are kept.
+    "fixes": (
+        Column("item_id", "id", True),
+        Column("model_id", "id", True, few=True),
+        Column("model_label", "label", True, few=True),
+        Column("fixed_label", "label", True, few=True),
+        Column("fixed_at", "timestamp", True),
+        Column("model_version", "text"),
+        Column("fixed_by", "text"),
     ),
     # One row per box; a row with label and coordinates blank says "I saw the image and drew
     # nothing" (an annotator's submission is their rows on an item at one annotated_at).
@@ -163,6 +236,8 @@ UNIQUE: dict[str, tuple[str, ...]] = {
     "labels": ("label",),
     "items": ("item_id",),
     "annotators": ("annotator_id",),
+    "predictions": ("item_id", "model_id", "model_version", "predicted_at"),
+    "fixes": ("item_id", "model_id", "model_version", "fixed_at"),
 }
 
 
@@ -204,6 +279,19 @@ def _bool(name: str, source_type: str) -> str:
     )
 
 
+def _int(name: str, source_type: str) -> str:
+    # Only whole numbers: DuckDB's own cast would round 4.7 to 5 and read 0x10 as 16.
+    value = quote(name)
+    if source_type == "VARCHAR":
+        return (
+            f"CASE WHEN regexp_full_match(trim({value}), '[+-]?[0-9]+') "
+            f"THEN TRY_CAST(trim({value}) AS INTEGER) END"
+        )
+    if source_type in INTEGER_TYPES:
+        return f"TRY_CAST({value} AS INTEGER)"
+    return f"CASE WHEN {value} = trunc({value}) THEN TRY_CAST({value} AS INTEGER) END"
+
+
 def typed_expression(column: Column, source_type: str) -> str:
     """SQL turning the staged column into its stored type (NULL where invalid)."""
     match column.type:
@@ -211,18 +299,18 @@ def typed_expression(column: Column, source_type: str) -> str:
             return _text(column.name)
         case "box_label":
             return f"nullif({_text(column.name)}, '')"
-        case "number":
+        case "number" | "probability":
             if source_type in ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "DECIMAL"):
                 return f"CAST({quote(column.name)} AS DOUBLE)"
             return f"TRY_CAST(nullif({_text(column.name)}, '') AS DOUBLE)"
-        case "text":
-            return f"nullif({_text(column.name)}, '')"
+        case "text":  # kept as written, spaces and all: it comes back as the same text
+            return f"nullif(CAST({quote(column.name)} AS VARCHAR), '')"
         case "timestamp":
             return _timestamp(column.name, source_type)
         case "bool":
             return _bool(column.name, source_type)
         case "int":
-            return f"TRY_CAST(nullif({_text(column.name)}, '') AS INTEGER)"
+            return _int(column.name, source_type)
         case "choice":
             return f"coalesce(lower(nullif({_text(column.name)}, '')), '{column.default}')"
         case "seconds":
@@ -233,6 +321,22 @@ def typed_expression(column: Column, source_type: str) -> str:
 
 def _given_column(column: Column) -> str:
     return quote(f"{column.name}__given")
+
+
+def _finer_column(column: Column) -> str:
+    return quote(f"{column.name}__finer")
+
+
+def _finer(name: str, source_type: str) -> str:
+    """SQL true where a text timestamp has more than 6 decimals of a second (DuckDB would
+    drop them silently); the length test keeps the regular expression off common values."""
+    if source_type != "VARCHAR":
+        return "false"
+    value = quote(name)
+    return (
+        f"CASE WHEN length({value}) > 26 THEN "
+        f"coalesce(regexp_matches({value}, ':[0-9]{{2}}[.,][0-9]{{7,}}'), false) ELSE false END"
+    )
 
 
 def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
@@ -259,6 +363,11 @@ def _problem(column: Column, declared: list[str]) -> tuple[str, str] | None:
             return f"{value} IS NULL", "not a boolean (use true/false, yes/no or 1/0)"
         case "int":
             return f"({_given_column(column)} AND {value} IS NULL)", "not an integer"
+        case "probability":
+            return (
+                f"({_given_column(column)} AND ({value} IS NULL OR NOT {value} BETWEEN 0 AND 1))",
+                "not a probability between 0 and 1",
+            )
         case "number":
             return f"({_given_column(column)} AND {value} IS NULL)", "not a number"
         case "box_label":
@@ -349,6 +458,22 @@ def _unique_in_store(kind: str) -> str:
                 SELECT t.{ROW} FROM {TYPED} t
                 JOIN items i ON i.item_id = t.item_id
                 JOIN reference r ON r.item_key = i.item_key AND r.decided_at = t.decided_at"""
+        case "predictions":
+            return f"""
+                SELECT t.{ROW} FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN predictions p ON p.item_key = i.item_key AND p.model_key = m.model_key
+                    AND p.predicted_at = t.predicted_at"""
+        case "fixes":
+            return f"""
+                SELECT t.{ROW} FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN fixes f ON f.item_key = i.item_key AND f.model_key = m.model_key
+                    AND f.fixed_at = t.fixed_at"""
     raise ValueError(f"no store uniqueness rule for kind {kind!r}")
 
 
@@ -387,10 +512,13 @@ def validate(
     scan of typed values, so a 10-million-row file is converted once, not once per rule.
     """
     _check_header(source, kind, columns)
+    _check_types(con, source, kind, columns, places)
     try:
         build_typed(con, kind, columns)
     except duckdb.Error as error:  # typing never fails on a value: the file's data is unreadable
-        first = str(error).splitlines()[0].replace(str(source), source.name)
+        first = str(error).splitlines()[0].replace(str(source.resolve()), source.name)
+        if "Invalid string encoding" in first:
+            raise parquet_not_utf8(source, first) from error
         raise ValidationError(f"{source.name}: unreadable data ({first})") from error
     declared = [
         row[0]
@@ -416,7 +544,26 @@ def validate(
                     {"unprintable": UNPRINTABLE},
                 )
             )
+        if column.type == "text":
+            rules.append(
+                (
+                    f"regexp_matches({quote(column.name)}, $unprintable)",
+                    column.name,
+                    "holds a control character (e.g. a NUL byte); only tabs and line breaks "
+                    "may be part of text",
+                    {"unprintable": TEXT_UNPRINTABLE},
+                )
+            )
         if column.type == "timestamp":
+            rules.append(
+                (
+                    _finer_column(column),
+                    column.name,
+                    "more than 6 decimals of a second: stored to the microsecond, the time "
+                    "would change; round it to microseconds",
+                    {},
+                )
+            )
             rules.append(
                 (
                     f"{quote(column.name)} NOT BETWEEN $earliest AND $latest",
@@ -437,6 +584,33 @@ def validate(
         _check_box_sets_new(con, source, kind, places)
     elif kind != "annotations":  # annotations: after the write, see check_annotations_unique
         check_unique(con, source, kind, import_id, places)
+
+
+def _check_types(
+    con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: list[str], places: Places
+) -> None:
+    """Refuse a typed (Parquet) column whose type the column cannot hold without changing a
+    value, naming its first non-empty row: a float id, a struct, binary data."""
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {STAGE})").fetchall())
+    for column in KINDS[kind]:
+        if column.name not in columns:
+            continue
+        accepted, expected = ACCEPTED_TYPES[column.type]
+        found = types[column.name]
+        if found in accepted or (column.type in NUMERIC and found.startswith("DECIMAL")):
+            continue
+        value = quote(column.name)
+        rows = con.execute(
+            f"SELECT {ROW}, CAST({value} AS VARCHAR) FROM {STAGE} WHERE {value} IS NOT NULL "
+            f"ORDER BY {ROW} LIMIT 1"
+        ).fetchall()
+        if rows:
+            row, got = rows[0]
+            what = "binary data (not UTF-8 text)" if found == "BLOB" else f"a {found} value"
+            raise ValidationError(
+                f"{places.name(source, row, column.name)}: {what} where {expected} is expected "
+                f"(got {str(got)[:60]!r}); write the column as {expected}"
+            )
 
 
 def _box_rules(kind: str) -> list[tuple[str, str, str]]:
@@ -535,7 +709,7 @@ def check_unique(
             f"{places.unit} {duplicates[0][0]}",
             places,
         )
-    if kind in ("annotations", "reference"):
+    if kind in ("annotations", "reference", "predictions", "fixes"):
         span = con.execute(f"SELECT min({quote(key[-1])}), max({quote(key[-1])}) FROM {TYPED}")
         lo, hi = span.fetchall()[0]
         _fail_on(
@@ -629,11 +803,16 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
             source_type = types[column.name]
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")
             if column.type == "number" or (
-                column.type in ("timestamp", "int", "seconds") and not column.required
+                column.type in ("timestamp", "int", "seconds", "probability")
+                and not column.required
             ):
                 selects.append(f"{_given(column.name, source_type)} AS {_given_column(column)}")
+            if column.type == "timestamp":
+                selects.append(f"{_finer(column.name, source_type)} AS {_finer_column(column)}")
         elif column.type == "bool":
             selects.append(f"false AS {quote(column.name)}")
+        elif column.type == "timestamp":
+            selects.append(f"NULL AS {quote(column.name)}, false AS {_finer_column(column)}")
         elif column.type == "choice":
             selects.append(f"'{column.default}' AS {quote(column.name)}")
         else:

@@ -23,7 +23,7 @@ from qualitylib.agreement import (
     percent_agreement_counts,
     prevalence_paradox,
 )
-from qualitylib.metrics.counts import LabelIndex, item_patterns, pair_tables
+from qualitylib.metrics.counts import LabelIndex, PairTables, item_patterns, pair_tables
 from qualitylib.metrics.filters import Filters
 
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
@@ -54,7 +54,11 @@ def pairwise_kappa(con: duckdb.DuckDBPyConnection, filters: Filters | None = Non
     every label (and more than two labels) the weighted columns are NaN and
     ``weighted_reason`` says why, while the unweighted kappa stays.
     """
-    found = pair_tables(con, filters or Filters())
+    return kappa_table(pair_tables(con, filters or Filters()))
+
+
+def kappa_table(found: PairTables) -> pd.DataFrame:
+    """The rows of :func:`pairwise_kappa` for the rater pairs of ``found`` (people or models)."""
     ranks = _ranks(found.labels)
     table = found.pairs[["annotator_a", "annotator_b"]].copy()
     table["n_items"] = found.tables.sum(axis=(1, 2)).astype(np.int64)

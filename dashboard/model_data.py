@@ -1,0 +1,60 @@
+"""Cached loaders of the Models page (model versions against the committee and the people).
+
+Kept apart from :mod:`dashboard.data` but built the same way: a :class:`~dashboard.data.Store`
+first (cached per store version and scope), one short read-only connection per query.
+Comparisons with people follow the session's scope.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import MAX_ROWS, Store, _read
+from qualitylib.metrics.alt_test import alt_test
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.models import (
+    calibration_table,
+    model_disagreements,
+    model_name,
+    model_summary,
+)
+
+
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``model``: ``model:<id>@<version>``, how a model version is shown."""
+    return frame.assign(
+        model=[
+            model_name(i, v) for i, v in zip(frame["model_id"], frame["model_version"], strict=True)
+        ]
+    )
+
+
+@st.cache_data(show_spinner=False)
+def summary(store: Store, filters: Filters, threshold: float) -> pd.DataFrame:
+    """Per model version against the committee (``model_summary``), with ``model``."""
+    with _read(store) as con:
+        return _named(model_summary(con, filters, threshold))
+
+
+@st.cache_data(show_spinner=False)
+def calibration(store: Store, filters: Filters) -> pd.DataFrame:
+    """The reliability table per model version (``calibration_table``), with ``model``."""
+    with _read(store) as con:
+        return _named(calibration_table(con, filters))
+
+
+@st.cache_data(show_spinner=False)
+def replaceable(store: Store, filters: Filters, epsilon: float) -> pd.DataFrame:
+    """The Alternative Annotator Test (``alt_test``) against the people in scope."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return _named(alt_test(con, filters, epsilon=epsilon))
+
+
+@st.cache_data(show_spinner=False)
+def disagreements(store: Store, filters: Filters) -> pd.DataFrame:
+    """Items where a model and the people in scope disagree, most confident first."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return _named(model_disagreements(con, filters, MAX_ROWS))

@@ -1,0 +1,171 @@
+"""Models, for the team lead: each model version against the committee like a person, its
+calibration, whether it could replace an annotator, and the items where it and the people
+disagree (the positives people may have missed)."""
+
+import streamlit as st
+
+from dashboard import common, model_data
+
+store = common.store()
+filters = common.filters()
+st.title("Models")
+st.caption(
+    "Model versions are raters of their own kind: scored against the committee like a "
+    "person, never part of the team's numbers."
+)
+
+threshold = st.slider(
+    "Score threshold",
+    0.0,
+    1.0,
+    0.5,
+    0.05,
+    help="The model flags an item when its probability of a flagged label reaches this.",
+)
+summary = model_data.summary(store, filters, threshold)
+if summary.empty:
+    st.info(
+        "No model predictions on reference items: import them with "
+        "`qualitylib import --kind predictions`.",
+        icon=":material/smart_toy:",
+    )
+    st.stop()
+
+st.subheader("Against the committee")
+rates = ["accuracy", "tpr", "fpr"]
+scored = "ece" in summary.columns
+if scored:
+    rates += ["tpr_at_threshold", "fpr_at_threshold"]
+table = common.rate_cells(summary, rates)
+if scored:
+    table["ece"] = [common.number(v, 3) for v in summary["ece"]]
+    table["ece_interval"] = [
+        common.interval(low, high, as_percent=False, prefix=False)
+        for low, high in zip(summary["ece_ci_low"], summary["ece_ci_high"], strict=True)
+    ]
+st.dataframe(
+    table,
+    hide_index=True,
+    column_order=["model", "n_labels", *rates, "kappa"]
+    + (["ece", "ece_interval"] if scored else []),
+    column_config={
+        "model": "Model version",
+        "n_labels": st.column_config.NumberColumn("n on reference", format="%d"),
+        "accuracy": "Accuracy",
+        "tpr": "TPR",
+        "fpr": "FPR",
+        "tpr_at_threshold": f"TPR at {threshold:.2f}",
+        "fpr_at_threshold": f"FPR at {threshold:.2f}",
+        "kappa": st.column_config.NumberColumn("κ vs committee", format="%.3f"),
+        "ece": "ECE",
+        "ece_interval": "ECE 95 % interval",
+    },
+)
+
+if scored:
+    from qualitylib import charts
+
+    calibration = model_data.calibration(store, filters)
+    if not calibration.empty:
+        st.subheader("Calibration")
+        st.caption("Share of predictions equal to the committee per score bin (10 bins).")
+        st.altair_chart(charts.reliability_diagram(calibration, title=""), width="stretch")
+
+st.subheader("Could it replace an annotator?")
+epsilon = st.number_input(
+    "ε (cost-benefit)",
+    0.0,
+    0.9,
+    0.2,
+    0.05,
+    help="The model's advantage in cost and speed: 0.2 for experts, 0.1 for crowd workers "
+    "(Calderon et al. 2025).",
+)
+tests = model_data.replaceable(store, filters, epsilon)
+if tests.empty:
+    st.info("No item labelled by the model and two annotators: not enough data.")
+else:
+    verdicts = tests.groupby("model", sort=True).first()
+    cards = st.columns(len(verdicts), border=True)
+    for card, (model, row) in zip(cards, verdicts.iterrows(), strict=True):
+        with card:
+            verdict = (
+                "not enough data"
+                if row.isna()["passes"]
+                else ("passes" if row["passes"] else "does not pass")
+            )
+            st.metric(f"{model}: winning rate", common.percent(row["winning_rate"]), verdict)
+            st.caption(f"{int(row['n_annotators'])} annotators tested · ε = {epsilon:.2f}")
+    shown = common.people(tests)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_order=[
+            "model",
+            "annotator_id",
+            "n_items",
+            "rho_model",
+            "rho_annotator",
+            "p_adjusted",
+            "model_wins",
+            "reason",
+        ],  # fmt: skip
+        column_config={
+            "model": "Model version",
+            "annotator_id": "Held-out annotator",
+            "n_items": st.column_config.NumberColumn("n items", format="%d"),
+            "rho_model": st.column_config.NumberColumn("Model wins (ρ)", format="%.2f"),
+            "rho_annotator": st.column_config.NumberColumn("Annotator wins", format="%.2f"),
+            "p_adjusted": st.column_config.NumberColumn("p (BY)", format="%.3f"),
+            "model_wins": "Model wins",
+            "reason": "Note",
+        },
+    )
+
+st.subheader("Model and people disagree")
+st.caption(
+    "Items where the model and the people's majority fall on different sides, most "
+    "confident first: where the model flags, people may have missed a positive."
+)
+queue = model_data.disagreements(store, filters)
+if queue.empty:
+    st.success("The models and the people agree under these filters.")
+    st.stop()
+names = common.display_names(
+    [
+        name
+        for cell in queue["labels"]
+        for group in cell.split("; ")
+        for name in group.partition(": ")[2].split(", ")
+    ]
+)
+hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
+st.dataframe(
+    queue.assign(
+        image=[common.thumbnail(u, hide) for u in queue["uri"]],
+        labels=[common.voters(v, names) for v in queue["labels"]],
+    ),
+    hide_index=True,
+    column_order=[
+        "image",
+        "item_id",
+        "model",
+        "direction",
+        "model_label",
+        "score",
+        "majority_label",
+        "labels",
+        "reference_label",
+    ],  # fmt: skip
+    column_config={
+        "image": st.column_config.ImageColumn("Image"),
+        "item_id": "Item",
+        "model": "Model version",
+        "direction": "Direction",
+        "model_label": "Model says",
+        "score": st.column_config.NumberColumn("Score", format="%.2f"),
+        "majority_label": "People's majority",
+        "labels": "Who said what",
+        "reference_label": "Committee",
+    },
+)

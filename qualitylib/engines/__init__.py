@@ -1,0 +1,171 @@
+"""`qualitylib cubes`: the store's keyed log and derived tables computed from a Parquet lake.
+
+An engine (embedded DuckDB, or Spark) runs the queries of :mod:`qualitylib.engines.contract`
+over the lake's folders; the results are loaded into a new DuckDB store in one transaction
+and the file appears at its path only when complete.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import duckdb
+
+from qualitylib.engines import contract
+from qualitylib.errors import QualitylibError
+from qualitylib.store import DERIVED, connect, scalar
+
+Engine = Literal["duckdb", "spark"]
+
+
+class Runner(Protocol):
+    """What the build needs of an engine (see embedded.py and spark.py)."""
+
+    dialect: str
+
+    def read(self, name: str, folder: str) -> list[str] | None: ...
+    def table(self, name: str, sql: str) -> None: ...
+    def view(self, name: str, sql: str) -> None: ...
+    def counts(self, sql: str) -> list[int]: ...
+    def relation(self, name: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class CubesSummary:
+    """What `cubes` wrote: rows per store table."""
+
+    db: Path
+    engine: str
+    rows: dict[str, int]
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{n:,} {table}" for table, n in self.rows.items())
+        return f"{self.engine} wrote {self.db}: {counts}"
+
+
+def _folder(source: str, kind: str) -> str:
+    return source.rstrip("/") + "/" + kind
+
+
+def compute(runner: Runner, source: str) -> list[str]:
+    """Read the lake under ``source``, check it and compute every store table on ``runner``;
+    return the kinds found."""
+    found = []
+    for kind in contract.KIND_ORDER:
+        folder = _folder(source, kind)
+        columns = runner.read(f"raw_{kind}", folder)
+        if columns is None:
+            if kind in contract.REQUIRED_KINDS:
+                raise QualitylibError(f"{folder}: no such folder (the label log is required)")
+        else:
+            found.append(kind)
+            missing = contract.missing_columns(kind, columns)
+            if missing:
+                raise QualitylibError(f"{folder}: missing required column {missing[0]!r}")
+        runner.view(f"src_{kind}", contract.source_sql(kind, f"raw_{kind}", columns))
+        if columns is not None:
+            problems, counts, repeats = contract.problems_sql(kind)
+            for problem, bad in zip(
+                problems, runner.counts(counts) + runner.counts(repeats), strict=True
+            ):
+                if bad:
+                    raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
+    for table, sql in contract.KEYED:
+        import_id = _import_id(table, found)
+        runner.table(table, sql.format(import_id=import_id))
+    for table, sql in contract.derived():
+        runner.table(table, sql)
+    return found
+
+
+def _import_id(kind: str, found: list[str]) -> int:
+    """Each lake folder is recorded as one import, numbered in load order."""
+    return found.index(kind) + 1 if kind in found else 0
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, runner: Runner, source: str, found: list[str], engine: str
+) -> dict[str, int]:
+    """Load every computed table into the store and record one import per folder."""
+    rows = {}
+    tables = [table for table, _ in contract.KEYED] + [table for table, _ in DERIVED]
+    # Qualified: the embedded engine's temp tables have the store tables' names.
+    store = '"' + str(scalar(con, "SELECT current_database()")).replace('"', '""') + '".main'
+    con.execute("BEGIN TRANSACTION")
+    for table in tables:
+        con.execute(f"INSERT INTO {store}.{table} BY NAME SELECT * FROM {runner.relation(table)}")
+        rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for kind in found:
+        folder = _folder(source, kind)
+        n_rows = rows.get(kind, 0)
+        # The digest names the folder, not its bytes: a lake's files can be terabytes.
+        digest = hashlib.sha256(f"cubes:{engine}:{folder}".encode()).hexdigest()
+        con.execute(
+            f"INSERT INTO {store}.imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+            [
+                _import_id(kind, found),
+                kind,
+                folder,
+                digest,
+                n_rows if kind in ("annotations", "reference") else 0,
+                rows["annotators"] if kind == "annotations" else 0,
+                rows["items"] if kind == "annotations" else 0,
+                getpass.getuser(),
+                now,
+            ],
+        )
+    con.execute("COMMIT")
+    return rows
+
+
+def build_cubes(
+    source: str | Path,
+    db: str | Path,
+    engine: Engine = "duckdb",
+    spark_master: str | None = None,
+    replace: bool = False,
+    spark: object | None = None,
+) -> CubesSummary:
+    """Compute the store tables of the lake at ``source`` on ``engine`` into a new store ``db``.
+
+    ``spark``: an existing SparkSession to use (tests share one); else one is started on
+    ``spark_master`` (local mode by default). The store file appears only when complete.
+    """
+    db = Path(db)
+    if db.exists() and not replace:
+        raise QualitylibError(f"{db} already exists: remove it, choose another --db or --replace")
+    if not db.parent.is_dir():
+        raise QualitylibError(f"{db.parent}: no such folder for --db")
+    source = str(source)
+    partial = db.with_name(db.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with (
+            connect(partial) as con,
+            tempfile.TemporaryDirectory(prefix="qualitylib-cubes-", dir=db.parent) as staging,
+        ):
+            runner: Runner
+            if engine == "duckdb":
+                from qualitylib.engines.embedded import EmbeddedEngine
+
+                runner = EmbeddedEngine(con)
+            elif engine == "spark":
+                from qualitylib.engines.spark import SparkEngine, session
+
+                runner = SparkEngine(spark or session(spark_master), Path(staging))
+            else:
+                raise QualitylibError(f"unknown engine {engine!r}: choose duckdb or spark")
+            found = compute(runner, source)
+            rows = _write(con, runner, source, found, engine)
+        os.replace(partial, db)
+    finally:
+        partial.unlink(missing_ok=True)
+    return CubesSummary(db, engine, rows)

@@ -1,0 +1,82 @@
+"""The Spark engine: the contract transpiled to Spark SQL, results staged as Parquet.
+
+Each table is written to ``staging/<name>/`` and read back as the view later queries use
+(so votes is computed once, not again for pairs); the store then loads the staged files.
+The staging folder must be one the driver's DuckDB can read: local mode or a shared mount.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qualitylib.engines.contract import transpile
+from qualitylib.errors import QualitylibError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+LOCAL_MASTER = "local[2]"
+
+
+def session(master: str | None = None) -> SparkSession:
+    """A Spark session for `cubes`: local mode unless ``master`` (or Spark's own configuration)
+    names a cluster; UTC, no UI, few shuffle partitions unless configured otherwise."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise QualitylibError(
+            "--engine spark needs pyspark: pip install 'qualitylib[spark]'"
+        ) from error
+    builder = SparkSession.builder.appName("qualitylib-cubes")
+    if master is not None:
+        builder = builder.master(master)
+    return (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .getOrCreate()
+    )
+
+
+class SparkEngine:
+    """Runs the contract on a Spark session; ``staging`` holds the results for the store."""
+
+    dialect = "spark"
+
+    def __init__(self, spark: SparkSession, staging: Path) -> None:
+        self.spark = spark
+        self.staging = Path(staging)
+
+    def read(self, name: str, folder: str) -> list[str] | None:
+        """View ``name`` over the Parquet dataset at ``folder`` (Hive partitions become columns);
+        its columns, or None when there is no such folder."""
+        from pyspark.errors import AnalysisException
+
+        try:
+            frame = self.spark.read.option("mergeSchema", "true").parquet(folder)
+        except AnalysisException as error:
+            if "PATH_NOT_FOUND" in str(error) or "does not exist" in str(error):
+                return None
+            raise QualitylibError(f"{folder}: {str(error).splitlines()[0]}") from error
+        frame.createOrReplaceTempView(name)
+        return list(frame.columns)
+
+    def table(self, name: str, sql: str) -> None:
+        """Compute ``sql`` into ``staging/name`` and make that the view ``name``."""
+        path = str(self.staging / name)
+        self.spark.sql(transpile(sql, self.dialect)).write.mode("overwrite").parquet(path)
+        self.spark.read.parquet(path).createOrReplaceTempView(name)
+
+    def view(self, name: str, sql: str) -> None:
+        """Name ``sql`` as view ``name`` (computed where it is read)."""
+        self.spark.sql(transpile(sql, self.dialect)).createOrReplaceTempView(name)
+
+    def counts(self, sql: str) -> list[int]:
+        """The numbers of a one-row counting query."""
+        return [int(n) for n in self.spark.sql(transpile(sql, self.dialect)).collect()[0]]
+
+    def relation(self, name: str) -> str:
+        """How the store connection reads the staged table ``name``."""
+        pattern = str(self.staging / name / "*.parquet").replace("'", "''")
+        return f"read_parquet('{pattern}')"

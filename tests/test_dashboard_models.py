@@ -1,0 +1,78 @@
+"""The Models page with AppTest: on the hand-made store of tests/test_models.py, its numbers are
+the library's; the threshold slider moves the rates at threshold; without predictions it says
+how to import them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_models import store  # noqa: F401  (the module-scoped hand-made store)
+
+from qualitylib.metrics.models import model_disagreements, model_summary
+from qualitylib.store import connect
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+def _open(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("QUALITYLIB_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_models_page_shows_the_librarys_numbers(
+    store: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = _open(store, monkeypatch)
+    with connect(store, read_only=True) as con:
+        expected = model_summary(con, threshold=0.4).set_index("model_version")
+        queue = model_disagreements(con)
+    summary = at.dataframe[0].value.set_index("model")
+    assert summary.loc["model:clf@v1", "accuracy"] == "66.7 %"
+    assert summary.loc["model:clf@v1", "ece"] == f"{expected.loc['v1', 'ece']:.3f}"
+    assert summary.loc["model:clf@v2", "ece"] == "not enough data"
+    assert summary.loc["model:clf@v1", "tpr_at_threshold"] == "66.7 %"
+    assert at.get("vega_lite_chart"), "the reliability diagram is drawn"
+
+    at.slider[0].set_value(0.4).run()
+    summary = at.dataframe[0].value.set_index("model")
+    tpr = expected.loc["v1", "tpr_at_threshold"]
+    assert summary.loc["model:clf@v1", "tpr_at_threshold"] == f"{tpr * 100:.1f} %" == "100.0 %"
+
+    verdicts = {m.label: m.value for m in at.metric}
+    assert verdicts == {"model:clf@v1: winning rate": "not enough data",
+                        "model:clf@v2: winning rate": "not enough data"}  # fmt: skip
+    tests = at.dataframe[1].value
+    assert tests["reason"].str.startswith("fewer than 30 items").all()
+    disagreements = at.dataframe[2].value
+    assert disagreements["item_id"].tolist() == queue["item_id"].tolist()
+    assert disagreements["labels"].iloc[0] == "safe: ann, bob, cat"
+
+
+def test_models_page_without_predictions_says_how_to_import(
+    build_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = build_store(
+        "label\nsafe\nnudity",
+        "item_id,label,decided_at\ni1,safe,2026-08-01",
+        "item_id,annotator_id,label,annotated_at\ni1,ann,safe,2026-09-01",
+    )
+    at = _open(db, monkeypatch)
+    assert any("qualitylib import --kind predictions" in i.value for i in at.info)
+    assert not at.dataframe
+
+
+def test_models_page_on_the_demo(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(demo_db, monkeypatch)
+    summary = at.dataframe[0].value
+    assert summary["model"].tolist() == ["model:safety-clf@v1", "model:safety-clf@v2"]
+    assert {m.label: m.delta for m in at.metric} == {
+        "model:safety-clf@v1: winning rate": "passes",
+        "model:safety-clf@v2: winning rate": "passes",
+    }

@@ -1,0 +1,86 @@
+"""Model predictions import as a rater of their own kind: validated, idempotent, kept apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import fingerprint
+
+from qualitylib.check import check_store
+from qualitylib.errors import ValidationError
+from qualitylib.ingest import import_files
+from qualitylib.store import connect
+
+LABELS = "label,is_positive\nsafe,false\nnudity,true\nweapons,true"
+REFERENCE = "item_id,label,decided_at\nimg-1,safe,2026-08-01\nimg-2,nudity,2026-08-01"
+ANNOTATIONS = """item_id,annotator_id,label,annotated_at
+img-1,ann,safe,2026-09-01
+img-2,ann,safe,2026-09-01
+img-2,bob,nudity,2026-09-01"""
+PREDICTIONS = """item_id,model_id,label,predicted_at,score,model_version
+img-1,clf,safe,2026-09-01T10:00:00Z,0.9,v1
+img-2,clf,nudity,2026-09-01T10:00:00Z,0.7,v1
+img-2,clf,safe,2026-09-01T10:00:00Z,0.6,v2
+img-3,clf,weapons,2026-09-02T10:00:00Z,,"""
+
+
+TEAM = ("labels", "annotators", "annotations", "reference", "scored", "votes", "pairs", "contested")
+
+
+def _team(db: Path) -> dict[str, tuple[int, int]]:
+    """Fingerprints of the team's tables, which a model's predictions must never touch."""
+    return {table: value for table, value in fingerprint(db).items() if table in TEAM}
+
+
+def test_predictions_are_stored_per_model_version_apart_from_the_team(build_store, write) -> None:
+    db = build_store(LABELS, REFERENCE, ANNOTATIONS)
+    team = _team(db)
+    summary = import_files(db, "predictions", [write("p.csv", PREDICTIONS)])
+    assert summary.n_rows == 4 and summary.n_new_items == 1 and summary.n_new_annotators == 0
+    assert _team(db) == team
+    with connect(db, read_only=True) as con:
+        models = con.execute("SELECT model_id, model_version FROM models ORDER BY ALL").fetchall()
+        rows = con.execute(
+            """SELECT i.item_id, m.model_version, l.label, p.score FROM predictions p
+               JOIN items i USING (item_key) JOIN models m USING (model_key)
+               JOIN labels l USING (label_key) ORDER BY ALL"""
+        ).fetchall()
+        people = con.execute("SELECT annotator_id FROM annotators ORDER BY 1").fetchall()
+    assert models == [("clf", ""), ("clf", "v1"), ("clf", "v2")]
+    assert rows == [
+        ("img-1", "v1", "safe", 0.9),
+        ("img-2", "v1", "nudity", 0.7),
+        ("img-2", "v2", "safe", 0.6),
+        ("img-3", "", "weapons", None),
+    ]
+    assert people == [("ann",), ("bob",)]  # a model is never an annotator
+    assert all(finding.ok for finding in check_store(db))
+
+
+def test_reimport_is_a_no_op_and_a_stored_prediction_is_refused(build_store, write) -> None:
+    db = build_store(LABELS, REFERENCE, ANNOTATIONS)
+    import_files(db, "predictions", [write("p.csv", PREDICTIONS)])
+    before = fingerprint(db)
+    again = import_files(db, "predictions", [write("p.csv", PREDICTIONS)])
+    assert again.files[0].skipped_as is not None
+    assert fingerprint(db) == before
+    clash = write(
+        "q.csv",
+        """item_id,model_id,label,predicted_at,model_version
+        img-9,clf,safe,2026-09-03,v1
+        img-2,clf,safe,2026-09-01T10:00:00Z,v1""",
+    )
+    with pytest.raises(ValidationError, match=r"q.csv row 2, column 'predicted_at': already in"):
+        import_files(db, "predictions", [clash])
+    assert fingerprint(db) == before
+
+
+def test_check_counts_prediction_rows_against_their_import(build_store, write) -> None:
+    db = build_store(LABELS, REFERENCE, ANNOTATIONS)
+    import_files(db, "predictions", [write("p.csv", PREDICTIONS)])
+    with connect(db) as con:
+        con.execute("DELETE FROM predictions WHERE score = 0.6")
+        con.execute("UPDATE predictions SET model_key = 99 WHERE score = 0.9")
+    failed = {finding.name for finding in check_store(db) if not finding.ok}
+    assert failed == {"imports hold their rows", "predictions -> models"}
