@@ -35,6 +35,7 @@ from qualitylib.metrics.review import review_queue, review_queue_size
 from qualitylib.metrics.skill import SkillAgreement, annotator_skill, skill_agreement
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
+from qualitylib.reports.weekly import project_name
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -271,7 +272,7 @@ def weekly_report(store: Store, week: str, team: str | None) -> str:
 
     store.require_everyone("the weekly report")
     with _read(store) as con:
-        report = build_weekly_report(con, week, team=team, project=os.path.basename(store.path))
+        report = build_weekly_report(con, week, team=team, project=project_name(store.path))
     return report.to_json()
 
 

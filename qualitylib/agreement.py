@@ -397,6 +397,13 @@ def _undefined(
 # --------------------------------------------------------------------------------------------
 
 
+def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a - b``, exactly 0 where it is rounding (within 1e-12 of their size): a variance that
+    is 0 must read 0, not 1e-14, or its square root passes for a real standard error."""
+    diff = a - b
+    return np.where(np.abs(diff) <= 1e-12 * np.maximum(np.abs(a), np.abs(b)), 0.0, diff)
+
+
 def cohen_kappa_tables(
     tables: ArrayLike,
     weights: Weights = None,
@@ -486,9 +493,9 @@ def cohen_kappa_tables(
     wsum = wbar_row[:, :, None] + wbar_col[:, None, :]
     kap0 = np.where(ok, kappa, 0.0)
     term = (p * (w[None] - wsum * (1.0 - kap0)[:, None, None]) ** 2).sum(axis=(1, 2))
-    var = (term - (kap0 - p_e * (1.0 - kap0)) ** 2) / (safe_n * one_m_pe**2)
+    var = _difference(term, (kap0 - p_e * (1.0 - kap0)) ** 2) / (safe_n * one_m_pe**2)
     term0 = (p_row[:, :, None] * p_col[:, None, :] * (w[None] - wsum) ** 2).sum(axis=(1, 2))
-    var0 = (term0 - p_e**2) / (safe_n * one_m_pe**2)
+    var0 = _difference(term0, p_e**2) / (safe_n * one_m_pe**2)
     se = np.where(ok, np.sqrt(np.clip(var, 0.0, None)), np.nan)
     se0 = np.where(ok, np.sqrt(np.clip(var0, 0.0, None)), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,54 +1,138 @@
 """The ``qualitylib`` console script: import, demo, export, report, dashboard, user.
 
 Errors a user can fix are one line on stderr: exit 1 for bad data, 2 for bad usage.
+
+Starting must stay quick (``--help`` and usage errors answer in well under a second): this
+module imports only the standard library at the top; pandas, DuckDB and the metrics are
+imported inside the command that uses them, and the argument choices below are written out
+(tests/test_cli.py checks they equal the library's).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qualitylib.errors import QualitylibError
-from qualitylib.pseudonyms import DEFAULT_KEY
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEMO_DB = Path("data/demo.duckdb")
 PSEUDONYM_KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # the same key as the dashboard's pseudonyms
 Handler = Callable[[argparse.Namespace], int]
+
+# Argument choices, written out so that parsing imports nothing heavy (checked by a test).
+KINDS = (  # ingest.KINDS
+    "annotations",
+    "reference",
+    "labels",
+    "items",
+    "annotators",
+    "predictions",
+    "fixes",
+    "boxes",
+    "reference-boxes",
+)
+FORMATS = (  # ingest.FORMATS
+    "label-studio",
+    "prodigy",
+    "toloka",
+    "sagemaker",
+    "crowd-csv",
+    "coco",
+    "label-studio-boxes",
+    "sagemaker-boxes",
+    "cvat",
+    "auto",
+)
+EXPORT_TABLES = (  # export.EXPORTS
+    "annotator-summary",
+    "confusion",
+    "pairwise-kappa",
+    "agreement",
+    "audit",
+    "drift-alerts",
+    "onboarding",
+    "timeline",
+    "review-queue",
+    "stale-policy",
+    "skill",
+    "headlines",
+    "model-summary",
+    "model-confusion",
+    "model-calibration",
+    "model-timeline",
+    "model-disagreements",
+    "model-vs-annotators",
+    "label-needs",
+    "model-fixes",
+    "behaviour",
+    "behavior",
+    "time-on-task",
+    "gold-budget",
+    "gold-exposure",
+    "box-summary",
+    "box-errors",
+    "box-confusion",
+    "box-agreement",
+    "consensus-boxes",
+)
+ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
+STOP_GRACE_S = 3.0  # how long a stopped dashboard's server may take before it is killed
 
 
 def _import(args: argparse.Namespace) -> int:
     from qualitylib.ingest import import_exports, import_files
 
     progress = sys.stderr.isatty()
-    if args.kind is not None:
-        if args.gold or args.control or args.at or not args.files:
-            print(
-                "error: --kind needs FILE...; --gold, --control and --at go with --format",
-                file=sys.stderr,
-            )
-            return 2
-        summary = import_files(args.db, args.kind, args.files, progress=progress)
-    else:
-        summary = import_exports(
-            args.db,
-            args.format,
-            args.files,
-            gold=args.gold,
-            control=args.control,
-            at=args.at,
-            progress=progress,
-            annotator=args.annotator,
-            reference=args.reference,
-            jobs=args.jobs,
-            keep_ids=args.keep_ids,
+    if args.kind is not None and (args.gold or args.control or args.at or not args.files):
+        print(
+            "error: --kind needs FILE...; --gold, --control and --at go with --format",
+            file=sys.stderr,
         )
+        return 2
+    db = Path(args.db)
+    created = not db.exists()
+    try:
+        if args.kind is not None:
+            summary = import_files(db, args.kind, args.files, progress=progress)
+        else:
+            summary = import_exports(
+                db,
+                args.format,
+                args.files,
+                gold=args.gold,
+                control=args.control,
+                at=args.at,
+                progress=progress,
+                annotator=args.annotator,
+                reference=args.reference,
+                jobs=args.jobs,
+                keep_ids=args.keep_ids,
+            )
+    except BaseException:  # also Ctrl-C: a failed first import leaves no empty store behind
+        if created:
+            _remove_store(db)
+        raise
     print(summary)
     return 0
+
+
+def _remove_store(db: Path) -> None:
+    """Delete a store file with its write-ahead log and DuckDB's spill folder."""
+    for path in (db, Path(f"{db}.wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(f"{db}.tmp", ignore_errors=True)
 
 
 def _timestamp(text: str) -> datetime:
@@ -82,6 +166,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from qualitylib.export import CANONICAL, EXPORTS, write_canonical, write_table
     from qualitylib.metrics.filters import Filters
+    from qualitylib.metrics.known import check_filters
     from qualitylib.store import connect
 
     filters = Filters(
@@ -89,6 +174,7 @@ def _export(args: argparse.Namespace) -> int:
         until=args.until,
         teams=tuple(args.team),
         policy_versions=tuple(args.policy_version),
+        annotators=tuple(args.annotator),
     )
     if args.table in CANONICAL:  # the stored rows themselves, streamed as they are
         with connect(args.db, read_only=True) as con:
@@ -159,6 +245,7 @@ def _export(args: argparse.Namespace) -> int:
             options["min_workers"] = args.min_workers
         exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
+        check_filters(con, filters)
         frame = exporter(con, filters)
     write_table(frame, args.out, args.format)
     if args.table == "label-needs":
@@ -271,20 +358,24 @@ def _date(text: str) -> date:
 def _report(args: argparse.Namespace) -> int:
     from datetime import UTC
 
+    from qualitylib.metrics.known import require_known
+    from qualitylib.pseudonyms import DEFAULT_KEY
     from qualitylib.reports import build_weekly_report, write_report
-    from qualitylib.reports.weekly import last_complete_week, parse_week
+    from qualitylib.reports.weekly import parse_week, project_name
     from qualitylib.store import connect
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    week = args.week or last_complete_week(now.date())
-    try:
-        parse_week(week)
-    except ValueError as error:
-        print(f"error: --week: {error}", file=sys.stderr)
-        return 2
+    if args.week is not None:
+        try:
+            parse_week(args.week)
+        except ValueError as error:
+            print(f"error: --week: {error}", file=sys.stderr)
+            return 2
     with connect(args.db, read_only=True) as con:
+        require_known(con, "team", [args.team] if args.team else [])
+        week = args.week or _default_week(con, now.date(), args.team)
         report = build_weekly_report(
-            con, week, team=args.team, project=args.project or Path(args.db).stem
+            con, week, team=args.team, project=args.project or project_name(args.db)
         )
     if args.pseudonymize:
         report = report.pseudonymize(os.environ.get(PSEUDONYM_KEY_ENV, DEFAULT_KEY))
@@ -293,6 +384,29 @@ def _report(args: argparse.Namespace) -> int:
         print(f"no labels in {report.week}: wrote an empty report", file=sys.stderr)
     print(f"wrote {pdf} and {folder}{os.sep}")
     return 0
+
+
+def _default_week(con: duckdb.DuckDBPyConnection, today: date, team: str | None) -> str:
+    """The last complete week with labels, said on stderr, with a warning when it is old."""
+    from qualitylib.metrics.catalog import last_week_with_labels
+    from qualitylib.metrics.filters import Filters
+    from qualitylib.metrics.periods import last_complete_week, parse_week
+
+    week = last_week_with_labels(con, Filters(teams=(team,)) if team else None, today)
+    scope = f" of team {team}" if team else ""
+    if week is None:
+        raise QualitylibError(
+            f"no labels{scope} before this week: nothing to report (import labels, or --week)"
+        )
+    print(f"reporting {week}, the last complete week with labels{scope}", file=sys.stderr)
+    last = last_complete_week(today)
+    if parse_week(week) < parse_week(last):
+        print(
+            f"warning: no labels{scope} since {week}, although last week was {last}: "
+            "has the label feed stopped?",
+            file=sys.stderr,
+        )
+    return week
 
 
 def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
@@ -371,7 +485,40 @@ def _dashboard(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         command += ["--server.address", "127.0.0.1"]
-    return subprocess.call(command, env=env)
+    return _serve(command, env)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived while the dashboard's server ran."""
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server as a child that stops with us (Ctrl-C, or SIGTERM to our PID).
+
+    The server gets :data:`STOP_GRACE_S` to finish (it waits for a running script, such as the
+    start-up warm-up, to end), then is killed: it only reads the store.
+    """
+    server = subprocess.Popen(command, env=env)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches the server too; a SIGINT to our PID alone not
+        return 128 + signal.SIGINT
+    except _Stopped:
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def _user_add(args: argparse.Namespace) -> int:
@@ -405,17 +552,20 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    """A command given without its subcommand: list what there is, on stderr, exit 2."""
+    parser.print_help(sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command's help is one line."""
-    from qualitylib.access import ROLES
-    from qualitylib.export import EXPORTS
-    from qualitylib.ingest import FORMATS, KINDS
-
     parser = argparse.ArgumentParser(
         prog="qualitylib",
         description="Annotator quality and agreement analytics on a DuckDB label store.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(handler=partial(_usage, parser))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     imp = commands.add_parser(
         "import",
@@ -466,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="box formats: keep the tool's image ids (default: the image file's base name)",
     )
-    imp.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    imp.add_argument("files", nargs="*", type=Path, metavar="FILE", help="the files to import")
     imp.set_defaults(handler=_import)
 
     dem = commands.add_parser("demo", help="generate the seeded demo team into a new store")
@@ -488,16 +638,28 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--db", required=True, help="the DuckDB store")
     exp.add_argument(
         "table",
-        choices=[*EXPORTS, *KINDS],  # a kind: its stored rows (qualitylib.export.CANONICAL)
+        choices=[*EXPORT_TABLES, *KINDS],  # a kind: its stored rows (qualitylib.export.CANONICAL)
         help="which table (annotations|reference|labels|items|annotators: the rows as stored)",
     )
-    exp.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    exp.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="csv (default; to stdout without --out) or parquet (needs --out)",
+    )
     exp.add_argument("--out", type=Path, help="output file (CSV goes to stdout without it)")
     exp.add_argument("--since", type=_date, help="first day included (YYYY-MM-DD)")
     exp.add_argument("--until", type=_date, help="last day included (YYYY-MM-DD)")
     exp.add_argument("--team", action="append", default=[], help="only this team (repeatable)")
     exp.add_argument(
         "--policy-version", action="append", default=[], help="only labels under this version"
+    )
+    exp.add_argument(
+        "--annotator",
+        action="append",
+        default=[],
+        metavar="ANNOTATOR_ID",
+        help="only this annotator's labels (repeatable)",
     )
     exp.add_argument("--tpr-min", type=float, help="onboarding: objective TPR (default 0.85)")
     exp.add_argument("--fpr-max", type=float, help="onboarding: objective FPR (default 0.05)")
@@ -598,7 +760,12 @@ def build_parser() -> argparse.ArgumentParser:
         "cubes",
         help="compute a store from a Parquet lake on DuckDB or Spark (one folder per table)",
     )
-    cub.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    cub.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb (default, embedded) or spark (pip install -e '.[spark]')",
+    )
     cub.add_argument(
         "--source", required=True, help="folder (or, with Spark, URL) holding annotations/ etc."
     )
@@ -612,7 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--db", required=True, help="the DuckDB store")
     rep.add_argument(
-        "--week", help="ISO week, e.g. 2026-W47 (default: the last complete week before today)"
+        "--week",
+        help="ISO week, e.g. 2026-W47 (default: the last complete week with labels, named on "
+        "stderr, with a warning when it is older than last week)",
     )
     rep.add_argument("--team", help="only this team (default: everyone)")
     rep.add_argument(
@@ -631,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument(
         "--demo", action="store_true", help="generate the demo team first if --db is missing"
     )
-    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     dash.add_argument("--headless", action="store_true", help="do not open a browser")
     dash.add_argument(
         "--users",
@@ -642,13 +811,16 @@ def build_parser() -> argparse.ArgumentParser:
     dash.set_defaults(handler=_dashboard)
 
     usr = commands.add_parser("user", help="manage dashboard accounts (local sign-in and roles)")
-    user_commands = usr.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    usr.set_defaults(handler=partial(_usage, usr))
+    user_commands = usr.add_subparsers(dest="user_command", metavar="ACTION")
     add = user_commands.add_parser("add", help="add or replace an account; asks for a password")
     add.add_argument("--users", type=Path, required=True, help="the accounts file (TOML)")
     add.add_argument(
         "--username", required=True, help="sign-in name (the email for identity-provider users)"
     )
-    add.add_argument("--role", required=True, choices=list(ROLES))
+    add.add_argument(
+        "--role", required=True, choices=list(ROLES), help="what the account may see and do"
+    )
     add.add_argument("--annotator-id", help="annotator: their annotator id in the store")
     add.add_argument(
         "--trainee",
@@ -675,7 +847,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a reader that went away (`| head`) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The Python docs' recipe (signal module, "Note on SIGPIPE"): send the rest of the
+        # output to devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except QualitylibError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -175,7 +175,9 @@ def test_dashboard_serves_this_computer_only_without_sign_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_db: Path
 ) -> None:
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr("subprocess.call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(
+        "qualitylib.cli._serve", lambda command, env: calls.append((command, env)) or 0
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(access.USERS_ENV, raising=False)
     assert main(["dashboard", "--db", str(demo_db)]) == 0

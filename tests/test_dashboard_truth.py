@@ -261,7 +261,7 @@ def test_dashboard_command_has_the_new_server_run_the_app_once(
             self.run()
 
     monkeypatch.setattr(threading, "Thread", Now)
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: commands.append(command) or 0)
+    monkeypatch.setattr(cli, "_serve", lambda command, env: commands.append(command) or 0)
     monkeypatch.setattr(cli, "_warm_dashboard", warmed.append)
     assert cli.main(["dashboard", "--db", str(db), "--headless", "--port", "8999"]) == 0
     command = commands[0]

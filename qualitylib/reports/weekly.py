@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.errors import QualitylibError
 from qualitylib.metrics import catalog
-from qualitylib.metrics.catalog import policy_versions, teams
+from qualitylib.metrics.catalog import policy_versions
 from qualitylib.metrics.drift import DriftRule, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.headlines import headlines
+from qualitylib.metrics.known import require_known
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.metrics.periods import iso_week, last_complete_week, parse_week, week_filters
 from qualitylib.metrics.policy import stale_policy
@@ -40,6 +41,7 @@ __all__ = [
     "iso_week",
     "last_complete_week",
     "parse_week",
+    "project_name",
 ]
 
 HISTORY_WEEKS = 4  # the weeks before the report's week that "change" is measured against
@@ -51,6 +53,11 @@ PAIR_COLUMNS = [
     "annotator_a", "annotator_b", "n_items", "kappa", "kappa_ci_low", "kappa_ci_high",
     "kappa_n", "percent_agreement", "prevalence_paradox", "reason",
 ]  # fmt: skip
+
+
+def project_name(db_path: str | Path) -> str:
+    """The project a store's reports are titled with: its file name without the suffix."""
+    return Path(db_path).stem
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, object]:
@@ -268,11 +275,7 @@ def build_weekly_report(
     """
     monday = parse_week(week)
     sunday = monday + timedelta(days=6)
-    if team is not None:
-        known_teams = teams(con)
-        if team not in known_teams:
-            known = ", ".join(known_teams) or "none"
-            raise QualitylibError(f"no team named {team!r} in this store (teams: {known})")
+    require_known(con, "team", [team] if team is not None else [])
     base = Filters(teams=(team,) if team else ())
     this_week = week_filters(base, monday)
     upto = replace(base, until=sunday)
