@@ -160,7 +160,7 @@ def test_dashboard_passes_the_project_secrets_and_says_where_it_looked(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv(access.USERS_ENV, raising=False)
     commands: list[list[str]] = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: commands.append(command) or 0)
+    monkeypatch.setattr(cli, "_serve", lambda command, env: commands.append(command) or 0)
 
     assert cli.main(["dashboard", "--db", str(db), "--headless"]) == 0
     err = capsys.readouterr().err
