@@ -83,6 +83,13 @@ def review_queue_export(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.
     return with_votes_text(review_queue(con, filters))
 
 
+def model_disagreements_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None
+) -> pd.DataFrame:
+    """``model_disagreements`` with who said what as text, as the review-queue export."""
+    return with_votes_text(model_disagreements(con, filters))
+
+
 def with_votes_text(queue: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """A review queue whose ``votes`` column is written as ``labels`` text (CSV cells hold text,
     not lists), people shown by ``names`` (ids when absent)."""
@@ -108,7 +115,7 @@ EXPORTS: dict[str, Exporter] = {
     "model-confusion": model_confusion,
     "model-calibration": calibration_table,
     "model-timeline": model_timeline,
-    "model-disagreements": model_disagreements,
+    "model-disagreements": model_disagreements_export,
     "model-vs-annotators": alt_test,
     "label-needs": label_needs,
     "model-fixes": fix_rates,

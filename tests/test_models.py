@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
+from qualitylib.display import votes_text
 from qualitylib.ingest import import_files
 from qualitylib.metrics.models import (
     calibration_table,
@@ -197,8 +198,8 @@ def test_disagreement_queue_ordered_by_the_models_confidence(store: Path) -> Non
     assert len(queue) == 5 and np.isnan(queue["score"].iloc[4])  # unscored last
     first = queue.iloc[0]
     assert (first["majority_label"], first["n_people"], first["n_flagged"]) == ("safe", 3, 0)
-    assert first["labels"] == "safe: ann, bob, cat"
-    assert queue.iloc[2]["labels"] == "nudity: ann, bob; safe: cat"
+    assert votes_text(first["votes"]) == "safe: ann, bob, cat"
+    assert votes_text(queue.iloc[2]["votes"]) == "nudity: ann, bob; safe: cat"
     assert pd.isna(first["reference_label"]) and queue.iloc[2]["reference_label"] == "safe"
     assert top["item_id"].tolist() == ["i7", "i4"]
 

@@ -5,6 +5,7 @@ disagree (the positives people may have missed)."""
 import streamlit as st
 
 from dashboard import common, model_data
+from qualitylib.display import votes_text
 
 store = common.store()
 filters = common.filters()
@@ -132,18 +133,13 @@ if queue.empty:
     st.success("The models and the people agree under these filters.")
     st.stop()
 names = common.display_names(
-    [
-        name
-        for cell in queue["labels"]
-        for group in cell.split("; ")
-        for name in group.partition(": ")[2].split(", ")
-    ]
+    [who for votes in queue["votes"] for vote in votes for who in vote["annotators"]]
 )
 hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
 st.dataframe(
     queue.assign(
         image=[common.thumbnail(u, hide) for u in queue["uri"]],
-        labels=[common.voters(v, names) for v in queue["labels"]],
+        labels=[votes_text(v, names) for v in queue["votes"]],
     ),
     hide_index=True,
     column_order=[

@@ -433,8 +433,9 @@ def model_disagreements(
     hence of its side; unscored last), then item id.
 
     Columns: ``item_id, uri, model_id, model_version, direction, model_label, score,
-    majority_label, n_people, n_flagged, labels`` (who said what, as in the review queue:
-    ``"safe: ann, bob; nudity: cat"``), ``reference_label`` (the decision in force now, if any).
+    majority_label, n_people, n_flagged, votes`` (who said what, structured as the review
+    queue's: :func:`qualitylib.display.votes_text` writes it), ``reference_label`` (the
+    decision in force now, if any).
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
@@ -446,7 +447,7 @@ def model_disagreements(
     params = model_params | people_params | {"positive": positive}
     if limit is not None:
         params["limit"] = limit
-    return con.execute(
+    queue = con.execute(
         f"""WITH v AS (SELECT * FROM {people} AS v), per_label AS (
                 SELECT item_key, label_key, count(*) AS n FROM v GROUP BY ALL
             ), per_item AS (
@@ -467,13 +468,15 @@ def model_disagreements(
                 ORDER BY s.score DESC NULLS LAST, it.item_id, s.model_key {limit_sql}
             ), named AS (
                 SELECT v.item_key, v.label_key, count(*) AS n,
-                       string_agg(a.annotator_id, ', ' ORDER BY a.annotator_id) AS names
+                       list(a.annotator_id ORDER BY a.annotator_id) AS annotators,
+                       list(false) AS unsure  -- current answers carry no unsure flag
                 FROM v SEMI JOIN queue USING (item_key)
                 JOIN annotators a USING (annotator_key) GROUP BY ALL
             ), who AS (
                 SELECT w.item_key,
-                       string_agg(l.label || ': ' || w.names, '; ' ORDER BY w.n DESC, l.label)
-                           AS labels
+                       list(struct_pack(label := l.label, annotators := w.annotators,
+                                        unsure := w.unsure)
+                            ORDER BY w.n DESC, l.label) AS votes
                 FROM named w JOIN labels l USING (label_key) GROUP BY w.item_key
             ), decided AS (
                 SELECT item_key, arg_max(label_key, decided_at) AS ref_key FROM reference
@@ -483,7 +486,7 @@ def model_disagreements(
                    CASE WHEN q.model_flags THEN 'model_flagged' ELSE 'model_negative' END
                        AS direction,
                    ml.label AS model_label, q.score, pl.label AS majority_label, q.n_people,
-                   q.n_flagged, w.labels, rl.label AS reference_label
+                   q.n_flagged, w.votes, rl.label AS reference_label
             FROM queue q JOIN models md USING (model_key) JOIN who w USING (item_key)
             JOIN labels ml ON ml.label_key = q.label_key
             JOIN labels pl ON pl.label_key = q.majority_key
@@ -491,3 +494,5 @@ def model_disagreements(
             ORDER BY q.score DESC NULLS LAST, q.item_id, md.model_id, md.model_version""",
         params,
     ).df()
+    queue["votes"] = [list(votes) for votes in queue["votes"]]
+    return queue
