@@ -115,14 +115,13 @@ def scan_lines(path: Path, limit: int = MAX_LINE) -> LineScan:
                 long_start = start  # read on to its end, to give its size
             if not (crlf and bare_lf):
                 joined = previous_cr and first == 0  # a "\r\n" split by the block boundary
+                crlf = crlf or joined
                 if b"\r" in chunk:
-                    # Single-byte counts run at memory speed ("\r\n" counts cost twice as
-                    # much): more "\n" than "\r" means a bare "\n". A miss (a stray "\r" in
-                    # text balancing a bare "\n") is no silent error: DuckDB's strict parser
-                    # then stops.
-                    n_cr = chunk.count(b"\r")
-                    crlf = crlf or n_cr > 0
-                    bare_lf = bare_lf or chunk.count(b"\n") - joined > n_cr
+                    # "\r\n" counted as such: a lone "\r" inside a quoted field must not
+                    # pass for a line end (it once balanced a bare "\n" and hid the mix).
+                    n_crlf = chunk.count(b"\r\n") + joined
+                    crlf = crlf or n_crlf > 0
+                    bare_lf = bare_lf or chunk.count(b"\n") > n_crlf
                 elif first >= 0 and (not joined or chunk.find(b"\n", 1) >= 0):
                     bare_lf = True
                 previous_cr = chunk.endswith(b"\r")
