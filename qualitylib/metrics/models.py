@@ -35,6 +35,7 @@ from qualitylib.metrics.filters import Filters
 # as is: a model version is grouped exactly like an annotator.
 from qualitylib.metrics.periods import Period, check_period
 from qualitylib.metrics.reference import rate_columns, rates_from_counts, summary_from_counts
+from qualitylib.metrics.review import votes_ctes
 from qualitylib.metrics.team_agreement import kappa_table, pairwise_kappa
 from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
 
@@ -466,19 +467,10 @@ def model_disagreements(
             ), queue AS (
                 SELECT s.*, it.item_id, it.uri FROM sides s JOIN items it USING (item_key)
                 ORDER BY s.score DESC NULLS LAST, it.item_id, s.model_key {limit_sql}
-            ), named AS (
-                SELECT v.item_key, v.label_key, count(*) AS n,
-                       list(a.annotator_id ORDER BY a.annotator_id) AS annotators,
-                       list(false) AS unsure  -- current answers carry no unsure flag
+            ), answers AS (  -- current answers carry no unsure flag
+                SELECT item_key, label_key, annotator_key, false AS unsure
                 FROM v SEMI JOIN queue USING (item_key)
-                JOIN annotators a USING (annotator_key) GROUP BY ALL
-            ), who AS (
-                SELECT w.item_key,
-                       list(struct_pack(label := l.label, annotators := w.annotators,
-                                        unsure := w.unsure)
-                            ORDER BY w.n DESC, l.label) AS votes
-                FROM named w JOIN labels l USING (label_key) GROUP BY w.item_key
-            ), decided AS (
+            ), {votes_ctes("answers")}, decided AS (
                 SELECT item_key, arg_max(label_key, decided_at) AS ref_key FROM reference
                 WHERE item_key IN (SELECT item_key FROM queue) GROUP BY item_key
             )
@@ -487,7 +479,7 @@ def model_disagreements(
                        AS direction,
                    ml.label AS model_label, q.score, pl.label AS majority_label, q.n_people,
                    q.n_flagged, w.votes, rl.label AS reference_label
-            FROM queue q JOIN models md USING (model_key) JOIN who w USING (item_key)
+            FROM queue q JOIN models md USING (model_key) JOIN votes w USING (item_key)
             JOIN labels ml ON ml.label_key = q.label_key
             JOIN labels pl ON pl.label_key = q.majority_key
             LEFT JOIN decided d USING (item_key) LEFT JOIN labels rl ON rl.label_key = d.ref_key

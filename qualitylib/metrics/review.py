@@ -70,6 +70,24 @@ def review_queue_size(con: duckdb.DuckDBPyConnection, filters: Filters | None = 
     )
 
 
+def votes_ctes(answers: str) -> str:
+    """CTEs ``who`` and ``votes``: who said what on each item of ``answers`` (a relation of
+    ``item_key, label_key, annotator_key, unsure``), one ``{label, annotators, unsure}`` entry
+    per label, most given first (``display.votes_text`` writes it). Shared by every queue."""
+    return f"""who AS (
+                SELECT v.item_key, v.label_key, count(*) AS n,
+                       list(a.annotator_id ORDER BY a.annotator_id, v.unsure) AS annotators,
+                       list(v.unsure ORDER BY a.annotator_id, v.unsure) AS unsure
+                FROM {answers} AS v JOIN annotators a USING (annotator_key) GROUP BY ALL
+            ), votes AS (
+                SELECT w.item_key,
+                       list(struct_pack(label := l.label, annotators := w.annotators,
+                                        unsure := w.unsure)
+                            ORDER BY w.n DESC, l.label) AS votes
+                FROM who w JOIN labels l USING (label_key) GROUP BY w.item_key
+            )"""
+
+
 def review_queue(
     con: duckdb.DuckDBPyConnection, filters: Filters | None = None, limit: int | None = None
 ) -> pd.DataFrame:
@@ -107,18 +125,7 @@ def review_queue(
             ), v AS (
                 SELECT f.item_key, f.label_key, f.unsure, f.annotator_key
                 FROM {source} AS f SEMI JOIN queue USING (item_key)
-            ), who AS (
-                SELECT v.item_key, v.label_key, count(*) AS n,
-                       list(a.annotator_id ORDER BY a.annotator_id, v.unsure) AS annotators,
-                       list(v.unsure ORDER BY a.annotator_id, v.unsure) AS unsure
-                FROM v JOIN annotators a USING (annotator_key) GROUP BY ALL
-            ), votes AS (
-                SELECT w.item_key,
-                       list(struct_pack(label := l.label, annotators := w.annotators,
-                                        unsure := w.unsure)
-                            ORDER BY w.n DESC, l.label) AS votes
-                FROM who w JOIN labels l USING (label_key) GROUP BY w.item_key
-            ), people AS (
+            ), {votes_ctes("v")}, people AS (
                 SELECT item_key, count(DISTINCT annotator_key) AS n_annotators
                 FROM v GROUP BY item_key
             )
