@@ -151,9 +151,25 @@ def _found(texts: dict[str, str], people: list[str]) -> list[str]:
     return [f"{where}: {m[0]}" for where, text in texts.items() for m in pattern.finditer(text)]
 
 
-def _settle(page: object) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+def _settle(page: object, timeout: float = 60) -> None:
+    """Wait until the app is idle: no running indicator and the page's text unchanged for 0.5 s.
+
+    The running indicator alone is not enough on a loaded machine: it can be gone before the
+    rerun has started, and a test would then read a half-drawn page.
+    """
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+        current = page.evaluate(
+            "[document.body.innerText, [...document.querySelectorAll('input')]"
+            ".map(e => e.value).join('|')].join('#')"
+        )
+        if current == previous:
+            return
+        previous = current
+        page.wait_for_timeout(500)
+    raise TimeoutError(f"the page did not settle within {timeout:.0f} s")
 
 
 def _downloads(page: object, where: str, folder: Path) -> dict[str, str]:
@@ -196,6 +212,11 @@ def test_pseudonyms_switch_leaves_no_real_name_or_id_anywhere(
     try:
         page.goto(f"{server_url}/annotator?annotator=a09")
         page.get_by_role("heading", name="Annotator", exact=True).first.wait_for(timeout=60_000)
+        page.wait_for_function(  # the picker is drawn after the heading
+            "name => [...document.querySelectorAll('input')].some(e => e.value === name)",
+            arg="Ivan Novak",
+            timeout=60_000,
+        )
         _settle(page)
         values = page.eval_on_selector_all("input", "els => els.map(e => e.value)")
         assert "Ivan Novak" in values  # the link opened Ivan (the picker is an input)
