@@ -34,7 +34,7 @@ EXPECTED = {
 def _run(team: tuple[demo_behaviour.Persona, ...], seed: int) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "b.duckdb"
-        demo_behaviour.build(db, team, seed)
+        demo_behaviour.build(db, team, seed, trainees=())
         with connect(db, read_only=True) as con:
             table = behaviour(con)
     table["seed"] = seed

@@ -16,6 +16,7 @@ import pandas as pd
 __all__ = [
     "COEFFICIENTS",
     "COEFFICIENT_DIGITS",
+    "FLAG_TEXT",
     "NOT_ENOUGH",
     "STATUS",
     "alerted_labels",
@@ -41,6 +42,14 @@ COEFFICIENTS = {
     "krippendorff_alpha_ordinal": "Krippendorff's alpha (ordinal)",
     "gwet_ac2_quadratic": "Gwet's AC2 (quadratic)",
     "krippendorff_alpha_interval": "Krippendorff's alpha (interval)",
+}
+# Behaviour flags (qualitylib.metrics.behaviour.FLAGS) as the page and the report name them.
+FLAG_TEXT = {
+    "too_fast": "Too fast",
+    "straight_lining": "Straight-lining",
+    "label_mix": "Odd label mix",
+    "spammer": "Spammer (MACE)",
+    "inconsistent": "Inconsistent",
 }
 STATUS = {
     "in_training": "in training",

@@ -76,6 +76,17 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def behaviour_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The behaviour personas and trainees (``qualitylib demo --behaviour``, seed 0), built
+    once per test session; read only."""
+    from qualitylib import demo_behaviour
+
+    path = tmp_path_factory.mktemp("behaviour") / "behaviour.duckdb"
+    demo_behaviour.build(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
 def personas_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded demo team at 200,000 labels (seed 0), built once per test session; read only.
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qualitylib import demo_behaviour
 from qualitylib.metrics.behaviour import behaviour, flag_evidence
 from qualitylib.store import connect
 
@@ -15,10 +14,8 @@ APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 @pytest.fixture(scope="module")
-def behaviour_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("behaviour-page") / "behaviour.duckdb"
-    demo_behaviour.build(path, seed=0)
-    return path
+def behaviour_store(behaviour_db: Path) -> Path:
+    return behaviour_db
 
 
 def _open(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:

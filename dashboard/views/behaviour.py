@@ -8,16 +8,9 @@ import streamlit as st
 
 from dashboard import common, people_data
 from qualitylib.behaviour_charts import median_time_weekly, speed_accuracy
+from qualitylib.display import FLAG_TEXT
 from qualitylib.metrics.behaviour import FLAGS
 from qualitylib.metrics.gold import GoldPlan
-
-FLAG_TEXT = {
-    "too_fast": "Too fast",
-    "straight_lining": "Straight-lining",
-    "label_mix": "Odd label mix",
-    "spammer": "Spammer (MACE)",
-    "inconsistent": "Inconsistent",
-}
 
 store = common.store()
 filters = common.filters()

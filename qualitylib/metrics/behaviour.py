@@ -226,6 +226,13 @@ def label_mix(
         rows.append((people[a], observed, p, int(own.sum())))
     return pd.DataFrame(
         rows, columns=["annotator_key", "label_mix_divergence", "label_mix_p", "n_mix_labels"]
+    ).astype(
+        {
+            "annotator_key": np.int64,
+            "label_mix_divergence": float,
+            "label_mix_p": float,
+            "n_mix_labels": np.int64,
+        }
     )
 
 
@@ -305,10 +312,16 @@ def self_consistency(
             SELECT annotator_key, first_label, last_label, count(*) AS n FROM again GROUP BY ALL""",
         params,
     ).df()
-    if pairs.empty:
+    if pairs.empty:  # typed, so a merge keeps the columns numeric
         return pd.DataFrame(
-            columns=["annotator_key", "self_kappa", "self_kappa_ci_low", "self_kappa_ci_high"]
-            + ["n_repeats"]
+            {
+                "annotator_key": np.array([], dtype=np.int64),
+                **{
+                    c: np.array([])
+                    for c in ("self_kappa", "self_kappa_ci_low", "self_kappa_ci_high")
+                },
+                "n_repeats": np.array([], dtype=np.int64),
+            }
         )
     people = np.sort(pairs["annotator_key"].unique())
     labels = np.unique(np.r_[pairs["first_label"], pairs["last_label"]])

@@ -85,6 +85,15 @@ def _thresholds_sql(rule: SpeedRule) -> str:
         )"""
 
 
+def _fast_sql(alias: str) -> str:
+    """True when the answer ``alias`` is timed and too fast for its label; an untimed answer
+    (NULL) is never fast (``greatest`` skips NULLs, so it is tested first)."""
+    return (
+        f"coalesce({alias}.duration_s IS NOT NULL "
+        f"AND ln(greatest({alias}.duration_s, $floor)) < t.fast_below, false)"
+    )
+
+
 def time_on_task(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
@@ -117,7 +126,7 @@ def time_on_task(
         {_thresholds_sql(rule)},
         ranked AS (
             SELECT x.annotator_key, x.grp, x.duration_s,
-                   ln(greatest(x.duration_s, $floor)) < t.fast_below AS fast,
+                   {_fast_sql("x")} AS fast,
                    row_number() OVER w AS rk,
                    count(x.duration_s) OVER (PARTITION BY x.annotator_key, x.grp) AS n_t
             FROM x LEFT JOIN t USING (label_key)
@@ -133,7 +142,7 @@ def time_on_task(
         ), s AS (
             SELECT s.annotator_key, {group} AS grp,
                    s.label_key = s.ref_label_key AS correct,
-                   coalesce(ln(greatest(s.duration_s, $floor)) < t.fast_below, false) AS fast
+                   {_fast_sql("s")} AS fast
             FROM {s_sql} s LEFT JOIN t USING (label_key)
         ), acc AS (
             SELECT annotator_key, grp, count(*) AS n_reference,

@@ -251,6 +251,92 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
             "score": "vote_entropy + unsure_share",
         },
     ),
+    "behaviour.csv": (
+        "behaviour",
+        "one row per annotator active in the week: the evidence of each behaviour flag on the "
+        "week's labels (qualitylib.metrics.behaviour, default rule; see the README for each "
+        "flag's rule and its false-alarm rate)",
+        {
+            "annotator_id": _ID,
+            "n_labels": "labels made in the week",
+            "n_timed": "of which with a time on task (duration_s)",
+            "median_duration_s": "median seconds per item (exact order-statistic 95 % interval; "
+            "empty below 6 timed answers)",
+            "n_too_fast": "timed answers too fast for their label: log-duration more than k "
+            "robust SDs (median/MAD) below the team's log-median for that label",
+            "share_too_fast": "n_too_fast / n_timed",
+            "too_fast_accuracy": "share of the too-fast answers on reference items equal to the "
+            "committee's decision",
+            "accuracy": "share of all the week's answers on reference items equal to the "
+            "committee's decision",
+            "longest_same_run": "longest run of one answer in time order",
+            "run_p": "chance of a run that long under the person's own label mix (Poisson "
+            "approximation); straight_lining below 0.001",
+            "run_label": "the answer repeated in the longest run",
+            "label_mix_divergence": "Jensen-Shannon divergence (bits) of the person's label mix "
+            "from the team's on the same batches",
+            "label_mix_p": "permutation p-value of the divergence (999 permutations)",
+            "n_mix_labels": "labels in batches other people labelled too",
+            "spam_probability": "1 - MACE competence (Hovy et al. 2013), on items with two or "
+            "more annotators",
+            "n_mace_labels": "answers MACE was fitted on",
+            "self_kappa": "Cohen's kappa of first against latest answer on items seen twice",
+            "n_repeats": "items answered twice or more",
+            "too_fast_p": "one-sided binomial p-value of the too-fast answers' accuracy against "
+            "the median person's accuracy",
+            "flags": "raised flags joined by ';' (too_fast, straight_lining, label_mix, spammer, "
+            "inconsistent); empty: none",
+        },
+    ),
+    "behaviour_flags.csv": (
+        "flags",
+        "one row per behaviour flag an active annotator raised on the week's labels",
+        {
+            "annotator_id": _ID,
+            "flag": "too_fast, straight_lining, label_mix, spammer or inconsistent",
+            "evidence": "the numbers behind the flag, in one sentence (as in the PDF)",
+        },
+    ),
+    "sequential_onboarding.csv": (
+        "sequential",
+        "one row per trainee (labels in the training phase) whose sequential test decided in "
+        "the week: Wald's SPRT on TPR and FPR over their reference labels up to the week's end "
+        "(qualitylib.metrics.sprt, alpha = beta = 0.05 by default)",
+        {
+            "annotator_id": _ID,
+            "decision": "aligned (both tests accept the objective) or not_aligned (either "
+            "accepts the rate a margin worse)",
+            "n_to_decision": "reference labels it took to decide",
+            "decided_at": "time of the deciding label (UTC)",
+            "llr_tpr": "log-likelihood ratio of the TPR test when it stopped (or now)",
+            "llr_fpr": "log-likelihood ratio of the FPR test when it stopped (or now)",
+            "n_reference_labels": "reference labels up to the week's end",
+            "expected_n": "Wald's expected number of reference labels to a decision at the "
+            "trainee's current rates",
+        },
+    ),
+    "gold_budget.csv": (
+        "gold",
+        "one row per annotator active in the week who has had production control labels: the "
+        "control labels they got this week against what the planner asks "
+        "(qualitylib.metrics.gold, interval width 0.2 and detection within 2 weeks by default)",
+        {
+            "annotator_id": _ID,
+            "controls_this_week": "production labels on control items in the week",
+            "positives_this_week": "of which on reference-flagged items",
+            "negatives_this_week": "of which on reference-safe items",
+            "needed_for_width": "control labels a week for weekly TPR and FPR intervals of the "
+            "planned width at the team's rates",
+            "needed_for_delay": "control labels a week for the drift CUSUM to alert within the "
+            "planned delay on the most demanding class",
+            "needed_per_week": "the larger of the two",
+            "drift_class": "the class that sets needed_for_delay",
+            "team_tpr": "the team's TPR on production control labels up to the week's end",
+            "team_fpr": "the team's FPR on production control labels up to the week's end",
+            "positive_share": "share of reference-flagged items among the control labels",
+            "shortfall": "needed_per_week minus controls_this_week (0 when enough)",
+        },
+    ),
 }
 
 

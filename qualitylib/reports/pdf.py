@@ -1,4 +1,5 @@
-"""The weekly report as a PDF: a one-page summary, one section per annotator, agreement, review.
+"""The weekly report as a PDF: a one-page summary, behaviour, one section per annotator,
+agreement, review.
 
 Renders a :class:`~qualitylib.reports.weekly.WeeklyReport` with reportlab's platypus; charts
 are the dashboard's Altair specs (:mod:`qualitylib.charts`) rendered to PNG by vl-convert, so
@@ -44,6 +45,7 @@ from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
 from qualitylib.display import (
     COEFFICIENTS,
+    FLAG_TEXT,
     STATUS,
     alerted_labels,
     number,
@@ -231,6 +233,12 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     def who(mask: pd.Series) -> str:
         return _names(report, status.loc[mask, "annotator_id"])
 
+    flagged = report.flags.groupby("annotator_id", sort=False)["flag"].agg(list)
+    flag_text = "; ".join(
+        f"{shown.get(a, a)}: {', '.join(_lower(FLAG_TEXT[f]) for f in flags)}"
+        for a, flags in flagged.items()
+    )
+
     agreement = (
         f"{percent(now['accuracy'])} (95 % CI "
         f"{interval(now['accuracy_ci_low'], now['accuracy_ci_high'])}, "
@@ -251,7 +259,10 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         ["In training", who(status["status"] == "in_training")],
         ["Became aligned this week", who(status["became_aligned"])],
         ["Regressed", who(status["status"] == "regressed")],
+        ["Decided by the sequential test", _decided(report) or "nobody this week"],
         ["Still applying an old policy", _names(report, stale["annotator_id"])],
+        ["Behaviour flags", flag_text or "nobody flagged"],
+        ["Control items", _shortfall(report)],
         [
             "Review queue",
             f"{report.review_queue_size:,} items annotators split on or were unsure about",
@@ -427,6 +438,113 @@ def _agreement(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     return flow + _pairs(report, styles)
 
 
+def _lower(text: str) -> str:
+    """A heading-case name inside a sentence: "Spammer (MACE)" -> "spammer (MACE)"."""
+    return text[:1].lower() + text[1:]
+
+
+def _decided(report: WeeklyReport) -> str:
+    """Trainees the sequential test decided this week, with the labels it took."""
+    shown = report.display_names()
+    return "; ".join(
+        f"{shown.get(row.annotator_id, row.annotator_id)} {row.decision.replace('_', ' ')} "
+        f"after {int(row.n_to_decision):,} reference labels"
+        for row in report.sequential.itertuples()
+    )
+
+
+def _shortfall(report: WeeklyReport) -> str:
+    """Who got fewer control labels this week than the planner asks."""
+    gold = report.gold
+    if gold.empty:
+        return "no control labels in production yet"
+    short = gold[gold["shortfall"] > 0]
+    needed = int(gold["needed_per_week"].max())
+    if short.empty:
+        return f"everyone got the {needed:,} control labels a week the plan asks"
+    return (
+        f"{len(short):,} of {len(gold):,} annotators got fewer than the {needed:,} a week the "
+        f"plan asks: {_names(report, short['annotator_id'])}"
+    )
+
+
+def _people_lines(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """Behaviour flags with their evidence, the trainees the sequential test decided, and the
+    control labels each annotator got against the plan."""
+    shown = report.display_names()
+    flow: list[Flowable] = [
+        _p("Behaviour, sequential onboarding and control items", styles.h1),
+        _p(
+            "Flags on this week's labels, each with its evidence: answers too fast for their "
+            "label (unless they are right), runs of one answer longer than the person's own mix "
+            "explains, a label mix unlike the team's on the same batches, MACE's spam "
+            "probability, disagreement with oneself on items seen twice.",
+            styles.small,
+        ),
+    ]
+    if report.flags.empty:
+        flow.append(_p(f"No flags among {len(report.behaviour):,} annotators.", styles.body))
+    else:
+        rows = [["Annotator", "Flag", "Evidence"]]
+        rows += [
+            [shown.get(r.annotator_id, r.annotator_id), FLAG_TEXT[r.flag], r.evidence]
+            for r in report.flags.itertuples()
+        ]
+        flow.append(_table(rows, [w * WIDTH for w in (0.25, 0.16, 0.59)], styles))
+    flow += [
+        _p("Trainees decided by the sequential test this week", styles.h2),
+        _p(
+            "Wald's sequential test on TPR and FPR over each trainee's reference labels: "
+            "released as soon as the evidence allows, flagged as soon as a rate is clearly "
+            "below the objective.",
+            styles.small,
+        ),
+    ]
+    if report.sequential.empty:
+        flow.append(_p("No trainee was decided this week.", styles.body))
+    else:
+        rows = [["Trainee", "Decision", "Reference labels", "Decided", "Expected labels"]]
+        rows += [
+            [
+                shown.get(r.annotator_id, r.annotator_id),
+                r.decision.replace("_", " "),
+                f"{int(r.n_to_decision):,}",
+                f"{r.decided_at:%a %d %b %H:%M}",
+                f"{r.expected_n:,.0f}" if pd.notna(r.expected_n) else "not enough data",
+            ]
+            for r in report.sequential.itertuples()
+        ]
+        flow.append(_table(rows, [w * WIDTH for w in (0.3, 0.16, 0.18, 0.18, 0.18)], styles))
+    flow += [
+        _p("Control items against the plan", styles.h2),
+        _p(_shortfall(report) + ".", styles.body),
+    ]
+    short = report.gold[report.gold["shortfall"] > 0]
+    if len(short):
+        rows = [["Annotator", "Control labels this week", "Needed a week", "Short by"]]
+        rows += [
+            [
+                shown.get(r.annotator_id, r.annotator_id),
+                f"{int(r.controls_this_week):,}",
+                f"{int(r.needed_per_week):,}",
+                f"{int(r.shortfall):,}",
+            ]
+            for r in short.itertuples()
+        ]
+        flow.append(_table(rows, [w * WIDTH for w in (0.4, 0.2, 0.2, 0.2)], styles))
+        first = short.iloc[0]
+        flow.append(
+            _p(
+                f"Needed: the larger of {int(first['needed_for_width']):,} (weekly TPR and FPR "
+                f"intervals of the planned width at the team's rates) and "
+                f"{int(first['needed_for_delay']):,} (a drift on {first['drift_class']} "
+                "alerted within the planned delay).",
+                styles.small,
+            )
+        )
+    return flow
+
+
 LOWEST_PAIRS = 5
 
 
@@ -525,6 +643,7 @@ def _story(report: WeeklyReport, generated_at: datetime, styles: _Styles) -> lis
     if report.empty:
         return story + _empty(report, styles)
     story += _summary(report, styles)
+    story += [PageBreak(), *_people_lines(report, styles)]
     story += [PageBreak(), _p("Annotators active this week", styles.h1)]
     story.append(
         _p(

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from qualitylib.metrics import catalog
+from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
 from qualitylib.metrics.catalog import policy_versions
 from qualitylib.metrics.drift import DriftRule, weekly_divergence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.gold import GoldPlan, gold_budget
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.known import require_known
 from qualitylib.metrics.onboarding import Objective
@@ -29,6 +31,7 @@ from qualitylib.metrics.periods import iso_week, last_complete_week, parse_week,
 from qualitylib.metrics.policy import stale_policy
 from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
 from qualitylib.metrics.review import review_queue
+from qualitylib.metrics.sprt import SPRT, sprt_onboarding
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import timeline
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonym_map, pseudonymize
@@ -53,6 +56,23 @@ PAIR_COLUMNS = [
     "annotator_a", "annotator_b", "n_items", "kappa", "kappa_ci_low", "kappa_ci_high",
     "kappa_n", "percent_agreement", "prevalence_paradox", "reason",
 ]  # fmt: skip
+SEQUENTIAL_COLUMNS = [
+    "annotator_id", "decision", "n_to_decision", "decided_at", "llr_tpr", "llr_fpr",
+    "n_reference_labels", "expected_n",
+]  # fmt: skip
+GOLD_COLUMNS = {  # gold_budget's column -> the report's (its "last week" is the report's week)
+    "annotator_id": "annotator_id",
+    "controls_last_week": "controls_this_week",
+    "positives_last_week": "positives_this_week",
+    "negatives_last_week": "negatives_this_week",
+    "needed_for_width": "needed_for_width",
+    "needed_for_delay": "needed_for_delay",
+    "needed_per_week": "needed_per_week",
+    "drift_class": "drift_class",
+    "team_tpr": "team_tpr",
+    "team_fpr": "team_fpr",
+    "positive_share": "positive_share",
+}
 
 
 def project_name(db_path: str | Path) -> str:
@@ -121,6 +141,10 @@ class WeeklyReport:
     agreement: pd.DataFrame = field(repr=False)
     pairs: pd.DataFrame = field(repr=False)  # Cohen's kappa of every pair sharing items
     review: pd.DataFrame = field(repr=False)  # the top REVIEW_TOP items of the queue
+    behaviour: pd.DataFrame = field(repr=False)  # the week's behaviour evidence per person
+    flags: pd.DataFrame = field(repr=False)  # one row per flag raised this week, its evidence
+    sequential: pd.DataFrame = field(repr=False)  # trainees the SPRT decided this week
+    gold: pd.DataFrame = field(repr=False)  # control labels this week against the planner's
 
     @property
     def monday(self) -> date:
@@ -259,6 +283,47 @@ def _confusions(con: duckdb.DuckDBPyConnection, week: Filters, ids: list[str]) -
     return cells
 
 
+def _behaviour(
+    con: duckdb.DuckDBPyConnection, week: Filters, ids: list[str], rule: BehaviourRule
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The week's behaviour evidence of each active annotator (:func:`behaviour` on the week's
+    labels, the flags as names in ``flags``) and one row per raised flag with its sentence."""
+    table = behaviour(con, week, rule)
+    evidence = flag_evidence(table)  # "the team's" accuracy: everyone who labelled this week
+    table = table[table["annotator_id"].isin(ids)].drop(columns=["name", "team", *FLAGS])
+    evidence = evidence[evidence["annotator_id"].isin(ids)]
+    return table.reset_index(drop=True), evidence.reset_index(drop=True)
+
+
+def _sequential(
+    con: duckdb.DuckDBPyConnection, upto: Filters, monday: date, objective: Objective, sprt: SPRT
+) -> pd.DataFrame:
+    """Trainees (people with labels in the training phase) whose sequential test
+    (:func:`sprt_onboarding`, on their reference labels up to the week's end) decided in the
+    week, in the order decided."""
+    trainees = catalog.newcomers(con, upto)
+    scope = replace(upto, annotators=tuple(trainees)) if trainees else upto
+    decided = sprt_onboarding(con, objective, sprt, scope)[SEQUENTIAL_COLUMNS]
+    start = pd.Timestamp(monday)
+    in_week = (decided["decided_at"] >= start) & (decided["decided_at"] < start + timedelta(7))
+    decided = decided[in_week & decided["annotator_id"].isin(trainees)]
+    return decided.sort_values(["decided_at", "annotator_id"], ignore_index=True)
+
+
+def _gold(
+    con: duckdb.DuckDBPyConnection, upto: Filters, monday: date, ids: list[str], plan: GoldPlan
+) -> pd.DataFrame:
+    """Control labels each active annotator got this week against the planner's need
+    (:func:`gold_budget` at the team's rates up to the week's end), with the ``shortfall``."""
+    budget = gold_budget(con, upto, plan)
+    if len(budget) and budget["week_start"].iloc[0] != monday:  # no controls this week at all
+        budget[["controls_last_week", "positives_last_week", "negatives_last_week"]] = 0
+    table = budget[budget["annotator_id"].isin(ids)].reindex(columns=list(GOLD_COLUMNS))
+    table = table.rename(columns=GOLD_COLUMNS).reset_index(drop=True)
+    table["shortfall"] = (table["needed_per_week"] - table["controls_this_week"]).clip(lower=0)
+    return table
+
+
 def build_weekly_report(
     con: duckdb.DuckDBPyConnection,
     week: str,
@@ -266,12 +331,17 @@ def build_weekly_report(
     project: str = "qualitylib",
     objective: Objective | None = None,
     rule: DriftRule | None = None,
+    behaviour_rule: BehaviourRule | None = None,
+    sprt: SPRT | None = None,
+    plan: GoldPlan | None = None,
 ) -> WeeklyReport:
     """The weekly report of ``week`` (``2026-W47``) for one team (``None``: everyone).
 
     Everything is computed from labels made up to the week's Sunday, so a report for a past
     week does not change when later weeks are imported. ``objective`` decides who counts as
-    aligned (onboarding), ``rule`` when a drift alert is raised (defaults: the library's).
+    aligned (onboarding and the sequential test), ``rule`` when a drift alert is raised,
+    ``behaviour_rule`` the behaviour flags on the week's labels, ``sprt`` the sequential test's
+    error rates and ``plan`` the control-item planner (defaults: the library's).
     """
     monday = parse_week(week)
     sunday = monday + timedelta(days=6)
@@ -301,6 +371,7 @@ def build_weekly_report(
     stale = stale_policy(con, this_week)
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week, REVIEW_TOP)
+    behaving, flags = _behaviour(con, this_week, ids, behaviour_rule or BehaviourRule())
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
@@ -323,4 +394,8 @@ def build_weekly_report(
         agreement=agreement_table(agreement_results(con, this_week)),
         pairs=pairwise_kappa(con, this_week)[PAIR_COLUMNS],
         review=queue.drop(columns="uri"),
+        behaviour=behaving,
+        flags=flags,
+        sequential=_sequential(con, upto, monday, objective or Objective(), sprt or SPRT()),
+        gold=_gold(con, upto, monday, ids, plan or GoldPlan()),
     )
