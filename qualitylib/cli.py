@@ -79,6 +79,7 @@ EXPORT_TABLES = (  # export.EXPORTS
     "behaviour",
     "behavior",
     "time-on-task",
+    "box-time-on-task",
     "gold-budget",
     "gold-exposure",
     "box-summary",
@@ -227,7 +228,7 @@ def _export(args: argparse.Namespace) -> int:
             print("error: --target must be in (0, 1), --price not negative", file=sys.stderr)
             return 2
         exporter = partial(exporter, target=args.target, price=args.price)
-    elif args.table in ("behaviour", "behavior", "time-on-task"):
+    elif args.table in ("behaviour", "behavior", "time-on-task", "box-time-on-task"):
         exporter = _behaviour_exporter(args, exporter)
     elif args.table in ("gold-budget", "gold-exposure"):
         exporter = _gold_exporter(args, exporter)
@@ -300,7 +301,7 @@ def _sprt_exporter(args: argparse.Namespace, objective: object) -> Callable[...,
 
 
 def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
-    """``export behaviour`` / ``time-on-task`` with ``--too-fast-k``."""
+    """``export behaviour`` / ``time-on-task`` / ``box-time-on-task`` with ``--too-fast-k``."""
     from functools import partial
 
     from qualitylib.metrics.behaviour import BehaviourRule
@@ -711,7 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--too-fast-k",
         type=float,
-        help="behaviour, time-on-task: robust SDs below the label's log-median (2.5)",
+        help="behaviour, (box-)time-on-task: robust SDs below the log-median (2.5)",
     )
     exp.add_argument(
         "--width", type=float, help="gold-budget: target width of weekly TPR/FPR intervals (0.2)"

@@ -51,6 +51,7 @@ from qualitylib.metrics.team_agreement import agreement_summary
 from qualitylib.metrics.timeline import timeline
 from qualitylib.people_exports import (
     behaviour_export,
+    box_time_on_task_export,
     gold_budget_export,
     gold_exposure_export,
     time_on_task_export,
@@ -122,6 +123,7 @@ EXPORTS: dict[str, Exporter] = {
     "behaviour": behaviour_export,
     "behavior": behaviour_export,
     "time-on-task": time_on_task_export,
+    "box-time-on-task": box_time_on_task_export,
     "gold-budget": gold_budget_export,
     "gold-exposure": gold_exposure_export,
     "box-summary": box_summary,

@@ -11,7 +11,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.gold import GoldPlan, gold_budget, gold_exposure
 from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding
-from qualitylib.metrics.time_on_task import time_on_task
+from qualitylib.metrics.time_on_task import box_time_on_task, time_on_task
 
 SPRT_COLUMNS = ("decision", "n_to_decision", "llr_tpr", "llr_fpr", "expected_n")
 
@@ -28,6 +28,13 @@ def time_on_task_export(
 ) -> pd.DataFrame:
     """One row per annotator and ISO week: median time with its interval, too-fast answers."""
     return time_on_task(con, filters, (rule or BehaviourRule()).speed, by="week")
+
+
+def box_time_on_task_export(
+    con: duckdb.DuckDBPyConnection, filters: Filters, rule: BehaviourRule | None = None
+) -> pd.DataFrame:
+    """One row per annotator and ISO week of box work: median time per image, too-fast images."""
+    return box_time_on_task(con, filters, (rule or BehaviourRule()).speed, by="week")
 
 
 def onboarding_sprt_export(

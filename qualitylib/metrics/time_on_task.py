@@ -15,6 +15,9 @@ selection (durations below ``floor_s`` count as ``floor_s``). Log scale because 
 are right-skewed (a lognormal is the usual model), so the rule is about ratios ("a third of the
 team's usual time"), not seconds. The fast answers on reference items are scored against the
 committee beside, since a fast expert is not a spammer.
+
+*Boxes* (:func:`box_time_on_task`): the box tools time an image, not a box, so the answer is
+the image submission; too fast is judged against the team's times on all images.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from qualitylib.metrics.counts import filtered_sql, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import rate_columns
 
-__all__ = ["SpeedRule", "median_rank_bounds", "time_on_task"]
+__all__ = ["SpeedRule", "box_time_on_task", "median_rank_bounds", "time_on_task"]
 
 MAD_SCALE = 1.4826  # MAD -> standard deviation for a normal distribution
 
@@ -94,6 +97,56 @@ def _fast_sql(alias: str) -> str:
     )
 
 
+WEEK_SQL = "date_trunc('week', annotated_at)::DATE"  # the group of ``by="week"``
+
+
+def _rank_bounds(
+    con: duckdb.DuckDBPyConnection, answers: str, params: dict[str, object], rule: SpeedRule
+) -> dict[str, object]:
+    """The median's order-statistic ranks for every group size the answers have (``$low``,
+    ``$high``, indexed by ``n + 1``), with the rule's parameters. ``answers``: CTEs ending in
+    ``x(annotator_key, grp, duration_s)``."""
+    max_n = con.execute(
+        f"WITH {answers} SELECT coalesce(max(n), 0) FROM "
+        "(SELECT count(duration_s) AS n FROM x GROUP BY annotator_key, grp)",
+        params,
+    ).fetchall()[0][0]
+    low, high = median_rank_bounds(np.arange(int(max_n) + 1), rule.alpha)
+    return params | {
+        "floor": rule.floor_s,
+        "k": rule.k,
+        "low": [int(v) for v in low],
+        "high": [int(v) for v in high],
+    }
+
+
+# CTEs ``ranked`` and ``per`` (one row per annotator and group: answers, timed answers, the
+# median with its order-statistic interval, too-fast answers) from ``xf(annotator_key, grp,
+# duration_s, fast)``.
+PER_SQL = """
+    ranked AS (
+        SELECT annotator_key, grp, duration_s, fast,
+               row_number() OVER w AS rk,
+               count(duration_s) OVER (PARTITION BY annotator_key, grp) AS n_t
+        FROM xf
+        WINDOW w AS (PARTITION BY annotator_key, grp ORDER BY duration_s NULLS LAST)
+    ), per AS (
+        SELECT annotator_key, grp, count(*) AS n_answers, count(duration_s) AS n_timed,
+               median(duration_s) AS median_duration_s,
+               max(duration_s) FILTER (WHERE rk = $low[n_t + 1]) AS median_duration_s_ci_low,
+               max(duration_s) FILTER (WHERE rk = $high[n_t + 1]) AS median_duration_s_ci_high,
+               count(*) FILTER (WHERE fast) AS n_too_fast
+        FROM ranked GROUP BY ALL
+    )"""
+
+
+def _share_too_fast(table: pd.DataFrame) -> np.ndarray:
+    """``n_too_fast / n_timed``; NaN without timed answers."""
+    timed = table["n_timed"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(timed > 0, table["n_too_fast"] / timed, np.nan)
+
+
 def time_on_task(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
@@ -113,33 +166,17 @@ def time_on_task(
     filters = filters or Filters()
     x_sql, params = filtered_sql(filters)
     s_sql, _ = scored_sql(filters)
-    group = "date_trunc('week', annotated_at)::DATE" if by == "week" else "NULL::DATE"
-    max_n = con.execute(
-        f"SELECT coalesce(max(n), 0) FROM (SELECT count(duration_s) AS n FROM {x_sql} x "
-        f"GROUP BY annotator_key, {group})",
-        params,
-    ).fetchall()[0][0]
-    low, high = median_rank_bounds(np.arange(int(max_n) + 1), rule.alpha)
+    group = WEEK_SQL if by == "week" else "NULL::DATE"
+    answers = f"x AS (SELECT *, {group} AS grp FROM {x_sql} x)"
     table = con.execute(
         f"""
-        WITH x AS (SELECT *, {group} AS grp FROM {x_sql} x),
+        WITH {answers},
         {_thresholds_sql(rule)},
-        ranked AS (
-            SELECT x.annotator_key, x.grp, x.duration_s,
-                   {_fast_sql("x")} AS fast,
-                   row_number() OVER w AS rk,
-                   count(x.duration_s) OVER (PARTITION BY x.annotator_key, x.grp) AS n_t
+        xf AS (
+            SELECT x.annotator_key, x.grp, x.duration_s, {_fast_sql("x")} AS fast
             FROM x LEFT JOIN t USING (label_key)
-            WINDOW w AS (PARTITION BY x.annotator_key, x.grp ORDER BY x.duration_s NULLS LAST)
-        ), per AS (
-            SELECT annotator_key, grp, count(*) AS n_labels, count(duration_s) AS n_timed,
-                   median(duration_s) AS median_duration_s,
-                   max(duration_s) FILTER (WHERE rk = $low[n_t + 1]) AS median_duration_s_ci_low,
-                   max(duration_s) FILTER (WHERE rk = $high[n_t + 1])
-                       AS median_duration_s_ci_high,
-                   count(*) FILTER (WHERE fast) AS n_too_fast
-            FROM ranked GROUP BY ALL
-        ), s AS (
+        ),
+        {PER_SQL}, s AS (
             SELECT s.annotator_key, {group} AS grp,
                    s.label_key = s.ref_label_key AS correct,
                    {_fast_sql("s")} AS fast
@@ -151,9 +188,9 @@ def time_on_task(
                    count(*) FILTER (WHERE fast AND correct) AS n_fast_correct
             FROM s GROUP BY ALL
         )
-        SELECT a.annotator_id, a.name, a.team, p.grp AS week_start, p.n_labels, p.n_timed,
-               p.median_duration_s, p.median_duration_s_ci_low, p.median_duration_s_ci_high,
-               p.n_timed AS median_duration_s_n, p.n_too_fast,
+        SELECT a.annotator_id, a.name, a.team, p.grp AS week_start, p.n_answers AS n_labels,
+               p.n_timed, p.median_duration_s, p.median_duration_s_ci_low,
+               p.median_duration_s_ci_high, p.n_timed AS median_duration_s_n, p.n_too_fast,
                coalesce(c.n_reference, 0) AS n_reference,
                coalesce(c.n_correct, 0) AS n_correct,
                coalesce(c.n_fast_reference, 0) AS n_fast_reference,
@@ -163,17 +200,9 @@ def time_on_task(
                        AND c.grp IS NOT DISTINCT FROM p.grp
         ORDER BY a.annotator_id, p.grp
         """,
-        params
-        | {
-            "floor": rule.floor_s,
-            "k": rule.k,
-            "low": [int(v) for v in low],
-            "high": [int(v) for v in high],
-        },
+        _rank_bounds(con, answers, params, rule),
     ).df()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        timed = table["n_timed"].to_numpy(dtype=float)
-        table["share_too_fast"] = np.where(timed > 0, table["n_too_fast"] / timed, np.nan)
+    table["share_too_fast"] = _share_too_fast(table)
     fast = pd.DataFrame(
         rate_columns("too_fast_accuracy", table["n_fast_correct"], table["n_fast_reference"])
     )
@@ -184,3 +213,50 @@ def time_on_task(
     if by == "annotator":
         table = table.drop(columns="week_start")
     return table
+
+
+def box_time_on_task(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    rule: SpeedRule = SpeedRule(),
+    by: Literal["annotator", "week"] = "annotator",
+) -> pd.DataFrame:
+    """Time on task for boxes: one answer per image (a submission: an annotator's rows of one
+    item and time, which the box tools time as a whole), per annotator or annotator and week.
+
+    An image is too fast when ``ln d < median(ln d) - k * 1.4826 * MAD(ln d)`` over the team's
+    timed images of the selection: one group, since an image carries many labels (or none).
+    Columns: ``annotator_id, name, team`` (``week_start`` by week), ``n_images``, ``n_timed``,
+    ``median_duration_s`` with ``_ci_low, _ci_high, _n``, ``n_too_fast, share_too_fast``. No
+    accuracy of the fast images: box quality is per box (:mod:`qualitylib.metrics.boxes`).
+    """
+    where, params = (filters or Filters()).where("b")
+    group = WEEK_SQL if by == "week" else "NULL::DATE"
+    answers = f"""images AS (
+            SELECT b.annotator_key, b.item_key, b.annotated_at,
+                   max(b.duration_s) AS duration_s  -- every row of a submission has its time
+            FROM boxes b WHERE {where} GROUP BY ALL
+        ), x AS (SELECT *, {group} AS grp FROM images)"""
+    table = con.execute(
+        f"""
+        WITH {answers},
+        t AS (
+            SELECT median(ln(greatest(duration_s, $floor))) - $k * {MAD_SCALE}
+                       * mad(ln(greatest(duration_s, $floor))) AS fast_below
+            FROM x WHERE duration_s IS NOT NULL
+        ),
+        xf AS (
+            SELECT x.annotator_key, x.grp, x.duration_s, {_fast_sql("x")} AS fast
+            FROM x CROSS JOIN t
+        ),
+        {PER_SQL}
+        SELECT a.annotator_id, a.name, a.team, p.grp AS week_start, p.n_answers AS n_images,
+               p.n_timed, p.median_duration_s, p.median_duration_s_ci_low,
+               p.median_duration_s_ci_high, p.n_timed AS median_duration_s_n, p.n_too_fast
+        FROM per p JOIN annotators a USING (annotator_key)
+        ORDER BY a.annotator_id, p.grp
+        """,
+        _rank_bounds(con, answers, params, rule),
+    ).df()
+    table["share_too_fast"] = _share_too_fast(table)
+    return table.drop(columns="week_start") if by == "annotator" else table
