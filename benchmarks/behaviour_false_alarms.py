@@ -6,7 +6,8 @@ are found (and the fast expert left alone).
 Each seed builds a campaign of ``qualitylib.demo_behaviour`` (12 batches of 60 items, each person
 on about 75 % of the batches, 10 % of their items seen twice, 20 % reference items) into a
 temporary store and runs ``qualitylib.metrics.behaviour.behaviour`` with the default rule.
-Results are in benchmarks/RESULTS.md.
+Each steady campaign is also judged week by week (each ISO week's labels alone, as the weekly
+report does). Results are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pandas as pd
 
 from qualitylib import demo_behaviour
 from qualitylib.metrics.behaviour import FLAGS, behaviour
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.periods import week_filters
 from qualitylib.store import connect
 
 EXPECTED = {
@@ -31,14 +34,34 @@ EXPECTED = {
 }
 
 
-def _run(team: tuple[demo_behaviour.Persona, ...], seed: int) -> pd.DataFrame:
+def _run(team: tuple[demo_behaviour.Persona, ...], seed: int, weekly: bool = False) -> pd.DataFrame:
+    """Flags on the whole campaign (``week`` empty), and with ``weekly`` on each ISO week's
+    labels too (as the weekly report computes them)."""
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "b.duckdb"
         demo_behaviour.build(db, team, seed, trainees=())
         with connect(db, read_only=True) as con:
-            table = behaviour(con)
-    table["seed"] = seed
-    return table
+            tables = [behaviour(con).assign(week="")]
+            mondays = con.execute(
+                "SELECT DISTINCT date_trunc('week', annotated_at)::DATE FROM annotations ORDER BY 1"
+            ).fetchall()
+            for (monday,) in mondays if weekly else []:
+                week = behaviour(con, week_filters(Filters(), monday))
+                tables.append(week.assign(week=monday.isoformat()))
+    return pd.concat(tables, ignore_index=True).assign(seed=seed)
+
+
+def _false_alarms(steady: pd.DataFrame, unit: str) -> None:
+    """Print each flag's false alarms among ``steady`` rows with an exact 95 % upper bound."""
+    from scipy.stats import beta
+
+    n = len(steady)
+    print(f"flag              false alarms   rate   95 % upper (exact)   per {unit}")
+    for flag in (*FLAGS, "any"):
+        raised = steady[list(FLAGS)].any(axis=1) if flag == "any" else steady[flag]
+        k = int(raised.sum())
+        upper = beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+        print(f"{flag:<17} {k:>5} / {n:<6} {k / n:6.3f}   {upper:.3f}")
 
 
 def main() -> None:
@@ -47,19 +70,18 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=12)
     args = parser.parse_args()
     started = time.perf_counter()
-    steady = pd.concat(
-        [_run(demo_behaviour.steady_team(args.people), seed) for seed in range(args.seeds)]
+    runs = pd.concat(
+        [_run(demo_behaviour.steady_team(args.people), seed, True) for seed in range(args.seeds)]
     )
-    n = len(steady)
-    print(f"steady people: {n} person-campaigns ({args.seeds} seeds x {args.people})")
-    print("flag              false alarms   rate   95 % upper (exact)")
-    from scipy.stats import beta
-
-    for flag in (*FLAGS, "any"):
-        raised = steady[list(FLAGS)].any(axis=1) if flag == "any" else steady[flag]
-        k = int(raised.sum())
-        upper = beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
-        print(f"{flag:<17} {k:>5} / {n:<6} {k / n:6.3f}   {upper:.3f}")
+    steady = runs[runs["week"] == ""]
+    print(f"steady people: {len(steady)} person-campaigns ({args.seeds} seeds x {args.people})")
+    _false_alarms(steady, "person-campaign")
+    weeks = runs[runs["week"] != ""]
+    print(
+        f"\non each ISO week's labels (as the weekly report): {len(weeks)} person-weeks, "
+        f"median {int(weeks['n_labels'].median())} labels"
+    )
+    _false_alarms(weeks, "person-week")
     personas = pd.concat(
         [_run(demo_behaviour.BEHAVIOUR_TEAM, seed) for seed in range(args.seeds)]
     ).set_index("annotator_id")

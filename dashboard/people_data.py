@@ -46,6 +46,15 @@ def gold(store: Store, filters: Filters, plan: GoldPlan) -> tuple[pd.DataFrame, 
 
 
 @st.cache_data(show_spinner=False)
+def suspect_references(store: Store, filters: Filters) -> pd.DataFrame:
+    """Control items everyone fails (:func:`gold_exposure`'s ``suspect_reference``): the
+    committee's queue of references to rule on again."""
+    with _read(store) as con:
+        exposure = gold_exposure(con, store.only(filters))
+    return exposure[exposure["suspect_reference"]].reset_index(drop=True)
+
+
+@st.cache_data(show_spinner=False)
 def weekly_time(store: Store, filters: Filters) -> pd.DataFrame:
     """Time on task per annotator and ISO week (``time_on_task(by="week")``)."""
     with _read(store) as con:

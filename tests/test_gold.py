@@ -111,3 +111,21 @@ def test_cli_gold_tables(exposure_db: Path) -> None:
     with redirect_stdout(out):
         assert main(["export", "--db", str(exposure_db), "gold-exposure"]) == 0
     assert pd.read_csv(io.StringIO(out.getvalue()))["leaked"].sum() == 1
+
+
+def test_review_queue_page_lists_the_references_everyone_fails(
+    exposure_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("QUALITYLIB_DB", str(exposure_db))
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120).run()
+    at.switch_page("views/review.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Control items everyone fails" in [h.value for h in at.subheader]
+    table = [d.value for d in at.dataframe if "95 % CI up to" in d.value.columns][0]
+    # `bad`: five people, all wrong; `leak` (60 % right) and `fine` are not suspect
+    assert table[["Item", "Shown", "People", "Accuracy"]].values.tolist() == [
+        ["bad", 5, 5, "0.0 %"]
+    ]

@@ -1,9 +1,10 @@
 """Review queue, for the committee: items where annotators split or say they are unsure,
 most contested first, to rule on (and to download)."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import common, data
+from dashboard import common, data, people_data
 from qualitylib.display import votes_text
 from qualitylib.export import with_votes_text
 
@@ -15,9 +16,36 @@ st.caption(
     "'unsure' flags. Items the committee ruled on after their latest label are left out."
 )
 
+
+def suspect_references() -> None:
+    """Control items everyone fails: the reference itself may be wrong."""
+    suspect = people_data.suspect_references(store, filters)
+    if suspect.empty:
+        return
+    st.subheader("Control items everyone fails")
+    st.caption(
+        "Reference items at least 3 people labelled, whose accuracy's 95 % interval lies "
+        "below 50 %: the committee's decision may be the mistake. Rule on them again."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Item": suspect["item_id"],
+                "Shown": suspect["n_shown"],
+                "People": suspect["n_annotators"],
+                "Accuracy": [common.percent(v) for v in suspect["accuracy"]],
+                "95 % CI up to": [common.percent(v) for v in suspect["accuracy_ci_high"]],
+            }
+        ),
+        hide_index=True,
+        key="suspect_references",
+    )
+
+
 items = data.queue(store, filters)
 if items.empty:
     st.success("Nothing to review under these filters.", icon=":material/check_circle:")
+    suspect_references()
     st.stop()
 
 left, middle, right = st.columns(3)
@@ -99,3 +127,4 @@ st.download_button(
     file_name="review_queue.csv",
     mime="text/csv",
 )
+suspect_references()
