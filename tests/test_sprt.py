@@ -158,3 +158,26 @@ def test_cli_onboarding_sprt_adds_its_columns(db: Path, tmp_path: Path) -> None:
     with redirect_stdout(plain):
         main(["export", "--db", str(db), "onboarding"])
     assert "decision" not in pd.read_csv(io.StringIO(plain.getvalue())).columns
+
+
+def test_behaviour_demo_trainees_pass_early_late_or_not(behaviour_db: Path) -> None:
+    from qualitylib import demo_behaviour
+    from qualitylib.metrics.filters import Filters
+    from qualitylib.metrics.onboarding import onboarding_status
+
+    trainees = tuple(t.annotator_id for t in demo_behaviour.TRAINEES)
+    with connect(behaviour_db, read_only=True) as con:
+        table = sprt_onboarding(con, filters=Filters(annotators=trainees)).set_index("annotator_id")
+        window = onboarding_status(con, Filters(annotators=trainees)).set_index("annotator_id")
+    tables = demo_behaviour.generate(seed=0)
+    truth = tables["reference"].set_index("item_id")["label"]
+    for person in trainees:  # the store's decision is a plain Wald test on the generated rows
+        rows = tables["annotations"].query("annotator_id == @person")
+        is_pos = (rows["item_id"].map(truth) != "safe").to_numpy()
+        decision = _wald(is_pos, (rows["label"] != "safe").to_numpy(), SPRT(), Objective())
+        assert (table.loc[person, "decision"], table.loc[person, "n_to_decision"]) == decision
+    assert table["decision"].to_dict() == {"b11": "aligned", "b12": "aligned", "b13": "not_aligned"}
+    assert table["n_to_decision"].to_dict() == {"b11": 57, "b12": 128, "b13": 42}
+    # the fixed window agrees on who is aligned, and releases the learner later too
+    assert window["status"].to_dict() == {"b11": "aligned", "b12": "aligned", "b13": "in_training"}
+    assert window.loc["b11", "since"] < window.loc["b12", "since"]
