@@ -127,7 +127,6 @@ def _holder(db: Path, release: threading.Event) -> None:
 
 def test_dashboard_reads_while_the_cli_imports(store: tuple[Path, list[Path], int]) -> None:
     db, files, base = store
-    started = time.monotonic()
     # one subprocess runs the CLI imports one after another, as a cron job would
     script = (
         "import sys\nfrom qualitylib.cli import main\n"
@@ -158,12 +157,11 @@ def test_dashboard_reads_while_the_cli_imports(store: tuple[Path, list[Path], in
     for thread in threads:
         thread.start()
     try:
-        out, rest = writer.communicate(timeout=60)
+        out, rest = writer.communicate(timeout=300)  # a bound for a hung test, not a timing
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-    elapsed = time.monotonic() - started
 
     assert first_line.startswith(f"store {db} is busy, retrying"), first_line
     stderr = first_line + rest
@@ -190,7 +188,6 @@ def test_dashboard_reads_while_the_cli_imports(store: tuple[Path, list[Path], in
         )
     assert all(finding.ok for finding in check_store(db))
     assert main(["check", "--db", str(db)]) == 0
-    assert elapsed < 40, f"took {elapsed:.0f} s"
 
 
 def test_a_waiting_writer_holds_back_new_readers(tmp_path: Path) -> None:
