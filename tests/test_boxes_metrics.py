@@ -343,6 +343,24 @@ def test_summary_by_label(scene: Path) -> None:
     ]
 
 
+def test_summary_by_label_with_large_annotator_keys(db: Path, tmp_path: Path) -> None:
+    """Keys grow with the rows imported: an annotator first met after row 32,768 has a key
+    that overflowed 32-bit arithmetic when combined with a label key."""
+    lines = [BOXES, *(f"empty-{i},filler,,,,,,2026-09-02T10:00:00Z" for i in range(33_000))]
+    lines += ["img-1,late,car,0,0,100,100,2026-09-02T10:00:00Z"]
+    (tmp_path / "many.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reference = tmp_path / "ref.csv"
+    reference.write_text(f"{REFERENCE}\nimg-1,car,0,0,100,100,2026-09-01T00:00:00Z\n")
+    import_files(db, "reference-boxes", [reference])
+    import_files(db, "boxes", [tmp_path / "many.csv"])
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT max(annotator_key) FROM annotators").fetchone()[0] > 32_768
+        frame = box_summary(con, by_label=True)
+    assert frame[["annotator_id", "label", "tp", "fp", "fn"]].values.tolist() == [
+        ["late", "car", 1, 0, 0]
+    ]
+
+
 def test_errors_explain_every_left_over_box(scene: Path) -> None:
     with connect(scene, read_only=True) as con:
         errors = box_errors(con)

@@ -420,11 +420,14 @@ def box_summary(
         frame = _summary(edges, given, reference, n_items, iou_threshold, people)
         return frame.drop(columns="key")
     # one "annotator" per (annotator, label): TP edges share the label on both sides
-    step = 1 << 16
-    keyed = [frame.assign(who=frame["who"] * step + frame["label"]) for frame in (given, reference)]
+    step = np.int64(1 << 16)  # 64-bit: annotator keys grow with the rows imported
+    keyed = [
+        frame.assign(who=frame["who"].astype(np.int64) * step + frame["label"])
+        for frame in (given, reference)
+    ]
     keys = np.union1d(keyed[0]["who"], keyed[1]["who"]).astype(np.int64)
     edges = Edges(
-        edges.who * step + edges.label,
+        edges.who.astype(np.int64) * step + edges.label,
         *(getattr(edges, f) for f in Edges.__dataclass_fields__ if f != "who"),
     )
     names = {int(k): people[int(k) // step] for k in keys}
