@@ -20,6 +20,7 @@ maximum matching finds (crowded images), and the script prints that difference.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from collections import Counter
@@ -113,7 +114,7 @@ def _annotators(rng: np.random.Generator, ref: pd.DataFrame, n_annotators: int) 
 def ours_one_threshold(con: duckdb.DuckDBPyConnection, threshold: float = 0.5) -> dict:
     """The usual way's job done our way: true positives per annotator at one threshold."""
     _submissions(con, Filters())
-    edges = _reference_edges(con, threshold)
+    edges = _reference_edges(con, threshold, low=threshold)
     keep = edges.label == edges.ref_label
     hit = match(_compact(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
     who, n = np.unique(edges.who[keep][hit], return_counts=True)
@@ -188,6 +189,7 @@ def main() -> None:
     boxes.to_parquet(boxes_path, index=False)
     db = args.folder / "boxes.duckdb"
     db.unlink(missing_ok=True)
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"machine: {duckdb.__version__=} {platform.python_version()} {platform.machine()}; "
         f"{len(ref):,} committee boxes on {ref['item_id'].nunique():,} images, "
@@ -238,6 +240,7 @@ def main() -> None:
     ours_tp = dict(zip(summary["annotator_id"], summary["tp"], strict=True))
     diff = {who: int(ours_tp[who] - tp.get(who, 0)) for who in ours_tp}
     print(f"TP ours - greedy per annotator (maximum matching finds these more): {diff}")
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,51 @@ def test_matching_is_one_to_one_and_maximum_on_random_crowds() -> None:
         assert dense[i, j][chosen].sum() == pytest.approx(best[best > 0].sum() - 100 * chosen.sum())
 
 
+def _tied_graph(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random sparse candidate edges over 12 x 12 boxes with IoUs from 4 values (many ties):
+    single pairs, stars, 2 x 2 squares and larger crowds in one graph."""
+    dense = np.where(rng.random((12, 12)) < 0.15, rng.choice([0.5, 0.6, 0.8, 1.0], (12, 12)), 0)
+    i, j = np.nonzero(dense)
+    return i * 3 + 7, j * 5 + 2, dense[i, j]  # ids need not be small or contiguous
+
+
+def test_matching_equals_the_hungarian_method_on_every_component() -> None:
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        left, right, weight = _tied_graph(rng)
+        chosen = match(left, right, weight)
+        assert len(set(left[chosen])) == chosen.sum() == len(set(right[chosen]))
+        graph = coo_matrix((np.ones(len(left)), (left, right + 100)), shape=(200, 200))
+        component = connected_components(graph, directed=False)[1][left]
+        for c in np.unique(component):
+            on = component == c
+            rows, cols = (
+                np.unique(left[on], return_inverse=True)[1],
+                np.unique(right[on], return_inverse=True)[1],
+            )
+            cost = np.zeros((rows.max() + 1, cols.max() + 1))
+            cost[rows, cols] = 100 + weight[on]
+            best = cost[linear_sum_assignment(cost, maximize=True)]
+            assert chosen[on].sum() == (best > 0).sum()
+            assert weight[on][chosen[on]].sum() == pytest.approx(
+                best.sum() - 100 * (best > 0).sum()
+            )
+
+
+def test_matching_does_not_depend_on_the_order_of_the_edges() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        left, right, weight = _tied_graph(rng)
+        order = rng.permutation(len(left))
+        assert match(left[order], right[order], weight[order]).tolist() == (
+            match(left, right, weight)[order].tolist()
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # Against pycocotools on scenes where each box meets at most one committee box
 # ------------------------------------------------------------------------------------------
