@@ -465,6 +465,18 @@ def test_agreement_between_annotators(scene: Path) -> None:
     assert team.loc[0, "matched"] == 1 and team.loc[0, "n_pairs"] == 3
 
 
+def test_agreement_and_consensus_keep_to_the_filtered_annotators(scene: Path) -> None:
+    with connect(scene, read_only=True) as con:
+        pairs = box_agreement(con, Filters(annotators=("v", "w")))
+        consensus = consensus_boxes(con, Filters(annotators=("u",)), min_workers=1)
+    assert pairs[["annotator_a", "annotator_b", "n_items", "matched"]].values.tolist() == [
+        ["v", "w", 1, 0]
+    ]
+    # u alone: each of u's 6 boxes is a cluster of one worker (a worker's own boxes are never
+    # linked, so the overlapping cars at (0,0) and (2,2) stay apart); v's copies are left out
+    assert len(consensus) == 6 and consensus["n_workers"].tolist() == [1] * 6
+
+
 def test_consensus_and_leave_one_out(db: Path, write: Write) -> None:
     # five workers, no committee: four draw the car (one shifted), one draws nothing; two draw
     # a dog that a majority (3 of 5) does not support

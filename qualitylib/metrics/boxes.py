@@ -670,24 +670,37 @@ def _pair_scope(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFram
     ).df()
 
 
-def _pair_edges(con: duckdb.DuckDBPyConnection, threshold: float) -> dict[str, np.ndarray]:
+def _in_selection(filters: Filters) -> str:
+    """SQL keeping the ``box_pairs p`` of the submissions in ``_box_cur``: nothing to keep
+    out when no filter is set (``box_pairs`` holds the current submissions only)."""
+    if filters.where("s")[0] == "true":
+        return ""
+    return """SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
+              SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b"""
+
+
+def _pair_edges(
+    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
+) -> dict[str, np.ndarray]:
     """Overlapping box pairs at IoU >= t between current boxes of the selection."""
     arrays = con.execute(
-        """SELECT p.key_a, p.key_b, p.box_a, p.box_b, p.label_a, p.label_b, p.iou
-           FROM box_pairs p
-           SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
-           SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b
-           WHERE p.iou >= $t""",
+        f"""SELECT p.key_a, p.key_b, p.box_a, p.box_b, p.label_a, p.label_b, p.iou
+            FROM box_pairs p {_in_selection(filters)}
+            WHERE p.iou >= $t""",
         {"t": threshold},
     ).fetchnumpy()
     return {k: np.asarray(v) for k, v in arrays.items()}
 
 
-def _pair_matches(e: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the same-label matches and of the geometric matches of the left-overs."""
-    step = np.int64(1) << 32  # box ids stay below 2^32: (annotator, box) as one integer
-    left = _dense(e["key_b"].astype(np.int64) * step + e["box_a"])
-    right = _dense(e["key_a"].astype(np.int64) * step + e["box_b"])
+def _pair_matches(e: dict[str, np.ndarray], people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the same-label matches and of the geometric matches of the left-overs.
+
+    A box meets each other annotator apart: its node is (box, the other annotator's rank in
+    the sorted keys ``people``), numbered without a sort.
+    """
+    n = np.int64(len(people))
+    left = e["box_a"].astype(np.int64) * n + np.searchsorted(people, e["key_b"])
+    right = e["box_b"].astype(np.int64) * n + np.searchsorted(people, e["key_a"])
     same = e["label_a"] == e["label_b"]
     first = np.zeros(len(left), dtype=bool)
     idx = np.flatnonzero(same)
@@ -704,8 +717,8 @@ def _agreement_tables(
     """Per pair of annotators: counts, matches, IoU sums, and label tables (n_pairs, k, k)."""
     _check_threshold(threshold)
     pairs = _pair_scope(con, filters)
-    e = _pair_edges(con, threshold)
-    first, second = _pair_matches(e)
+    e = _pair_edges(con, filters, threshold)
+    first, second = _pair_matches(e, np.union1d(pairs["key_a"], pairs["key_b"]))
     label_keys = np.union1d(e["label_a"], e["label_b"]).astype(np.int64)
     k = max(len(label_keys), 1)
     step = np.int64(1) << 32
@@ -716,10 +729,10 @@ def _agreement_tables(
     pairs["iou_sum"] = np.bincount(at[first], weights=e["iou"][first], minlength=size)
     pairs["iou_squares"] = np.bincount(at[first], weights=e["iou"][first] ** 2, minlength=size)
     geometric = first | second
-    tables = np.zeros((size, k, k))
     la = np.searchsorted(label_keys, e["label_a"][geometric])
     lb = np.searchsorted(label_keys, e["label_b"][geometric])
-    np.add.at(tables, (at[geometric], la, lb), 1)
+    cell = (at[geometric] * k + la) * k + lb
+    tables = np.bincount(cell, minlength=size * k * k).reshape(size, k, k).astype(float)
     return pairs, tables, label_keys.tolist()
 
 
@@ -869,13 +882,14 @@ def _clusters(
     return out[columns].reset_index(drop=True)
 
 
-def _same_label_pairs(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+def _same_label_pairs(
+    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
+) -> pd.DataFrame:
     """Same-label overlapping pairs at IoU >= t among ``_box_cur``, with both workers."""
     return con.execute(
-        """SELECT p.item_key, p.key_a, p.key_b, p.box_a, p.box_b FROM box_pairs p
-           SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
-           SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b
-           WHERE p.iou >= $t AND p.label_a = p.label_b""",
+        f"""SELECT p.item_key, p.key_a, p.key_b, p.box_a, p.box_b
+            FROM box_pairs p {_in_selection(filters)}
+            WHERE p.iou >= $t AND p.label_a = p.label_b""",
         {"t": threshold},
     ).df()
 
@@ -897,7 +911,7 @@ def consensus_boxes(
     """
     _check_threshold(iou_threshold)
     boxes, workers = _current_boxes(con, filters)
-    pairs = _same_label_pairs(con, iou_threshold)
+    pairs = _same_label_pairs(con, filters, iou_threshold)
     out = _clusters(
         boxes.assign(scope=0), pairs.assign(scope=0), workers.assign(scope=0), min_workers
     )
@@ -919,7 +933,7 @@ def _leave_one_out(
     worker), so every leave-one-out consensus comes from one clustering, without a loop.
     """
     boxes, workers = _current_boxes(con, filters)
-    pairs = _same_label_pairs(con, threshold)
+    pairs = _same_label_pairs(con, filters, threshold)
     people, _ = _names(con)
     scorers = workers.rename(columns={"who": "scope"})
     theirs = boxes.merge(scorers, on="item_key").query("who != scope")
