@@ -141,6 +141,10 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Rows:
         for child in image:
             if child.tag == "tag":
                 tagged += 1
+                if not (child.get("label") or "").strip():
+                    raise ValidationError(
+                        f"{PLACES.name(path, number_, 'tag label')}: a tag without a label"
+                    )
                 if tagged > 1:
                     raise ValidationError(
                         f"{PLACES.name(path, number_, 'tag label')}: a second tag on one image; "
