@@ -5,11 +5,12 @@ Definitions (the README's "Boxes" section says the same):
 - **IoU** of two boxes ``(x_min, y_min, x_max, y_max)`` in pixels: intersection area over union
   area (areas as ``(x_max - x_min) * (y_max - y_min)``, no "+1" pixel convention, as COCO).
 - **Matching** of a submission's boxes to the committee's, per label: the one-to-one matching
-  with the most pairs at IoU >= t, ties broken by the larger total IoU. Components where every
-  box has one candidate, or where one box faces several (a "star"), are solved with array
-  operations; only crowded components (two or more boxes on each side) go to the Hungarian
-  method (``scipy.optimize.linear_sum_assignment``) on the weight ``C + IoU`` with ``C`` larger
-  than any total IoU, which puts the number of pairs first.
+  with the most pairs at IoU >= t, ties broken by the larger total IoU (then by the lowest box
+  ids, so results never depend on row order). Components where every box has one candidate,
+  where one box faces several (a "star"), or where two boxes face two are solved with array
+  operations; only the other crowded components go to the Hungarian method
+  (``scipy.optimize.linear_sum_assignment``) on the weight ``C + IoU`` with ``C`` larger than
+  any total IoU, which puts the number of pairs first.
 - **TP** = a matched pair; **FP** = an annotator box left over; **FN** = a committee box left
   over. The left-overs are then explained, in the spirit of TIDE (Bolya et al. 2020), each box
   once: ``wrong_class`` = a left-over pair at IoU >= t with different labels (one FP and one
@@ -118,8 +119,8 @@ def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray
     the two sides are separate name spaces); ``weight`` is in [0, 1] (an IoU). Returns a
     boolean mask of the chosen edges. Edges whose two boxes have no other candidate are taken
     as they are; a component where one box faces several takes its heaviest edge (the lowest
-    ids on ties, so the order of the edges never matters); one of two
-    boxes facing two takes the heavier of its two pairings; every other component is solved by
+    ids on ties, so the order of the edges never matters); two boxes facing two take the
+    heavier of their two pairings; every other component is solved by
     ``linear_sum_assignment`` on ``C + weight``, ``C`` = the component's smaller side + 1, so
     one more pair always outweighs any gain in total IoU.
     """
@@ -194,7 +195,7 @@ def _hungarian(
     order = np.argsort(component, kind="stable")
     component, lid, rid, weight = component[order], lid[order], rid[order], weight[order]
     # each component's boxes numbered from 0, for all components at once: ranks of
-    # (component, box) are contiguous per component, so subtracting its first rank works
+    # (component, box) are contiguous per component, so subtracting its lowest rank works
     rows = _dense(component * (np.int64(lid.max()) + 1) + lid)
     cols = _dense(component * (np.int64(rid.max()) + 1) + rid)
     starts = np.flatnonzero(np.r_[True, np.diff(component) != 0])
