@@ -95,12 +95,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou(np.repeat(a, m, axis=0), np.tile(b, (n, 1))).reshape(n, m)
 
 
-def _dense(*columns: np.ndarray) -> np.ndarray:
-    """Compact ids 0..k-1 for the distinct tuples of ``columns`` (equal tuples, equal ids)."""
-    if len(columns) == 1:
-        return np.unique(columns[0], return_inverse=True)[1].ravel()
-    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
-    return np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
+def _dense(ids: np.ndarray) -> np.ndarray:
+    """Ranks 0..k-1 of the distinct values of ``ids`` (equal values, equal ranks), as
+    ``np.unique(ids, return_inverse=True)[1]`` gives, in half its time (one stable argsort)."""
+    ids = np.asarray(ids)
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[order] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
+    return ranks
 
 
 def _compact(ids: np.ndarray) -> np.ndarray:
