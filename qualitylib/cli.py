@@ -604,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--reference",
         action="store_true",
-        help="with --format coco or cvat: the file holds the committee's boxes",
+        help="with --format coco or cvat: the file holds the committee's boxes (and tags)",
     )
     imp.add_argument(
         "--jobs",

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from qualitylib.check import check_store
+from qualitylib.cli import main
 from qualitylib.errors import ValidationError
-from qualitylib.ingest import detect_format, import_exports
+from qualitylib.ingest import detect_format, import_exports, import_files
 from qualitylib.store import connect
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples" / "boxes"
@@ -136,7 +137,7 @@ def test_cvat_task_export_with_jobs_file(db: Path) -> None:
     summary = import_exports(
         db, "auto", [SAMPLES / "cvat_task.xml"], jobs=SAMPLES / "cvat_jobs.csv"
     )
-    assert "skipped 1 tags (not boxes)" in str(summary)
+    assert "3 images, 5 boxes, 3 annotations; skipped 1 polygons (not boxes)" in str(summary)
     # frames 0-1 are anna's job, 2-3 ben's; ben's frame 3 holds no box: an empty row
     assert _boxes(db) == [
         ("street-001.jpg", "anna", "car", 102.0, 201.0, 250.0, 280.0),
@@ -148,6 +149,106 @@ def test_cvat_task_export_with_jobs_file(db: Path) -> None:
     with connect(db, read_only=True) as con:
         stamps = con.execute("SELECT DISTINCT annotated_at::VARCHAR FROM boxes").fetchall()
     assert stamps == [("2026-09-04 16:30:00",)]  # the task's <updated>, in UTC
+    # image-level <tag>s are tag annotations of the same person at the same time; the tag's
+    # group_id and attributes are not kept
+    assert _tags(db) == [
+        ("street-001.jpg", "anna", "daylight", "2026-09-04 16:30:00"),
+        ("street-001.jpg", "ben", "daylight", "2026-09-04 16:30:00"),
+        ("street-003.jpg", "ben", "night", "2026-09-04 16:30:00"),
+    ]
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT kind, n_rows FROM imports").fetchall() == [("cvat", 8)]
+    assert all(f.ok for f in check_store(db))
+
+
+def _tags(db: Path, table: str = "annotations") -> list[tuple]:
+    who, stamp = (
+        ("a.annotator_id", "annotated_at")
+        if table == "annotations"
+        else (
+            "t.decided_by",
+            "decided_at",
+        )
+    )
+    join = "JOIN annotators a USING (annotator_key)" if table == "annotations" else ""
+    with connect(db, read_only=True) as con:
+        return con.execute(
+            f"""SELECT i.item_id, {who}, l.label, {stamp}::VARCHAR FROM {table} t
+                JOIN items i USING (item_key) {join} JOIN labels l USING (label_key)
+                ORDER BY ALL"""
+        ).fetchall()
+
+
+def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = (SAMPLES / name).read_text()
+    assert text.count(old) == 1
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_cvat_tags_as_committee_decisions(db: Path) -> None:
+    import_exports(db, "cvat", [SAMPLES / "cvat_job.xml"], reference=True)
+    assert _tags(db, "reference") == [("street-001.jpg", "anna", "daylight", "2026-09-04 16:30:00")]
+    assert _tags(db) == [] and len(_boxes(db, "box_reference")) == 3
+
+
+def test_cvat_tags_are_removed_with_their_import(db: Path) -> None:
+    import_exports(db, "cvat", [SAMPLES / "cvat_task.xml"], jobs=SAMPLES / "cvat_jobs.csv")
+    assert main(["imports", "remove", "--db", str(db), "1"]) == 0
+    assert _tags(db) == [] and _boxes(db) == []
+    assert all(f.ok for f in check_store(db))
+
+
+def test_cvat_two_tags_of_one_person_on_one_image_are_refused(db: Path, tmp_path: Path) -> None:
+    path = _edited(
+        tmp_path,
+        "cvat_job.xml",
+        '<tag label="daylight" source="manual">',
+        '<tag label="night" source="manual"></tag><tag label="daylight" source="manual">',
+    )
+    with pytest.raises(
+        ValidationError,
+        match=r"cvat_job.xml image 1, attribute 'tag label': a second tag .* \(got 'daylight'\)",
+    ):
+        import_exports(db, "cvat", [path])
+    assert not db.exists() or (_boxes(db) == [] and _tags(db) == [])
+
+
+def test_cvat_unknown_tag_label_is_refused_and_nothing_written(db: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("label\ncar\nperson\ndaylight\n")
+    import_files(db, "labels", [labels])
+    with pytest.raises(
+        ValidationError, match=r"cvat_task.xml image 4, attribute 'tag label': .*'night'"
+    ):
+        import_exports(db, "cvat", [SAMPLES / "cvat_task.xml"], jobs=SAMPLES / "cvat_jobs.csv")
+    assert _boxes(db) == [] and _tags(db) == []
+
+
+def test_cvat_job_without_assignee_is_refused(db: Path, tmp_path: Path) -> None:
+    path = _edited(
+        tmp_path,
+        "cvat_job.xml",
+        "<assignee><username>anna</username><email>anna@example.org</email></assignee>",
+        "<assignee></assignee>",
+    )
+    with pytest.raises(
+        ValidationError,
+        match=r"cvat_job.xml meta/job, element 'assignee': .*the job has no assignee",
+    ):
+        import_exports(db, "cvat", [path])
+
+
+def test_cvat_video_export_is_refused(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "video.xml"
+    path.write_text(
+        '<annotations><version>1.1</version><track id="0" label="car" source="manual">'
+        '<box frame="0" keyframe="1" outside="0" occluded="0" xtl="1" ytl="1" xbr="9" ybr="9"'
+        ' z_order="0"></box></track></annotations>'
+    )
+    with pytest.raises(ValidationError, match="video.xml: a CVAT for video export"):
+        import_exports(db, "cvat", [path])
 
 
 def test_cvat_job_export_names_its_assignee(db: Path) -> None:
@@ -156,7 +257,10 @@ def test_cvat_job_export_names_its_assignee(db: Path) -> None:
 
 
 def test_cvat_task_export_without_assignees_is_refused(db: Path) -> None:
-    with pytest.raises(ValidationError, match="cvat_task.xml: who drew these boxes.*--jobs FILE"):
+    with pytest.raises(
+        ValidationError,
+        match="cvat_task.xml meta/task, element 'assignee': who drew these boxes and tags",
+    ):
         import_exports(db, "cvat", [SAMPLES / "cvat_task.xml"])
 
 

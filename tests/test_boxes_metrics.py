@@ -117,6 +117,51 @@ def test_matching_is_one_to_one_and_maximum_on_random_crowds() -> None:
         assert dense[i, j][chosen].sum() == pytest.approx(best[best > 0].sum() - 100 * chosen.sum())
 
 
+def _tied_graph(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random sparse candidate edges over 12 x 12 boxes with IoUs from 4 values (many ties):
+    single pairs, stars, 2 x 2 squares and larger crowds in one graph."""
+    dense = np.where(rng.random((12, 12)) < 0.15, rng.choice([0.5, 0.6, 0.8, 1.0], (12, 12)), 0)
+    i, j = np.nonzero(dense)
+    return i * 3 + 7, j * 5 + 2, dense[i, j]  # ids need not be small or contiguous
+
+
+def test_matching_equals_the_hungarian_method_on_every_component() -> None:
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        left, right, weight = _tied_graph(rng)
+        chosen = match(left, right, weight)
+        assert len(set(left[chosen])) == chosen.sum() == len(set(right[chosen]))
+        graph = coo_matrix((np.ones(len(left)), (left, right + 100)), shape=(200, 200))
+        component = connected_components(graph, directed=False)[1][left]
+        for c in np.unique(component):
+            on = component == c
+            rows, cols = (
+                np.unique(left[on], return_inverse=True)[1],
+                np.unique(right[on], return_inverse=True)[1],
+            )
+            cost = np.zeros((rows.max() + 1, cols.max() + 1))
+            cost[rows, cols] = 100 + weight[on]
+            best = cost[linear_sum_assignment(cost, maximize=True)]
+            assert chosen[on].sum() == (best > 0).sum()
+            assert weight[on][chosen[on]].sum() == pytest.approx(
+                best.sum() - 100 * (best > 0).sum()
+            )
+
+
+def test_matching_does_not_depend_on_the_order_of_the_edges() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        left, right, weight = _tied_graph(rng)
+        order = rng.permutation(len(left))
+        assert match(left[order], right[order], weight[order]).tolist() == (
+            match(left, right, weight)[order].tolist()
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # Against pycocotools on scenes where each box meets at most one committee box
 # ------------------------------------------------------------------------------------------
@@ -343,6 +388,24 @@ def test_summary_by_label(scene: Path) -> None:
     ]
 
 
+def test_summary_by_label_with_large_annotator_keys(db: Path, tmp_path: Path) -> None:
+    """Keys grow with the rows imported: an annotator first met after row 32,768 has a key
+    that overflowed 32-bit arithmetic when combined with a label key."""
+    lines = [BOXES, *(f"empty-{i},filler,,,,,,2026-09-02T10:00:00Z" for i in range(33_000))]
+    lines += ["img-1,late,car,0,0,100,100,2026-09-02T10:00:00Z"]
+    (tmp_path / "many.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reference = tmp_path / "ref.csv"
+    reference.write_text(f"{REFERENCE}\nimg-1,car,0,0,100,100,2026-09-01T00:00:00Z\n")
+    import_files(db, "reference-boxes", [reference])
+    import_files(db, "boxes", [tmp_path / "many.csv"])
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT max(annotator_key) FROM annotators").fetchone()[0] > 32_768
+        frame = box_summary(con, by_label=True)
+    assert frame[["annotator_id", "label", "tp", "fp", "fn"]].values.tolist() == [
+        ["late", "car", 1, 0, 0]
+    ]
+
+
 def test_errors_explain_every_left_over_box(scene: Path) -> None:
     with connect(scene, read_only=True) as con:
         errors = box_errors(con)
@@ -400,6 +463,18 @@ def test_agreement_between_annotators(scene: Path) -> None:
     assert (vw.n_items, vw.n_boxes_a, vw.n_boxes_b, vw.matched) == (1, 0, 0, 0)
     assert np.isnan(vw.f1)
     assert team.loc[0, "matched"] == 1 and team.loc[0, "n_pairs"] == 3
+
+
+def test_agreement_and_consensus_keep_to_the_filtered_annotators(scene: Path) -> None:
+    with connect(scene, read_only=True) as con:
+        pairs = box_agreement(con, Filters(annotators=("v", "w")))
+        consensus = consensus_boxes(con, Filters(annotators=("u",)), min_workers=1)
+    assert pairs[["annotator_a", "annotator_b", "n_items", "matched"]].values.tolist() == [
+        ["v", "w", 1, 0]
+    ]
+    # u alone: each of u's 6 boxes is a cluster of one worker (a worker's own boxes are never
+    # linked, so the overlapping cars at (0,0) and (2,2) stay apart); v's copies are left out
+    assert len(consensus) == 6 and consensus["n_workers"].tolist() == [1] * 6
 
 
 def test_consensus_and_leave_one_out(db: Path, write: Write) -> None:

@@ -1,10 +1,13 @@
 """What the box readers (COCO, Label Studio rectangles, Ground Truth boxes, CVAT XML) share.
 
 A reader turns one tool file into canonical rows, one per box (or per "drew nothing" image, or
-per image size), each tagged with the canonical kind it goes to (``items``, ``boxes``,
-``reference-boxes``) and the record it came from. :func:`stage_boxes` stages each kind in turn
-as ``_stage`` for the canonical validation and loading, so tool exports and CSV files share one
-code path and one set of error messages.
+per image size, or per image tag), each tagged with the canonical kind it goes to (``items``,
+``boxes``, ``reference-boxes``, ``annotations``, ``reference``) and the record it came from.
+:func:`stage_boxes` stages each kind in turn as ``_stage`` for the canonical validation and
+loading, so tool exports and CSV files share one code path and one set of error messages.
+
+CVAT exports also hold image-level tags: they go to ``annotations`` (or ``reference``) through
+the same path, in the same transaction as the file's boxes.
 
 Box exports nest boxes inside images inside tasks, in JSON or XML; the readers walk them in
 Python (the standard ``json`` and ``xml.etree`` parsers: DuckDB reads no XML, and unnesting
@@ -54,6 +57,9 @@ COLUMNS = {
         "decided_at",
         "decided_by",
     ),
+    # image-level tags (CVAT <tag>): an annotator's, or with --reference the committee's
+    "annotations": ("item_id", "annotator_id", "label", "annotated_at"),
+    "reference": ("item_id", "label", "decided_at", "decided_by"),
 }
 ROW_FIELDS = (
     "kind",
@@ -113,6 +119,19 @@ class Rows:
             y_max=y_max,
             **values,
         )
+
+    def tag(
+        self,
+        record: int,
+        item_id: str,
+        who: str | None,
+        label: object,
+        reference: bool = False,
+        **values: object,
+    ) -> None:
+        """An image-level tag: an annotation of ``who``, or the committee's decision."""
+        kind = "reference" if reference else "annotations"
+        self.add(kind, record, item_id=item_id, annotator_id=who, label=label, **values)
 
 
 Reader = Callable[[duckdb.DuckDBPyConnection, Path, Options], Rows]

@@ -7,8 +7,12 @@ else ``email``); a task export lists its jobs' frame ranges (``meta/task/segment
 assignees, so it needs ``--jobs FILE``, a CSV ``job_id, start_frame, stop_frame, assignee``
 (``--jobs`` also overrides a job export's meta). ``--reference``: the boxes are the committee's.
 Time = the job's (task's) ``updated`` date. Every image of the export is a submission: one
-without boxes is an explicit empty row. Tags, polygons and other shapes are skipped and
-counted; rotated boxes are refused.
+without boxes is an explicit empty row. An image's ``<tag label>`` elements (CVAT's image-level
+labels, written by its ``dump_as_cvat_annotation``: ``label``, ``source``, optional
+``group_id`` and ``<attribute>`` children) are tag annotations of the same person at the same
+time (``--reference``: the committee's decisions); an image holds at most one tag per person,
+as a tag annotation does. Polygons and other shapes are skipped and counted; rotated boxes are
+refused. CVAT for video exports (``<track>``) hold no tags and no per-image boxes: refused.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ PLACES = Places(
         "item_id": "name",
         "annotator_id": "assignee",
         "label": "box label",
+        "annotations.label": "tag label",
+        "reference.label": "tag label",
         "x_min": "box xtl",
         "y_min": "box ytl",
         "x_max": "box xbr",
@@ -90,6 +96,11 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Rows:
         raise ValidationError(
             f"{path.name}: not a CVAT for images export (root <{root.tag}>, expected <annotations>)"
         )
+    if root.find("track") is not None:
+        raise ValidationError(
+            f"{path.name}: a CVAT for video export (<track> elements, no per-image boxes or "
+            "tags); export the task or job as 'CVAT for images 1.1'"
+        )
     meta = root.find("meta")
     owner = (
         None
@@ -102,9 +113,13 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Rows:
     stamp = None if owner is None else (owner.findtext("updated") or None)
     jobs = read_jobs(options.jobs) if options.jobs is not None else []
     if not jobs and job_assignee is None and not options.reference:
+        where = "a task export names no job assignees"
+        if owner is not None and owner.tag == "job":
+            where = "the job has no assignee"
         raise ValidationError(
-            f"{path.name}: who drew these boxes? a task export names no job assignees: pass "
-            "--jobs FILE (job_id, start_frame, stop_frame, assignee), or export per job"
+            f"{path.name} meta/{'task' if owner is None else owner.tag}, element 'assignee': "
+            f"who drew these boxes and tags? {where}: pass --jobs FILE (job_id, start_frame, "
+            "stop_frame, assignee), or export per job"
         )
     rows = Rows(PLACES)
     for number_, image in enumerate(root.iter("image"), start=1):
@@ -122,8 +137,30 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, options: Options) -> Rows:
             width=number(image.get("width")),
             height=number(image.get("height")),
         )
-        drawn = 0
+        drawn = tagged = 0
         for child in image:
+            if child.tag == "tag":
+                tagged += 1
+                if not (child.get("label") or "").strip():
+                    raise ValidationError(
+                        f"{PLACES.name(path, number_, 'tag label')}: a tag without a label"
+                    )
+                if tagged > 1:
+                    raise ValidationError(
+                        f"{PLACES.name(path, number_, 'tag label')}: a second tag on one image; "
+                        "qualitylib keeps one tag per image and person "
+                        f"(got {child.get('label')!r})"
+                    )
+                rows.tag(
+                    number_,
+                    item,
+                    who,
+                    child.get("label"),
+                    reference=options.reference,
+                    stamp=stamp,
+                    decided_by=who,
+                )
+                continue
             if child.tag != "box":
                 rows.skipped[f"{child.tag}s (not boxes)"] += 1
                 continue

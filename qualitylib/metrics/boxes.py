@@ -5,11 +5,12 @@ Definitions (the README's "Boxes" section says the same):
 - **IoU** of two boxes ``(x_min, y_min, x_max, y_max)`` in pixels: intersection area over union
   area (areas as ``(x_max - x_min) * (y_max - y_min)``, no "+1" pixel convention, as COCO).
 - **Matching** of a submission's boxes to the committee's, per label: the one-to-one matching
-  with the most pairs at IoU >= t, ties broken by the larger total IoU. Components where every
-  box has one candidate, or where one box faces several (a "star"), are solved with array
-  operations; only crowded components (two or more boxes on each side) go to the Hungarian
-  method (``scipy.optimize.linear_sum_assignment``) on the weight ``C + IoU`` with ``C`` larger
-  than any total IoU, which puts the number of pairs first.
+  with the most pairs at IoU >= t, ties broken by the larger total IoU (then by the lowest box
+  ids, so results never depend on row order). Components where every box has one candidate,
+  where one box faces several (a "star"), or where two boxes face two are solved with array
+  operations; only the other crowded components go to the Hungarian method
+  (``scipy.optimize.linear_sum_assignment``) on the weight ``C + IoU`` with ``C`` larger than
+  any total IoU, which puts the number of pairs first.
 - **TP** = a matched pair; **FP** = an annotator box left over; **FN** = a committee box left
   over. The left-overs are then explained, in the spirit of TIDE (Bolya et al. 2020), each box
   once: ``wrong_class`` = a left-over pair at IoU >= t with different labels (one FP and one
@@ -94,12 +95,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou(np.repeat(a, m, axis=0), np.tile(b, (n, 1))).reshape(n, m)
 
 
-def _dense(*columns: np.ndarray) -> np.ndarray:
-    """Compact ids 0..k-1 for the distinct tuples of ``columns`` (equal tuples, equal ids)."""
-    if len(columns) == 1:
-        return np.unique(columns[0], return_inverse=True)[1].ravel()
-    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
-    return np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
+def _dense(ids: np.ndarray) -> np.ndarray:
+    """Ranks 0..k-1 of the distinct values of ``ids`` (equal values, equal ranks), as
+    ``np.unique(ids, return_inverse=True)[1]`` gives, in half its time (one stable argsort)."""
+    ids = np.asarray(ids)
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[order] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
+    return ranks
 
 
 def _compact(ids: np.ndarray) -> np.ndarray:
@@ -117,9 +123,11 @@ def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray
     ``left[e]``, ``right[e]`` are integer ids of the two boxes of candidate edge ``e`` (ids on
     the two sides are separate name spaces); ``weight`` is in [0, 1] (an IoU). Returns a
     boolean mask of the chosen edges. Edges whose two boxes have no other candidate are taken
-    as they are; a component where one box faces several takes its heaviest edge; every other
-    component is solved by ``linear_sum_assignment`` on ``C + weight``, ``C`` = the component's
-    smaller side + 1, so one more pair always outweighs any gain in total IoU.
+    as they are; a component where one box faces several takes its heaviest edge (the lowest
+    ids on ties, so the order of the edges never matters); two boxes facing two take the
+    heavier of their two pairings; every other component is solved by
+    ``linear_sum_assignment`` on ``C + weight``, ``C`` = the component's smaller side + 1, so
+    one more pair always outweighs any gain in total IoU.
     """
     n = len(weight)
     chosen = np.zeros(n, dtype=bool)
@@ -132,49 +140,90 @@ def match(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> np.ndarray
     rest = np.flatnonzero(~simple)
     if not len(rest):
         return chosen
-    # components of the remaining edges (no sort: node ids are already small integers)
-    n_l, n_r = len(deg_l), len(deg_r)
+    # components of the remaining edges, on their own boxes numbered from 0
+    lid_rest, rid_rest = _compact(lid[rest]), _compact(rid[rest])
+    n_l, n_r = int(lid_rest.max()) + 1, int(rid_rest.max()) + 1
     graph = coo_matrix(
-        (np.ones(len(rest)), (lid[rest], rid[rest] + n_l)), shape=(n_l + n_r, n_l + n_r)
+        (np.ones(len(rest)), (lid_rest, rid_rest + n_l)), shape=(n_l + n_r, n_l + n_r)
     )
-    _, node_component = connected_components(graph, directed=False)
-    component = node_component[lid[rest]]
-    n_comp = int(node_component.max()) + 1
-    in_rest_l = np.bincount(lid[rest], minlength=n_l) > 0
-    in_rest_r = np.bincount(rid[rest], minlength=n_r) > 0
-    lefts = np.bincount(node_component[:n_l][in_rest_l], minlength=n_comp)
-    rights = np.bincount(node_component[n_l:][in_rest_r], minlength=n_comp)
-    star = (lefts == 1) | (rights == 1)
-    # stars: the heaviest edge of each component (stable order keeps the first on ties)
-    in_star = star[component]
-    if in_star.any():
-        order = np.lexsort((-weight[rest][in_star], component[in_star]))
-        edges = rest[in_star][order]
-        first = np.r_[True, np.diff(component[in_star][order]) != 0]
+    n_comp, node_component = connected_components(graph, directed=False)
+    component = node_component[lid_rest]
+    lefts = np.bincount(node_component[:n_l], minlength=n_comp)
+    rights = np.bincount(node_component[n_l:], minlength=n_comp)
+    kind = np.where((lefts == 1) | (rights == 1), 1, np.where((lefts == 2) & (rights == 2), 2, 3))
+    edge_kind = kind[component]
+    # stars: the heaviest edge of each component, on ties the one with the lowest box ids (so
+    # the result does not depend on the order of the edges)
+    star = edge_kind == 1
+    if star.any():
+        order = np.lexsort((rid_rest[star], lid_rest[star], -weight[rest][star], component[star]))
+        edges = rest[star][order]
+        first = np.r_[True, np.diff(component[star][order]) != 0]
         chosen[edges[first]] = True
-    # crowded components: Hungarian on cardinality-first weights
-    crowded = rest[~in_star]
-    if len(crowded):
-        comp = component[~in_star]
-        # each component's boxes numbered from 0, for all components at once: ranks of
-        # (component, box) are contiguous per component, so subtracting its first rank works
-        rows = _dense(comp * np.int64(n_l) + lid[crowded])
-        cols = _dense(comp * np.int64(n_r) + rid[crowded])
-        order = np.argsort(comp, kind="stable")
-        crowded, comp, rows, cols = crowded[order], comp[order], rows[order], cols[order]
-        bounds = np.flatnonzero(np.r_[True, np.diff(comp) != 0, True])
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            edges = crowded[start:stop]
-            r_local = rows[start:stop] - rows[start:stop].min()
-            c_local = cols[start:stop] - cols[start:stop].min()
-            shape = (r_local.max() + 1, c_local.max() + 1)
-            cost = np.zeros(shape)
-            cost[r_local, c_local] = min(shape) + 1.0 + weight[edges]
-            index = np.full(shape, -1)
-            index[r_local, c_local] = edges
-            r, c = linear_sum_assignment(cost, maximize=True)
-            picked = index[r, c]
-            chosen[picked[picked >= 0]] = True
+    square = edge_kind == 2
+    if square.any():
+        chosen[rest[square]] = _two_by_two(
+            component[square], lid_rest[square], rid_rest[square], weight[rest][square]
+        )
+    crowded = edge_kind == 3
+    if crowded.any():
+        chosen[rest[crowded]] = _hungarian(
+            component[crowded], lid_rest[crowded], rid_rest[crowded], weight[rest][crowded]
+        )
+    return chosen
+
+
+def _two_by_two(
+    component: np.ndarray, lid: np.ndarray, rid: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """Chosen edges of components of two boxes facing two (3 or 4 edges): the pairing that
+    exists, or the heavier of the two (the first one, lower ids together, on a tie, as
+    ``linear_sum_assignment`` does)."""
+    slot = _dense(component)
+    k = int(slot.max()) + 1
+    low_l, low_r = np.full(k, np.iinfo(np.int64).max), np.full(k, np.iinfo(np.int64).max)
+    np.minimum.at(low_l, slot, lid)
+    np.minimum.at(low_r, slot, rid)
+    row, col = (lid != low_l[slot]).astype(int), (rid != low_r[slot]).astype(int)
+    w = np.full((k, 2, 2), np.nan)
+    w[slot, row, col] = weight
+    straight, crossed = w[:, 0, 0] + w[:, 1, 1], w[:, 0, 1] + w[:, 1, 0]
+    take_crossed = np.isnan(straight) | (crossed > straight)
+    return (row == col) != take_crossed[slot]
+
+
+def _hungarian(
+    component: np.ndarray, lid: np.ndarray, rid: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """Chosen edges of crowded components: ``linear_sum_assignment`` per component on
+    cardinality-first weights, boxes numbered from 0 within each component."""
+    order = np.argsort(component, kind="stable")
+    component, lid, rid, weight = component[order], lid[order], rid[order], weight[order]
+    # each component's boxes numbered from 0, for all components at once: ranks of
+    # (component, box) are contiguous per component, so subtracting its lowest rank works
+    rows = _dense(component * (np.int64(lid.max()) + 1) + lid)
+    cols = _dense(component * (np.int64(rid.max()) + 1) + rid)
+    starts = np.flatnonzero(np.r_[True, np.diff(component) != 0])
+    sizes = np.diff(np.r_[starts, len(rows)])
+    rows -= np.repeat(np.minimum.reduceat(rows, starts), sizes)
+    cols -= np.repeat(np.minimum.reduceat(cols, starts), sizes)
+    n_rows = np.maximum.reduceat(rows, starts) + 1
+    n_cols = np.maximum.reduceat(cols, starts) + 1
+    bonus = np.repeat(np.minimum(n_rows, n_cols) + 1.0, sizes)
+    value = bonus + weight
+    picked = np.zeros(len(weight), dtype=bool)
+    stops = [*starts[1:].tolist(), len(rows)]
+    shapes = zip(n_rows.tolist(), n_cols.tolist(), strict=True)
+    for start, stop, shape in zip(starts.tolist(), stops, shapes, strict=True):
+        cost = np.zeros(shape)
+        index = np.full(shape, -1)
+        r, c = rows[start:stop], cols[start:stop]
+        cost[r, c] = value[start:stop]
+        index[r, c] = np.arange(start, stop)
+        at = index[linear_sum_assignment(cost, maximize=True)]
+        picked[at[at >= 0]] = True
+    chosen = np.zeros(len(weight), dtype=bool)
+    chosen[order] = picked
     return chosen
 
 
@@ -203,26 +252,55 @@ def _taken(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return hit[ids]
 
 
+def _alone(lid: np.ndarray, rid: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Edges of ``mask`` whose two boxes have no other edge in ``mask``: a pair on its own,
+    which every matching of a subset of ``mask`` takes whenever the subset holds it."""
+    deg_l = np.bincount(lid[mask], minlength=int(lid.max()) + 1 if len(lid) else 0)
+    deg_r = np.bincount(rid[mask], minlength=int(rid.max()) + 1 if len(rid) else 0)
+    return mask & (deg_l[lid] == 1) & (deg_r[rid] == 1)
+
+
 def classify(edges: Edges, threshold: float = 0.5) -> dict[str, np.ndarray]:
     """Edge masks ``tp``, ``wrong_class``, ``poor_localization``, ``duplicate`` at IoU >= t.
 
-    See the module docstring; a ``duplicate`` mask marks one edge per duplicate box.
+    See the module docstring; a ``duplicate`` mask marks one edge per duplicate box. A pair
+    whose boxes meet no other pair that counts (most of them) is classified by its own labels
+    and IoU; only the others go through the matchings.
     """
     lid, rid = _compact(edges.left), _compact(edges.right)
     same = edges.label == edges.ref_label
     over = edges.iou >= threshold
+    alone = _alone(lid, rid, over | (same & (edges.iou >= POOR_IOU)))
+    masks = {
+        "tp": alone & same & over,
+        "wrong_class": alone & ~same & over,
+        "poor_localization": alone & same & ~over,
+        "duplicate": np.zeros(len(lid), dtype=bool),
+    }
+    linked = np.flatnonzero((over | (same & (edges.iou >= POOR_IOU))) & ~alone)
+    found = _classify_linked(lid[linked], rid[linked], same[linked], edges.iou[linked], threshold)
+    for name, mask in found.items():
+        masks[name][linked] = mask
+    return masks
+
+
+def _classify_linked(
+    lid: np.ndarray, rid: np.ndarray, same: np.ndarray, weight: np.ndarray, threshold: float
+) -> dict[str, np.ndarray]:
+    """:func:`classify` by successive matchings (pairs, wrong class, poor localisation)."""
+    over = weight >= threshold
     tp = np.zeros(len(lid), dtype=bool)
     e1 = np.flatnonzero(same & over)
-    tp[e1] = match(lid[e1], rid[e1], edges.iou[e1])
+    tp[e1] = match(lid[e1], rid[e1], weight[e1])
     used_l, used_r = _taken(lid, tp), _taken(rid, tp)
     wrong = np.zeros_like(tp)
     e2 = np.flatnonzero(over & ~used_l & ~used_r)
-    wrong[e2] = match(lid[e2], rid[e2], edges.iou[e2])
+    wrong[e2] = match(lid[e2], rid[e2], weight[e2])
     used_l |= _taken(lid, wrong)
     used_r |= _taken(rid, wrong)
     poor = np.zeros_like(tp)
-    e3 = np.flatnonzero(same & ~over & (edges.iou >= POOR_IOU) & ~used_l & ~used_r)
-    poor[e3] = match(lid[e3], rid[e3], edges.iou[e3])
+    e3 = np.flatnonzero(same & ~over & (weight >= POOR_IOU) & ~used_l & ~used_r)
+    poor[e3] = match(lid[e3], rid[e3], weight[e3])
     used_l |= _taken(lid, poor)
     matched_r = _taken(rid, tp)
     dup_edges = np.flatnonzero(same & over & ~used_l & matched_r)
@@ -230,6 +308,32 @@ def classify(edges: Edges, threshold: float = 0.5) -> dict[str, np.ndarray]:
     first = np.unique(lid[dup_edges], return_index=True)[1]
     duplicate[dup_edges[first]] = True
     return {"tp": tp, "wrong_class": wrong, "poor_localization": poor, "duplicate": duplicate}
+
+
+def _tp_per_threshold(
+    edges: Edges, at: np.ndarray, size: int, thresholds: np.ndarray
+) -> np.ndarray:
+    """True positives per threshold (ascending) and per group ``at``: shape (k, size).
+
+    A same-label pair on its own at the lowest threshold stays on its own at higher ones, so
+    it counts wherever its IoU reaches the threshold; the others are matched per threshold.
+    """
+    same = np.flatnonzero((edges.label == edges.ref_label) & (edges.iou >= thresholds[0]))
+    lid, rid, weight, group = edges.left[same], edges.right[same], edges.iou[same], at[same]
+    alone = _alone(lid, rid, np.ones(len(same), dtype=bool))
+    linked = np.flatnonzero(~alone)
+    # the linked pairs' boxes numbered once, so no matching below renumbers them
+    lid[linked], rid[linked] = _dense(lid[linked]), _dense(rid[linked])
+    k = len(thresholds)
+    level = np.searchsorted(thresholds, weight[alone], side="right")  # thresholds reached
+    reached = np.bincount(group[alone] * (k + 1) + level, minlength=size * (k + 1))
+    # at threshold j: pairs that reach more than j thresholds, as integers
+    tp = reached.reshape(size, k + 1)[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:].T.copy()
+    for j, t in enumerate(thresholds):
+        keep = linked[weight[linked] >= t]
+        hit = match(lid[keep], rid[keep], weight[keep])
+        tp[j] += np.bincount(group[keep][hit], minlength=size)
+    return tp
 
 
 def _t_interval(n: np.ndarray, total: np.ndarray, squares: np.ndarray, alpha: float = 0.05):
@@ -262,15 +366,20 @@ def _submissions(con: duckdb.DuckDBPyConnection, filters: Filters, current: bool
     )
 
 
-def _reference_edges(con: duckdb.DuckDBPyConnection, low: float) -> Edges:
-    """The candidate pairs of ``_box_subs`` at IoU >= ``low``."""
+def _reference_edges(
+    con: duckdb.DuckDBPyConnection, threshold: float, low: float | None = None
+) -> Edges:
+    """The candidate pairs of ``_box_subs`` that a scoring at IoU ``threshold`` looks at: any
+    pair at IoU >= t, and same-label pairs down to ``low`` (default: the poor localisation
+    floor, or t if lower); pairs of two labels below t are neither matched nor explained."""
+    low = min(POOR_IOU, threshold) if low is None else low
     arrays = con.execute(
         """SELECT c.annotator_key AS who, c.box_id AS "left",
                   s.sub_id * 4294967296 + c.ref_box_id AS "right",
                   c.label_key AS label, c.ref_label_key AS ref_label, c.iou
            FROM box_candidates c JOIN _box_subs s USING (item_key, annotator_key, annotated_at)
-           WHERE c.iou >= $low""",
-        {"low": low},
+           WHERE c.iou >= $t OR (c.iou >= $low AND c.label_key = c.ref_label_key)""",
+        {"t": threshold, "low": low},
     ).fetchnumpy()
     return Edges(**{k: np.asarray(v) for k, v in arrays.items()})
 
@@ -350,11 +459,7 @@ def _summary(
     squares = np.bincount(at[tp_mask], weights=ious**2, minlength=size)
     mean, _, _ = _t_interval(tp, sums, squares)
     coco_p, coco_r = np.zeros(size), np.zeros(size)
-    for t in COCO_THRESHOLDS:
-        keep = (edges.label == edges.ref_label) & (edges.iou >= t)
-        hit = np.zeros(len(edges.iou), dtype=bool)
-        hit[keep] = match(edges.left[keep], edges.right[keep], edges.iou[keep])
-        tp_t = np.bincount(at[hit], minlength=size)
+    for tp_t in _tp_per_threshold(edges, at, size, COCO_THRESHOLDS):
         with np.errstate(invalid="ignore", divide="ignore"):
             coco_p += tp_t / n_given
             coco_r += tp_t / n_ref
@@ -412,7 +517,7 @@ def box_summary(
     if against != "reference":
         raise ValueError(f"against must be 'reference' or 'consensus', got {against!r}")
     _submissions(con, filters)
-    edges = _reference_edges(con, min(POOR_IOU, iou_threshold))
+    edges = _reference_edges(con, iou_threshold)
     given, reference = _box_counts(con)
     people, labels = _names(con)
     n_items = _n_items(con)
@@ -420,11 +525,14 @@ def box_summary(
         frame = _summary(edges, given, reference, n_items, iou_threshold, people)
         return frame.drop(columns="key")
     # one "annotator" per (annotator, label): TP edges share the label on both sides
-    step = 1 << 16
-    keyed = [frame.assign(who=frame["who"] * step + frame["label"]) for frame in (given, reference)]
+    step = np.int64(1 << 16)  # 64-bit: annotator keys grow with the rows imported
+    keyed = [
+        frame.assign(who=frame["who"].astype(np.int64) * step + frame["label"])
+        for frame in (given, reference)
+    ]
     keys = np.union1d(keyed[0]["who"], keyed[1]["who"]).astype(np.int64)
     edges = Edges(
-        edges.who * step + edges.label,
+        edges.who.astype(np.int64) * step + edges.label,
         *(getattr(edges, f) for f in Edges.__dataclass_fields__ if f != "who"),
     )
     names = {int(k): people[int(k) // step] for k in keys}
@@ -504,7 +612,7 @@ def box_errors(
     committee explained as :data:`ERRORS` (labels blank where there is no box)."""
     _check_threshold(iou_threshold)
     _submissions(con, filters)
-    edges = _reference_edges(con, min(POOR_IOU, iou_threshold))
+    edges = _reference_edges(con, iou_threshold)
     given, reference = _box_counts(con)
     people, labels = _names(con)
     table = _error_table(edges, given, reference, iou_threshold)
@@ -524,7 +632,7 @@ def box_confusion(
     ``"nothing"``."""
     _check_threshold(iou_threshold)
     _submissions(con, filters)
-    edges = _reference_edges(con, min(POOR_IOU, iou_threshold))
+    edges = _reference_edges(con, iou_threshold)
     given, reference = _box_counts(con)
     people, labels = _names(con)
     table = _error_table(edges, given, reference, iou_threshold)
@@ -568,24 +676,37 @@ def _pair_scope(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFram
     ).df()
 
 
-def _pair_edges(con: duckdb.DuckDBPyConnection, threshold: float) -> dict[str, np.ndarray]:
+def _in_selection(filters: Filters) -> str:
+    """SQL keeping the ``box_pairs p`` of the submissions in ``_box_cur``: nothing to keep
+    out when no filter is set (``box_pairs`` holds the current submissions only)."""
+    if filters.where("s")[0] == "true":
+        return ""
+    return """SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
+              SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b"""
+
+
+def _pair_edges(
+    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
+) -> dict[str, np.ndarray]:
     """Overlapping box pairs at IoU >= t between current boxes of the selection."""
     arrays = con.execute(
-        """SELECT p.key_a, p.key_b, p.box_a, p.box_b, p.label_a, p.label_b, p.iou
-           FROM box_pairs p
-           SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
-           SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b
-           WHERE p.iou >= $t""",
+        f"""SELECT p.key_a, p.key_b, p.box_a, p.box_b, p.label_a, p.label_b, p.iou
+            FROM box_pairs p {_in_selection(filters)}
+            WHERE p.iou >= $t""",
         {"t": threshold},
     ).fetchnumpy()
     return {k: np.asarray(v) for k, v in arrays.items()}
 
 
-def _pair_matches(e: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the same-label matches and of the geometric matches of the left-overs."""
-    step = np.int64(1) << 32  # box ids stay below 2^32: (annotator, box) as one integer
-    left = _dense(e["key_b"].astype(np.int64) * step + e["box_a"])
-    right = _dense(e["key_a"].astype(np.int64) * step + e["box_b"])
+def _pair_matches(e: dict[str, np.ndarray], people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the same-label matches and of the geometric matches of the left-overs.
+
+    A box meets each other annotator apart: its node is (box, the other annotator's rank in
+    the sorted keys ``people``), numbered without a sort.
+    """
+    n = np.int64(len(people))
+    left = e["box_a"].astype(np.int64) * n + np.searchsorted(people, e["key_b"])
+    right = e["box_b"].astype(np.int64) * n + np.searchsorted(people, e["key_a"])
     same = e["label_a"] == e["label_b"]
     first = np.zeros(len(left), dtype=bool)
     idx = np.flatnonzero(same)
@@ -602,8 +723,8 @@ def _agreement_tables(
     """Per pair of annotators: counts, matches, IoU sums, and label tables (n_pairs, k, k)."""
     _check_threshold(threshold)
     pairs = _pair_scope(con, filters)
-    e = _pair_edges(con, threshold)
-    first, second = _pair_matches(e)
+    e = _pair_edges(con, filters, threshold)
+    first, second = _pair_matches(e, np.union1d(pairs["key_a"], pairs["key_b"]))
     label_keys = np.union1d(e["label_a"], e["label_b"]).astype(np.int64)
     k = max(len(label_keys), 1)
     step = np.int64(1) << 32
@@ -614,10 +735,10 @@ def _agreement_tables(
     pairs["iou_sum"] = np.bincount(at[first], weights=e["iou"][first], minlength=size)
     pairs["iou_squares"] = np.bincount(at[first], weights=e["iou"][first] ** 2, minlength=size)
     geometric = first | second
-    tables = np.zeros((size, k, k))
     la = np.searchsorted(label_keys, e["label_a"][geometric])
     lb = np.searchsorted(label_keys, e["label_b"][geometric])
-    np.add.at(tables, (at[geometric], la, lb), 1)
+    cell = (at[geometric] * k + la) * k + lb
+    tables = np.bincount(cell, minlength=size * k * k).reshape(size, k, k).astype(float)
     return pairs, tables, label_keys.tolist()
 
 
@@ -767,13 +888,14 @@ def _clusters(
     return out[columns].reset_index(drop=True)
 
 
-def _same_label_pairs(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+def _same_label_pairs(
+    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
+) -> pd.DataFrame:
     """Same-label overlapping pairs at IoU >= t among ``_box_cur``, with both workers."""
     return con.execute(
-        """SELECT p.item_key, p.key_a, p.key_b, p.box_a, p.box_b FROM box_pairs p
-           SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
-           SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b
-           WHERE p.iou >= $t AND p.label_a = p.label_b""",
+        f"""SELECT p.item_key, p.key_a, p.key_b, p.box_a, p.box_b
+            FROM box_pairs p {_in_selection(filters)}
+            WHERE p.iou >= $t AND p.label_a = p.label_b""",
         {"t": threshold},
     ).df()
 
@@ -795,7 +917,7 @@ def consensus_boxes(
     """
     _check_threshold(iou_threshold)
     boxes, workers = _current_boxes(con, filters)
-    pairs = _same_label_pairs(con, iou_threshold)
+    pairs = _same_label_pairs(con, filters, iou_threshold)
     out = _clusters(
         boxes.assign(scope=0), pairs.assign(scope=0), workers.assign(scope=0), min_workers
     )
@@ -817,7 +939,7 @@ def _leave_one_out(
     worker), so every leave-one-out consensus comes from one clustering, without a loop.
     """
     boxes, workers = _current_boxes(con, filters)
-    pairs = _same_label_pairs(con, threshold)
+    pairs = _same_label_pairs(con, filters, threshold)
     people, _ = _names(con)
     scorers = workers.rename(columns={"who": "scope"})
     theirs = boxes.merge(scorers, on="item_key").query("who != scope")
