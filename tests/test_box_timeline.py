@@ -198,3 +198,33 @@ def test_a_store_without_boxes_gives_empty_tables_with_their_columns(db: Path) -
     assert timeline.empty and "mean_iou_ci_high" in timeline.columns
     assert status.empty and list(status.columns[:4]) == ["annotator_id", "name", "team", "status"]
     assert alerts.empty and "divergence" in alerts.columns
+
+
+def test_cli_exports_the_box_tables_over_time(
+    careers: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qualitylib.cli import main
+
+    db = str(careers)
+    assert main(["export", "--db", db, "box-timeline", "--annotator", "learner"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("annotator_id,period_start,n_images,n_reference_images,tp,fp,fn")
+    assert len(lines) == 1 + 8 and lines[1].startswith("learner,2026-09-07,12,12,24,0,24,")
+    assert main(["export", "--db", db, "box-timeline", "--period", "month", "--iou", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 7  # late: one month
+    args = ["export", "--db", db, "box-onboarding", "--window", "12", "--recall-min", "1"]
+    assert main(args) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
+    assert {r[0]: r[3] for r in rows} == {
+        "drifter": "regressed",
+        "late": "not_enough_data",
+        "learner": "aligned",
+        "steady": "aligned",
+    }
+    assert main(["export", "--db", db, "box-drift-alerts", "--since", "2026-10-19"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("scope,annotator_id,week_start,label,divergence")
+    assert [line.split(",")[2] for line in out[1:]] == ["2026-10-19"] * 2 + ["2026-10-26"] * 2
+    assert main(["export", "--db", db, "box-onboarding", "--recall-min", "85"]) == 1
+    assert "box onboarding objective: the recall and precision" in capsys.readouterr().err
+    assert main(["export", "--db", db, "box-timeline", "--iou", "0"]) == 2

@@ -48,6 +48,7 @@ from qualitylib.metrics.results import Estimate, proportion
 __all__ = [
     "STATUSES",
     "BoxCounts",
+    "BoxObjective",
     "box_drift_alerts",
     "box_onboarding",
     "box_timeline",
@@ -224,13 +225,18 @@ def box_timeline(
 
 
 @dataclass(frozen=True)
-class _Objective:
-    """Box onboarding objective (see :func:`box_onboarding`), validated once."""
+class BoxObjective:
+    """What "aligned with the committee" means for boxes (see :func:`box_onboarding`).
 
-    recall: float
-    precision: float
-    window: int
-    min_boxes: int
+    ``recall`` / ``precision``: the window's must reach these; ``window``: the last this many
+    reference images are judged; ``min_boxes``: committee boxes the window must hold first
+    (30: one missed box then moves recall by at most 3 points).
+    """
+
+    recall: float = 0.85
+    precision: float = 0.90
+    window: int = 30
+    min_boxes: int = 30
 
     def __post_init__(self) -> None:
         if not (0 <= self.recall <= 1 and 0 <= self.precision <= 1):
@@ -253,7 +259,7 @@ def _windows(owner: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _submission_windows(
-    con: duckdb.DuckDBPyConnection, filters: Filters, objective: _Objective, threshold: float
+    con: duckdb.DuckDBPyConnection, filters: Filters, objective: BoxObjective, threshold: float
 ) -> pd.DataFrame:
     """Every scored submission in time order per annotator, with its window's counts and
     whether the window is ``enough``, ``meets`` or clearly ``fails`` the objective."""
@@ -368,7 +374,7 @@ def box_onboarding(
     current window), ``tp, fp, fn``, ``precision, recall`` with ``_ci_low, _ci_high, _n``,
     ``f1, f1_n``, ``mean_iou`` with ``_ci_low, _ci_high, _n``, over the current window.
     """
-    objective = _Objective(recall_objective, precision_objective, window, min_boxes)
+    objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
     table = _submission_windows(con, filters or Filters(), objective, threshold)
     columns = ["annotator_id", "name", "team", "status", "since", "first_aligned"]
     counts = ["n_reference_images", "window_n"]
