@@ -89,8 +89,9 @@ EXPORT_TABLES = (  # export.EXPORTS
     "box-timeline",
     "box-onboarding",
     "box-drift-alerts",
+    "box-sizes",
 )
-BOX_TIME_TABLES = ("box-timeline", "box-onboarding", "box-drift-alerts")
+BOX_TIME_TABLES = ("box-timeline", "box-onboarding", "box-drift-alerts", "box-sizes")
 ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
 STOP_GRACE_S = 3.0  # how long a stopped dashboard's server may take before it is killed
 
@@ -164,6 +165,9 @@ def _demo(args: argparse.Namespace) -> int:
         f"demo team written to {args.db}: {len(data.annotations):,} labels by "
         f"{len(data.annotators):,} people on {len(data.items):,} items (seed {args.seed})"
     )
+    from qualitylib.demo_boxes import TEAM_NAME, images_folder
+
+    print(f"with a box-drawing project (team {TEAM_NAME}), images in {images_folder(args.db)}")
     return 0
 
 
@@ -326,8 +330,9 @@ def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object
 def _box_time_exporter(
     args: argparse.Namespace, exporter: Callable[..., object]
 ) -> Callable[..., object] | None:
-    """``export box-timeline`` / ``box-onboarding`` / ``box-drift-alerts`` with ``--iou``,
-    ``--period`` and the box onboarding objective (None, said on stderr, when out of range)."""
+    """``export box-timeline`` / ``box-onboarding`` / ``box-drift-alerts`` / ``box-sizes`` with
+    ``--iou``, ``--period`` and the box onboarding objective (None, said on stderr, when out of
+    range)."""
     from functools import partial
 
     from qualitylib.metrics.box_timeline import BoxObjective
@@ -337,6 +342,8 @@ def _box_time_exporter(
         return None
     if args.table == "box-timeline":
         return partial(exporter, period=args.period, threshold=args.iou)
+    if args.table == "box-sizes":
+        return partial(exporter, threshold=args.iou)
     chosen = {
         "recall_objective": args.recall_min,
         "precision_objective": args.precision_min,
@@ -774,7 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--min-boxes",
         type=int,
-        help="box-onboarding: committee boxes a window needs before it is judged (default 30)",
+        help="box-onboarding: committee boxes a window needs before it is judged (default 50)",
     )
     exp.add_argument(
         "--against",

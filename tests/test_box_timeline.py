@@ -16,6 +16,7 @@ from qualitylib.metrics.box_timeline import (
     STATUSES,
     box_drift_alerts,
     box_onboarding,
+    box_sizes,
     box_timeline,
     box_weekly_controls,
 )
@@ -130,11 +131,14 @@ def test_timeline_threshold_turns_shifted_boxes_into_misses(db: Path, write: Wri
 def test_onboarding_statuses_follow_the_careers(careers: Path) -> None:
     with connect(careers, read_only=True) as con:
         status = box_onboarding(con).set_index("annotator_id")
-        strict = box_onboarding(con, recall_objective=1.0, precision_objective=1.0, window=12)
+        strict = box_onboarding(
+            con, recall_objective=1.0, precision_objective=1.0, window=12, min_boxes=48
+        )
     assert set(status["status"]) <= set(STATUSES)
     assert status.loc["steady", "status"] == "aligned"
-    # aligned at the 8th image, when the window first holds 30 committee boxes (32)
-    assert status.loc["steady", "since"] == pd.Timestamp(START + timedelta(hours=7))
+    # aligned at the 13th image (the first of week 1), when the window first holds 50
+    # committee boxes (52)
+    assert status.loc["steady", "since"] == pd.Timestamp(START + timedelta(weeks=1))
     # the learner's 30-image window meets recall 0.85 once at most 9 images miss two boxes
     # (recall 102 / 120): at the 21st perfect image, the 9th of week 5
     learner = status.loc["learner"]
@@ -151,6 +155,25 @@ def test_onboarding_statuses_follow_the_careers(careers: Path) -> None:
     assert strict.loc["learner", "first_aligned"] == last_of_week_4
 
 
+def test_onboarding_status_is_judged_on_the_history_up_to_until(careers: Path) -> None:
+    with connect(careers, read_only=True) as con:
+        full = box_onboarding(con).set_index("annotator_id")
+        last_weeks = box_onboarding(con, Filters(since=date(2026, 10, 19))).set_index(
+            "annotator_id"
+        )
+        week_5 = box_onboarding(con, Filters(until=date(2026, 10, 18))).set_index("annotator_id")
+    # from week 7 on: same statuses (late, who labelled in week 0 only, is not listed)
+    assert last_weeks.index.tolist() == ["drifter", "learner", "steady"]
+    pd.testing.assert_frame_equal(last_weeks, full.loc[last_weeks.index])
+    # to the end of week 5 the drifter's window holds 12 half-missed images of 30: recall 0.8
+    # is below 0.85 but not clearly (Wilson upper bound 0.86), so still aligned (hysteresis)
+    assert week_5.loc["drifter", "recall"] == pytest.approx(0.8)
+    assert week_5.loc["drifter", "recall_ci_high"] > 0.85
+    assert week_5.loc["drifter", "status"] == "aligned"
+    assert full.loc["drifter", "status"] == "regressed"
+    assert week_5.loc["steady", "n_reference_images"] == 72
+
+
 def test_onboarding_refuses_a_bad_objective(careers: Path) -> None:
     with connect(careers, read_only=True) as con:
         with pytest.raises(ValueError, match="objectives are rates"):
@@ -165,10 +188,12 @@ def test_drift_controls_count_one_minus_f1(careers: Path) -> None:
     assert controls.labels == ["car", "dog", "person"]
     drifter = controls.annotators.index("drifter")
     car = controls.labels.index("car")
-    # week 5: the drifter leaves out the second car and the dog on each of 12 images
-    assert controls.x[drifter, 5].tolist() == [12, 12, 0]
-    assert controls.n[drifter, 5].tolist() == [36, 12, 24]
-    assert controls.x[drifter, 4, car] == 0 and controls.n[drifter, 4, car] == 48
+    # week 5: the drifter leaves out the second car and the dog on each of 12 images; counted
+    # per side (halves): car (12 FN) / (24 given + 24 expected boxes) / 2 ...
+    assert controls.x[drifter, 5].tolist() == [6, 6, 0]
+    assert controls.n[drifter, 5].tolist() == [18, 6, 12]
+    assert controls.x[drifter, 4, car] == 0 and controls.n[drifter, 4, car] == 24
+    assert 1 - controls.x[drifter, 5, car] / controls.n[drifter, 5, car] == pytest.approx(24 / 36)
 
 
 def test_drift_alerts_the_drifter_with_the_tag_rule(careers: Path) -> None:
@@ -185,7 +210,11 @@ def test_drift_alerts_the_drifter_with_the_tag_rule(careers: Path) -> None:
     assert first["divergence"].tolist() == pytest.approx([1 - 24 / 36, 1.0])
     assert first["errors"].tolist() == [12, 12] and first["n"].tolist() == [36, 12]
     aligned = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
-    pd.testing.assert_frame_equal(alerts, alerts_from_controls(controls, DriftRule(), aligned))
+    rule = alerts_from_controls(controls, DriftRule(), aligned)
+    pd.testing.assert_frame_equal(
+        alerts.drop(columns=["n", "errors"]), rule.drop(columns=["n", "errors"])
+    )
+    assert (alerts["n"] == 2 * rule["n"]).all() and (alerts["errors"] == 2 * rule["errors"]).all()
     assert (later["week_start"] >= pd.Timestamp("2026-10-12")).all()
 
 
@@ -213,6 +242,7 @@ def test_cli_exports_the_box_tables_over_time(
     assert main(["export", "--db", db, "box-timeline", "--period", "month", "--iou", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1 + 7  # late: one month
     args = ["export", "--db", db, "box-onboarding", "--window", "12", "--recall-min", "1"]
+    args += ["--min-boxes", "48"]
     assert main(args) == 0
     rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
     assert {r[0]: r[3] for r in rows} == {
@@ -228,3 +258,39 @@ def test_cli_exports_the_box_tables_over_time(
     assert main(["export", "--db", db, "box-onboarding", "--recall-min", "85"]) == 1
     assert "box onboarding objective: the recall and precision" in capsys.readouterr().err
     assert main(["export", "--db", db, "box-timeline", "--iou", "0"]) == 2
+
+
+def test_sizes_count_recall_by_the_committee_box_area(
+    db: Path, write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # committee: small 20x20 (400 px2), medium 40x40 (1600), large 100x100 (10000), and a
+    # medium 33x33 (1089) box that the annotator draws 2 px too big (35x35, IoU 1089/1225)
+    ref = f"""{REFERENCE}
+    img-0,car,0,0,20,20,2026-09-01T00:00:00Z
+    img-0,car,100,0,140,40,2026-09-01T00:00:00Z
+    img-0,dog,200,0,300,100,2026-09-01T00:00:00Z
+    img-1,dog,0,0,20,20,2026-09-01T00:00:00Z
+    img-1,car,100,0,133,33,2026-09-01T00:00:00Z"""
+    import_files(db, "reference-boxes", [write("ref.csv", ref)])
+    rows = f"""{BOXES}
+    img-0,a,car,100,0,140,40,2026-09-07T10:00:00Z,production
+    img-0,a,dog,200,0,300,100,2026-09-07T10:00:00Z,production
+    img-1,a,car,99,0,134,35,2026-09-07T11:00:00Z,production
+    img-1,a,car,0,0,20,20,2026-09-07T11:00:00Z,production"""
+    import_files(db, "boxes", [write("boxes.csv", rows)])
+    with connect(db, read_only=True) as con:
+        sizes = box_sizes(con).set_index("size")
+    assert sizes.index.tolist() == ["small", "medium", "large"]
+    # both small objects missed (the small dog drawn as a car is a wrong class: not a TP)
+    assert sizes[["tp", "fn", "recall_n"]].values.tolist() == [[0, 2, 2], [2, 0, 2], [1, 0, 1]]
+    assert sizes.loc["medium", "mean_iou"] == pytest.approx((1 + 1089 / 1225) / 2)
+    assert np.isnan(sizes.loc["small", "mean_iou"]) and sizes.loc["small", "recall"] == 0
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(db), "box-sizes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "annotator_id,size,tp,fn,recall,recall_ci_low,recall_ci_high,recall_n,"
+        "mean_iou,mean_iou_ci_low,mean_iou_ci_high,mean_iou_n"
+    )
+    assert [line.split(",")[1] for line in out[1:]] == ["small", "medium", "large"]

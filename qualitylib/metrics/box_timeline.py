@@ -1,4 +1,5 @@
-"""Box metrics over time: per annotator x period, onboarding status, and control-image drift.
+"""Box metrics over time: per annotator x period, onboarding status, control-image drift; and
+recall by object size (who misses small objects).
 
 The counts behind every number here are one definition, :func:`grouped_box_counts`: the
 scored submissions (an annotator's boxes on a committee-decided image, against the committee
@@ -16,16 +17,20 @@ are counted per group with ``np.bincount``. Rates are numpy on those count array
   ``min_boxes`` committee boxes in the window, *clearly fails* when a Wilson upper bound is
   below its objective;
 * **drift** (:func:`box_drift_alerts`): the divergence on production control images is
-  1 - F1 = (FP + FN) / (given + expected) per annotator x ISO week x label, so the count
-  ``x = FP + FN`` out of ``n = given + expected`` feeds the tag drift rule unchanged
-  (:func:`qualitylib.metrics.drift.alerts_from_controls`, the CUSUM and its measured false
-  alarms), from the week each person was first aligned by box onboarding.
+  1 - F1 = (FP + FN) / (given + expected) per annotator x ISO week x label. The tag drift
+  rule (:func:`qualitylib.metrics.drift.alerts_from_controls`: the CUSUM, unchanged) reads it
+  as ``x = (FP + FN) / 2`` mistakes out of ``n = (given + expected) / 2`` boxes per side, so a
+  box drawn in the wrong place or with the wrong class (one FP *and* one FN) is one mistake,
+  not two correlated ones: counted twice, a steady loose boxer (IoU near the threshold) raised
+  0.87 false alerts per annotator-quarter in ``benchmarks/false_alarms.py``, counted once
+  none. Annotators are watched from the week box onboarding first found them aligned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -49,9 +54,12 @@ __all__ = [
     "STATUSES",
     "BoxCounts",
     "BoxObjective",
+    "SIZES",
     "box_drift_alerts",
     "box_onboarding",
+    "box_rates",
     "box_timeline",
+    "box_sizes",
     "box_weekly_controls",
     "grouped_box_counts",
 ]
@@ -61,21 +69,34 @@ _STEP = 4294967296  # committee box ids made unique per submission: sub_id * 2^3
 
 @dataclass(frozen=True)
 class BoxCounts:
-    """Scored box counts per group and label: arrays of shape ``(n_groups, n_labels)``.
+    """Scored box counts per group and class: arrays of shape ``(n_groups, n_classes)``.
 
     ``groups``: one row per group (the key columns, ``n_images`` = scored submissions);
-    ``labels``: label names of the columns; ``given`` / ``expected``: the annotator's and
-    the committee's boxes; ``tp``: matched pairs; ``iou_sum`` / ``iou_squares``: of the
-    matched pairs' IoU.
+    ``classes``: names of the columns (labels, or :data:`SIZES`); ``given`` / ``expected``:
+    the annotator's and the committee's boxes; ``tp``: matched pairs (counted in the class
+    of their committee box); ``iou_sum`` / ``iou_squares``: of the matched pairs' IoU.
     """
 
     groups: pd.DataFrame
-    labels: list[str]
+    classes: list[str]
     given: np.ndarray
     expected: np.ndarray
     tp: np.ndarray
     iou_sum: np.ndarray
     iou_squares: np.ndarray
+
+
+# COCO's object sizes by area in pixels: small below 32^2, medium below 96^2, large above.
+SIZES = ("small", "medium", "large")
+SMALL_AREA, LARGE_AREA = 32**2, 96**2
+
+
+def _class_sql(alias: str, classes: Literal["label", "size"]) -> str:
+    """The class of box ``alias`` (a ``boxes`` or ``box_reference`` row) as a small integer."""
+    if classes == "label":
+        return f"{alias}.label_key"
+    area = f"({alias}.x_max - {alias}.x_min) * ({alias}.y_max - {alias}.y_min)"
+    return f"CASE WHEN {area} < {SMALL_AREA} THEN 0 WHEN {area} < {LARGE_AREA} THEN 1 ELSE 2 END"
 
 
 def grouped_box_counts(
@@ -84,11 +105,14 @@ def grouped_box_counts(
     keys: Mapping[str, str],
     threshold: float = 0.5,
     params: Mapping[str, object] | None = None,
+    classes: Literal["label", "size"] = "label",
 ) -> BoxCounts:
     """:class:`BoxCounts` of the scored submissions under ``filters`` grouped by ``keys``
     (output column -> SQL expression over the submission ``s``, a ``box_sets`` row), groups in
-    the order of their keys."""
+    the order of their keys; columns per label, or per COCO object size (:data:`SIZES`)."""
     _check_threshold(threshold)
+    if classes not in ("label", "size"):
+        raise ValueError(f"classes must be 'label' or 'size', got {classes!r}")
     _submissions(con, filters)
     exprs = ", ".join(keys.values())
     select = ", ".join(f"{sql} AS {name}" for name, sql in keys.items())
@@ -104,47 +128,55 @@ def grouped_box_counts(
         f"SELECT gid, {names}, count(*) AS n_images FROM _box_keyed GROUP BY ALL ORDER BY gid"
     ).df()
     given = con.execute(
-        """SELECT k.gid, b.label_key, count(*) AS n
-           FROM boxes b JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
-           WHERE b.label_key IS NOT NULL GROUP BY ALL"""
+        f"""SELECT k.gid, {_class_sql("b", classes)} AS cls, count(*) AS n
+            FROM boxes b JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
+            WHERE b.label_key IS NOT NULL GROUP BY ALL"""
     ).fetchnumpy()
     expected = con.execute(
-        """SELECT k.gid, r.label_key, count(*) AS n
-           FROM box_reference r JOIN _box_keyed k
-             ON r.item_key = k.item_key AND r.decided_at = k.ref_decided_at
-           WHERE r.label_key IS NOT NULL GROUP BY ALL"""
+        f"""SELECT k.gid, {_class_sql("r", classes)} AS cls, count(*) AS n
+            FROM box_reference r JOIN _box_keyed k
+              ON r.item_key = k.item_key AND r.decided_at = k.ref_decided_at
+            WHERE r.label_key IS NOT NULL GROUP BY ALL"""
     ).fetchnumpy()
-    # only same-label pairs at IoU >= t can be true positives (classify's first matching)
+    # only same-label pairs at IoU >= t can be true positives (classify's first matching);
+    # a pair's class is its committee box's
     arrays = con.execute(
         f"""SELECT k.gid AS who, c.box_id AS "left", k.sub_id * {_STEP} + c.ref_box_id AS "right",
-                   c.label_key AS label, c.ref_label_key AS ref_label, c.iou
+                   c.label_key AS label, c.ref_label_key AS ref_label, c.iou,
+                   {_class_sql("r", classes)} AS cls
             FROM box_candidates c JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
+            JOIN box_reference r ON r.box_id = c.ref_box_id
             WHERE c.iou >= $t AND c.label_key = c.ref_label_key""",
         {"t": threshold},
     ).fetchnumpy()
+    cls = np.asarray(arrays.pop("cls"), dtype=np.int64)
     edges = Edges(**{k: np.asarray(v) for k, v in arrays.items()})
-    label_keys = np.union1d(given["label_key"], expected["label_key"]).astype(np.int64)
-    names_by_key = dict(con.execute("SELECT label_key, label FROM labels").fetchall())
-    n_groups, k = len(groups), len(label_keys)
+    if classes == "label":
+        keys_present = np.union1d(given["cls"], expected["cls"]).astype(np.int64)
+        label_names = dict(con.execute("SELECT label_key, label FROM labels").fetchall())
+        class_names = [label_names[int(key)] for key in keys_present]
+    else:
+        keys_present, class_names = np.arange(len(SIZES)), list(SIZES)
+    n_groups, k = len(groups), len(keys_present)
 
-    def dense(gid: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        cell = np.asarray(gid, dtype=np.int64) * k + np.searchsorted(label_keys, label)
+    def dense(gid: np.ndarray, key: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        cell = np.asarray(gid, dtype=np.int64) * k + np.searchsorted(keys_present, key)
         return np.bincount(cell, weights=weights, minlength=n_groups * k).reshape(n_groups, k)
 
     tp = classify(edges, threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
     ious = edges.iou[tp]
     return BoxCounts(
         groups=groups.drop(columns="gid"),
-        labels=[names_by_key[int(key)] for key in label_keys],
-        given=dense(given["gid"], given["label_key"], given["n"].astype(float)),
-        expected=dense(expected["gid"], expected["label_key"], expected["n"].astype(float)),
-        tp=dense(edges.who[tp], edges.label[tp], np.ones(len(ious))),
-        iou_sum=dense(edges.who[tp], edges.label[tp], ious),
-        iou_squares=dense(edges.who[tp], edges.label[tp], ious**2),
+        classes=class_names,
+        given=dense(given["gid"], given["cls"], given["n"].astype(float)),
+        expected=dense(expected["gid"], expected["cls"], expected["n"].astype(float)),
+        tp=dense(edges.who[tp], cls[tp], np.ones(len(ious))),
+        iou_sum=dense(edges.who[tp], cls[tp], ious),
+        iou_squares=dense(edges.who[tp], cls[tp], ious**2),
     )
 
 
-def _rates(
+def box_rates(
     tp: np.ndarray,
     given: np.ndarray,
     expected: np.ndarray,
@@ -204,7 +236,7 @@ def box_timeline(
         params | {"period": period},
     ).df()
     scored = counts.groups.rename(columns={"n_images": "n_reference_images"})
-    rates = _rates(
+    rates = box_rates(
         *(a.sum(axis=1) for a in (counts.tp, counts.given, counts.expected)),
         counts.iou_sum.sum(axis=1),
         counts.iou_squares.sum(axis=1),
@@ -219,6 +251,41 @@ def box_timeline(
     return out[lead + list(rates)]
 
 
+def box_sizes(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+) -> pd.DataFrame:
+    """Recall by object size: one row per annotator x COCO size of the committee's boxes
+    (:data:`SIZES`: area below 32^2 px, below 96^2, above), so a person who misses small
+    objects stands out. Columns: ``annotator_id, size, tp, fn``, ``recall`` and ``mean_iou``
+    with ``_ci_low, _ci_high, _n`` (precision has no size: a given box's size is not its
+    object's).
+    """
+    filters = filters or Filters()
+    counts = grouped_box_counts(
+        con, filters, {"annotator_key": "s.annotator_key"}, threshold, classes="size"
+    )
+    n_groups, k = counts.tp.shape
+    tp, expected = counts.tp.ravel(), counts.expected.ravel()
+    mean, low, high = _t_interval(tp, counts.iou_sum.ravel(), counts.iou_squares.ravel())
+    out = pd.DataFrame(
+        {
+            "annotator_key": np.repeat(counts.groups["annotator_key"].to_numpy(np.int64), k),
+            "size": np.tile(np.asarray(counts.classes, dtype=object), n_groups),
+            "tp": tp.astype(np.int64),
+            "fn": (expected - tp).astype(np.int64),
+        }
+        | proportion(tp, expected).columns("recall")
+        | Estimate.of(mean, low, high, tp).columns("mean_iou")
+    )
+    out = out.merge(_people(con)[["annotator_key", "annotator_id"]], on="annotator_key")
+    out["size"] = pd.Categorical(out["size"], categories=list(SIZES), ordered=True)
+    out = out.sort_values(["annotator_id", "size"], ignore_index=True)
+    out["size"] = out["size"].astype(str)
+    return out[
+        ["annotator_id", *[c for c in out.columns if c not in ("annotator_id", "annotator_key")]]
+    ]
+
+
 # ------------------------------------------------------------------------------------------
 # Onboarding
 # ------------------------------------------------------------------------------------------
@@ -230,13 +297,14 @@ class BoxObjective:
 
     ``recall`` / ``precision``: the window's must reach these; ``window``: the last this many
     reference images are judged; ``min_boxes``: committee boxes the window must hold first
-    (30: one missed box then moves recall by at most 3 points).
+    (50, about half a window of street scenes: one missed box then moves recall by at most
+    2 points, and a short lucky run cannot align someone who confuses a rarer class).
     """
 
     recall: float = 0.85
     precision: float = 0.90
     window: int = 30
-    min_boxes: int = 30
+    min_boxes: int = 50
 
     def __post_init__(self) -> None:
         if not (0 <= self.recall <= 1 and 0 <= self.precision <= 1):
@@ -355,7 +423,7 @@ def box_onboarding(
     recall_objective: float = 0.85,
     precision_objective: float = 0.90,
     window: int = 30,
-    min_boxes: int = 30,
+    min_boxes: int = 50,
     threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Each annotator's box onboarding status after their latest reference image.
@@ -369,20 +437,25 @@ def box_onboarding(
     ``min_boxes`` committee boxes), ``in_training``, ``aligned`` (the last decisive window
     met it), ``regressed`` (aligned once, then a window clearly failed).
 
+    A status is a fact about a person at a date (as ``onboarding_as_of``): it is judged over
+    the annotator's history up to ``filters.until``; ``filters.since`` only chooses who is
+    listed (those with box submissions from then on).
+
     Columns: ``annotator_id, name, team, status, since`` (when the status was reached),
     ``first_aligned`` (NaT if never), ``n_reference_images``, ``window_n`` (images in the
     current window), ``tp, fp, fn``, ``precision, recall`` with ``_ci_low, _ci_high, _n``,
     ``f1, f1_n``, ``mean_iou`` with ``_ci_low, _ci_high, _n``, over the current window.
     """
     objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
-    table = _submission_windows(con, filters or Filters(), objective, threshold)
+    filters = filters or Filters()
+    table = _submission_windows(con, replace(filters, since=None), objective, threshold)
     columns = ["annotator_id", "name", "team", "status", "since", "first_aligned"]
     counts = ["n_reference_images", "window_n"]
     if table.empty:
-        empty = _rates(*(np.zeros(0) for _ in range(5)))
+        empty = box_rates(*(np.zeros(0) for _ in range(5)))
         return pd.DataFrame(columns=[*columns, *counts, *empty])
     last = _status(table)
-    rates = _rates(
+    rates = box_rates(
         *(last[c].to_numpy() for c in ("tp", "given", "expected", "iou_sum", "iou_squares"))
     )
     out = last.assign(
@@ -392,6 +465,12 @@ def box_onboarding(
     out = out[["annotator_key", "status", "since", "first_aligned", *counts]]
     out = pd.concat([out.reset_index(drop=True), pd.DataFrame(rates)], axis=1)
     out = _people(con).merge(out, on="annotator_key")
+    if filters.since is not None:
+        where, params = filters.where("s")
+        active = con.execute(
+            f"SELECT DISTINCT annotator_key FROM box_sets s WHERE {where}", params
+        ).fetchall()
+        out = out[out["annotator_key"].isin([row[0] for row in active])]
     return out.sort_values("annotator_id", ignore_index=True)[[*columns, *counts, *rates]]
 
 
@@ -404,7 +483,8 @@ def box_weekly_controls(
     con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
 ) -> WeeklyControls:
     """Production box submissions on control images as drift counts per annotator x ISO week
-    x label: ``x`` = FP + FN, ``n`` = boxes given + expected (so ``x / n`` = 1 - F1)."""
+    x label: ``x`` = (FP + FN) / 2 mistakes, ``n`` = (given + expected) / 2 boxes per side
+    (so ``x / n`` = 1 - F1; halves: see the module docstring)."""
     production = replace(filters or Filters(), phases=("production",))
     counts = grouped_box_counts(
         con,
@@ -412,10 +492,10 @@ def box_weekly_controls(
         {"annotator_key": "s.annotator_key", "week_start": "date_trunc('week', s.annotated_at)"},
         threshold,
     )
-    k = len(counts.labels)
+    k = len(counts.classes)
     if counts.groups.empty:
-        empty = np.zeros((0, 0, k), dtype=np.int64)
-        return WeeklyControls([], np.array([], "datetime64[D]"), counts.labels, empty, empty)
+        empty = np.zeros((0, 0, k))
+        return WeeklyControls([], np.array([], "datetime64[D]"), counts.classes, empty, empty)
     ids = _people(con).set_index("annotator_key")["annotator_id"]
     who = ids.reindex(counts.groups["annotator_key"]).to_numpy(dtype=str)
     people, a = np.unique(who, return_inverse=True)
@@ -423,11 +503,11 @@ def box_weekly_controls(
     first = days.min()
     w = ((days - first).astype(np.int64) // 7).astype(np.int64)
     n_weeks = int(w.max()) + 1
-    x = np.zeros((len(people), n_weeks, k), dtype=np.int64)
+    x = np.zeros((len(people), n_weeks, k))
     n = np.zeros_like(x)
-    np.add.at(x, (a, w), (counts.given + counts.expected - 2 * counts.tp).astype(np.int64))
-    np.add.at(n, (a, w), (counts.given + counts.expected).astype(np.int64))
-    return WeeklyControls(people.tolist(), first + 7 * np.arange(n_weeks), counts.labels, x, n)
+    np.add.at(x, (a, w), (counts.given + counts.expected) / 2 - counts.tp)
+    np.add.at(n, (a, w), (counts.given + counts.expected) / 2)
+    return WeeklyControls(people.tolist(), first + 7 * np.arange(n_weeks), counts.classes, x, n)
 
 
 def box_drift_alerts(
@@ -460,4 +540,7 @@ def box_drift_alerts(
     )
     aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
     controls = box_weekly_controls(con, history, threshold)
-    return from_week(alerts_from_controls(controls, rule or DriftRule(), aligned_at), filters.since)
+    table = alerts_from_controls(controls, rule or DriftRule(), aligned_at)
+    table["n"], table["errors"] = table["n"] * 2, table["errors"] * 2  # boxes, not halves
+    table[["n", "errors"]] = table[["n", "errors"]].round().astype(np.int64)
+    return from_week(table, filters.since)
