@@ -21,9 +21,10 @@ are counted per group with ``np.bincount``. Rates are numpy on those count array
   rule (:func:`qualitylib.metrics.drift.alerts_from_controls`: the CUSUM, unchanged) reads it
   as ``x = (FP + FN) / 2`` mistakes out of ``n = (given + expected) / 2`` boxes per side, so a
   box drawn in the wrong place or with the wrong class (one FP *and* one FN) is one mistake,
-  not two correlated ones: counted twice, a steady loose boxer (IoU near the threshold) raised
-  0.87 false alerts per annotator-quarter in ``benchmarks/false_alarms.py``, counted once
-  none. Annotators are watched from the week box onboarding first found them aligned.
+  not two correlated ones: counted twice, steady loose boxers (IoU near the threshold) raised
+  0.67 false alerts per annotator-quarter in ``benchmarks/false_alarms.py --kind boxes``,
+  counted once 0.011. Annotators are watched from the week box onboarding first found them
+  aligned.
 """
 
 from __future__ import annotations
