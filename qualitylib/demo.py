@@ -902,7 +902,8 @@ def build(
 ) -> DemoData:
     """Generate the demo, import it through ``import_files`` like a user's files (with the
     model of :mod:`qualitylib.demo_models` and its manual fixes), and store the personas as
-    table ``demo_personas``."""
+    table ``demo_personas``. The personas demo also holds the box-drawing project of
+    :mod:`qualitylib.demo_boxes` (its own team, images written next to the store)."""
     from qualitylib.ingest import import_files
     from qualitylib.store import connect
 
@@ -930,4 +931,8 @@ def build(
                FROM personas_df"""
         )
         con.unregister("personas_df")
+    if team == "personas":
+        from qualitylib import demo_boxes
+
+        demo_boxes.build(db_path, seed)
     return data

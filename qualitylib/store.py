@@ -633,17 +633,36 @@ def rescore_touched_boxes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE _touched_boxes")
 
 
+# Box classes: labels that boxes use and nothing else does (no label, reference decision,
+# prediction or fix), so a store's tag label set leaves them out.
+BOX_ONLY_LABELS_SQL = """
+    SELECT label_key FROM (
+        SELECT label_key FROM boxes UNION SELECT label_key FROM box_reference
+    ) WHERE label_key IS NOT NULL
+    EXCEPT
+    SELECT label_key FROM (
+        SELECT label_key FROM annotations UNION SELECT label_key FROM reference
+        UNION SELECT label_key FROM predictions UNION SELECT model_label_key FROM fixes
+        UNION SELECT fixed_label_key FROM fixes
+    )
+"""
+
+
 def label_set(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The label set in rank order: ``label_key, label, is_positive, rank, color``.
 
     Without an imported label set, every label other than the most frequent one counts as
     positive (the usual "safe vs flagged reasons" shape of a policy); only then is the log
-    scanned for label frequencies.
+    scanned for label frequencies. Box classes (:data:`BOX_ONLY_LABELS_SQL`) are not part of
+    it: a store holding a tagging and a box-drawing project keeps the tag tables unchanged.
     """
     labels = con.execute(
         "SELECT label_key, label, declared, is_positive, rank, color FROM labels "
         "ORDER BY rank NULLS LAST, label"
     ).df()
+    if scalar(con, "SELECT EXISTS (SELECT 1 FROM boxes) OR EXISTS (SELECT 1 FROM box_reference)"):
+        box_only = [row[0] for row in con.execute(BOX_ONLY_LABELS_SQL).fetchall()]
+        labels = labels[~labels["label_key"].isin(box_only)].reset_index(drop=True)
     undeclared = ~labels["declared"].astype(bool)
     positive = labels["is_positive"].astype("boolean").fillna(False).astype(bool)
     if undeclared.any():

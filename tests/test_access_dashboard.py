@@ -356,10 +356,11 @@ def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_written(
     shutil.copy(demo_db, db)
     monkeypatch.setenv("QUALITYLIB_MAX_UPLOAD_MB", "1")
     at = _data_page(db, monkeypatch)
+    imports = len(at.dataframe[0].value)  # the demo's imports (tag team and box project)
     assert at.get("file_uploader")[0].proto.max_upload_size_mb == 1  # the browser refuses too
     header = b"item_id,annotator_id,label,annotated_at\n"
     big = header + b"i-big,a01,safe,2026-11-20T10:00:00Z\n" * 40_000  # 1.4 MB
     at.file_uploader[0].set_value(("big.csv", big, "text/csv")).run()
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["error: larger than 1 MB: big.csv; use the CLI"]
-    assert len(at.dataframe[0].value) == 7  # the demo's seven imports, no more
+    assert len(at.dataframe[0].value) == imports == 12  # the demo's imports, no more

@@ -162,7 +162,8 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     at.switch_page("views/imports.py").run()
     _assert_clean(at)
-    assert len(at.dataframe[0].value) == 7  # the demo's 7 imports (team, model, fixes)
+    # the demo's 12 imports: the team's 5, the model's and its fixes, the box project's 5
+    assert len(at.dataframe[0].value) == 12
 
     bad = b"item_id,annotator_id,label,annotated_at\ni1,a01,safe,31/02/2026\n"
     at.file_uploader[0].set_value(("week47.csv", bad, "text/csv")).run()
@@ -170,7 +171,7 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     assert len(at.error) == 1
     message = at.error[0].value
     assert message.startswith("error: week47.csv row 1") and "\n" not in message
-    assert len(at.dataframe[0].value) == 7  # nothing was written
+    assert len(at.dataframe[0].value) == 12  # nothing was written
 
     good = b"item_id,annotator_id,label,annotated_at\ni-new,a01,safe,2026-11-20T10:00:00Z\n"
     at.file_uploader[0].set_value(("week48.csv", good, "text/csv")).run()
@@ -178,7 +179,7 @@ def test_data_page_imports_uploads_and_the_pages_see_it_at_once(
     assert not at.error
     assert at.success[0].value.startswith("imported 1 file(s): 1 rows")
     history = at.dataframe[0].value
-    assert len(history) == 8 and history.iloc[0]["source_name"] == "week48.csv"
+    assert len(history) == 13 and history.iloc[0]["source_name"] == "week48.csv"
 
 
 def test_data_page_imports_a_tool_export_with_gold_and_a_date(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qualitylib import demo
+from qualitylib import demo, demo_boxes
 
 SMALL = 5_000
 MEDIUM = 100_000  # enough control items per annotator for the persona checks
@@ -343,11 +343,12 @@ def test_build_imports_through_the_user_path(tmp_path: Path) -> None:
         drifter = con.execute(
             "SELECT drift_start, drift_label FROM demo_personas WHERE persona = 'drifter'"
         ).fetchone()
+    boxes = demo_boxes.generate(0)  # the box project beside the team: its own items and people
     assert counts == {
         "annotations": SMALL,
         "reference": len(data.reference),
-        "items": len(data.items),
-        "annotators": len(data.annotators),
+        "items": len(data.items) + len(boxes.items),
+        "annotators": len(data.annotators) + len(boxes.annotators),
         "demo_personas": len(data.personas),
     }
     assert drifter == (demo.week_start(demo.DRIFT_WEEK).tz_localize(None), "alcohol")

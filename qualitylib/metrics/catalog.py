@@ -15,6 +15,7 @@ import pandas as pd
 from qualitylib.metrics.counts import filtered_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import iso_week
+from qualitylib.store import label_set
 
 __all__ = [
     "annotators",
@@ -31,10 +32,18 @@ __all__ = [
 ]
 
 
+BOX_LABELS_SQL = """
+    SELECT label FROM labels WHERE label_key IN (
+        SELECT label_key FROM boxes UNION SELECT label_key FROM box_reference)
+    ORDER BY label
+"""
+
+
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """What a filter can choose: ``first_day, last_day`` (of the labels and of the model
     predictions, so the Models page can select their days; UTC; None when there are none),
-    ``teams``, ``policy_versions`` and ``labels`` (in rank order)."""
+    ``teams``, ``policy_versions``, ``labels`` (the tag label set, in rank order) and
+    ``box_labels`` (the classes of boxes, sorted)."""
     first, last = con.execute(
         "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
         "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
@@ -44,13 +53,13 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         "SELECT DISTINCT policy_version FROM annotations "
         "WHERE policy_version IS NOT NULL ORDER BY policy_version"
     ).fetchall()
-    labels = con.execute("SELECT label FROM labels ORDER BY rank NULLS LAST, label").fetchall()
     return {
         "first_day": first,
         "last_day": last,
         "teams": teams(con),
         "policy_versions": [row[0] for row in policies],
-        "labels": [row[0] for row in labels],
+        "labels": label_set(con)["label"].tolist(),  # the tag labels (no box classes)
+        "box_labels": [row[0] for row in con.execute(BOX_LABELS_SQL).fetchall()],
     }
 
 
