@@ -32,16 +32,18 @@ __all__ = [
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """What a filter can choose: ``first_day, last_day`` (of the labels and of the model
-    predictions, so the Models page can select their days; UTC; None when there are none),
+    """What a filter can choose: ``first_day, last_day`` (of the labels, the boxes and the
+    model predictions, so the Models page can select their days; UTC; None when there are none),
     ``teams``, ``policy_versions`` and ``labels`` (in rank order)."""
     first, last = con.execute(
         "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
         "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
-        "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
+        "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions "
+        "UNION ALL SELECT min(annotated_at), max(annotated_at) FROM boxes)"
     ).fetchall()[0]
     policies = con.execute(
-        "SELECT DISTINCT policy_version FROM annotations "
+        "SELECT DISTINCT policy_version FROM (SELECT policy_version FROM annotations "
+        "UNION ALL SELECT policy_version FROM boxes) "
         "WHERE policy_version IS NOT NULL ORDER BY policy_version"
     ).fetchall()
     labels = con.execute("SELECT label FROM labels ORDER BY rank NULLS LAST, label").fetchall()
