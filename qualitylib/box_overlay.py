@@ -22,7 +22,9 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["COLOURS", "Layer", "load_image", "overlay_png"]
+from qualitylib.metrics.box_items import ItemBoxes
+
+__all__ = ["COLOURS", "Layer", "item_overlay", "load_image", "overlay_png"]
 
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies): the first
 # layer (the person) orange, the second (the committee or the other annotator) blue.
@@ -188,3 +190,17 @@ def overlay_png(
     buffer = io.BytesIO()
     out.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+def item_overlay(
+    item: ItemBoxes, mine: str, theirs: str, *, hidden: bool = False, timeout: float = TIMEOUT_S
+) -> bytes:
+    """PNG of one image's two matched sets of boxes (:func:`~qualitylib.metrics.box_items.
+    item_boxes`), named ``mine`` and ``theirs`` in the legend; the IoU is written on the first
+    set's matched, wrongly classed and poorly localised boxes."""
+    size = (item.width, item.height) if item.width and item.height else None
+    layers = [
+        Layer(mine, item.mine, COLOURS[0]),
+        Layer(theirs, item.theirs.drop(columns="iou"), COLOURS[1]),
+    ]
+    return overlay_png(item.uri, layers, hidden=hidden, size=size, timeout=timeout)

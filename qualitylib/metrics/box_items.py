@@ -38,6 +38,7 @@ __all__ = [
     "box_differences",
     "box_misses",
     "has_boxes",
+    "has_tags",
     "item_boxes",
     "weak_consensus",
 ]
@@ -48,6 +49,11 @@ WEAK_SUPPORT = 0.7  # an object drawn by fewer than this share of an image's wor
 def has_boxes(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the store holds any box submission."""
     return bool(con.execute("SELECT EXISTS (SELECT 1 FROM box_sets)").fetchone()[0])
+
+
+def has_tags(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds any tag (one label per item) annotation."""
+    return bool(con.execute("SELECT EXISTS (SELECT 1 FROM annotations)").fetchone()[0])
 
 
 def box_annotators_kept(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
@@ -306,8 +312,9 @@ def weak_consensus(
 
     Returns the images, weakest first (``item_id, uri, width, height, n_workers, n_objects``
     (objects a majority drew), ``n_split``, ``lowest_support``, ``split_labels``), and the
-    clusters of the listed images (``item_id, label, x_min..y_max, n_workers, support``) from
-    :func:`~qualitylib.metrics.boxes.consensus_boxes` with every cluster kept.
+    clusters of the listed images (``item_id, label, x_min..y_max, n_workers, support,
+    item_workers, majority``) from :func:`~qualitylib.metrics.boxes.consensus_boxes` with
+    every cluster kept (``majority``: drawn by more than half of the image's workers).
     """
     _check_limit(limit)
     if not 0 < min_support <= 1:
@@ -347,5 +354,5 @@ def weak_consensus(
         ["lowest_support", "n_split", "item_id"], ascending=[True, False, True], na_position="first"
     )
     listed = weak.head(limit).reset_index(drop=True)
-    shown = clusters[clusters["item_id"].isin(listed["item_id"])].drop(columns="item_workers")
+    shown = clusters[clusters["item_id"].isin(listed["item_id"])].assign(majority=majority)
     return ItemList(listed, len(weak)), shown.reset_index(drop=True)
