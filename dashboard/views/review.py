@@ -3,7 +3,7 @@ most contested first, to rule on (and to download)."""
 
 import streamlit as st
 
-from dashboard import common, data
+from dashboard import box_views, common, data
 from qualitylib.display import votes_text
 from qualitylib.export import with_votes_text
 
@@ -14,6 +14,9 @@ st.caption(
     "Items ranked by vote entropy (how evenly the labels split, in bits) plus the share of "
     "'unsure' flags. Items the committee ruled on after their latest label are left out."
 )
+if box_views.kind(store, "review_kind") == "Boxes":
+    box_views.review(store, filters)
+    st.stop()
 
 items = data.queue(store, filters)
 if items.empty:
