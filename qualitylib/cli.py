@@ -86,7 +86,11 @@ EXPORT_TABLES = (  # export.EXPORTS
     "box-confusion",
     "box-agreement",
     "consensus-boxes",
+    "box-timeline",
+    "box-onboarding",
+    "box-drift-alerts",
 )
+BOX_TIME_TABLES = ("box-timeline", "box-onboarding", "box-drift-alerts")
 ROLES = ("lead", "trainer", "annotator", "committee")  # access.ROLES
 STOP_GRACE_S = 3.0  # how long a stopped dashboard's server may take before it is killed
 
@@ -231,6 +235,10 @@ def _export(args: argparse.Namespace) -> int:
         exporter = _behaviour_exporter(args, exporter)
     elif args.table in ("gold-budget", "gold-exposure"):
         exporter = _gold_exporter(args, exporter)
+    elif args.table in BOX_TIME_TABLES:
+        exporter = _box_time_exporter(args, exporter)
+        if exporter is None:
+            return 2
     elif args.table.startswith("box-") or args.table == "consensus-boxes":
         from functools import partial
 
@@ -313,6 +321,34 @@ def _behaviour_exporter(args: argparse.Namespace, exporter: Callable[..., object
     except ValueError as error:
         raise QualitylibError(f"--too-fast-k: {error}") from error
     return partial(exporter, rule=rule)
+
+
+def _box_time_exporter(
+    args: argparse.Namespace, exporter: Callable[..., object]
+) -> Callable[..., object] | None:
+    """``export box-timeline`` / ``box-onboarding`` / ``box-drift-alerts`` with ``--iou``,
+    ``--period`` and the box onboarding objective (None, said on stderr, when out of range)."""
+    from functools import partial
+
+    from qualitylib.metrics.box_timeline import BoxObjective
+
+    if not 0 < args.iou <= 1:
+        print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
+        return None
+    if args.table == "box-timeline":
+        return partial(exporter, period=args.period, threshold=args.iou)
+    chosen = {
+        "recall_objective": args.recall_min,
+        "precision_objective": args.precision_min,
+    }
+    if args.table == "box-onboarding":
+        chosen |= {"window": args.window, "min_boxes": args.min_boxes}
+    options = {k: v for k, v in chosen.items() if v is not None}
+    try:
+        BoxObjective(**{k.removesuffix("_objective"): v for k, v in options.items()})
+    except ValueError as error:
+        raise QualitylibError(f"box onboarding objective: {error}") from error
+    return partial(exporter, threshold=args.iou, **options)
 
 
 def _gold_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:
@@ -664,7 +700,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--tpr-min", type=float, help="onboarding: objective TPR (default 0.85)")
     exp.add_argument("--fpr-max", type=float, help="onboarding: objective FPR (default 0.05)")
     exp.add_argument(
-        "--window", type=int, help="onboarding: last N reference labels judged (default 100)"
+        "--window",
+        type=int,
+        help="onboarding: last N reference labels judged (default 100); box-onboarding: last N "
+        "reference images (default 30)",
     )
     exp.add_argument("--min-positives", type=int, help="onboarding: positives in the window (20)")
     exp.add_argument("--min-negatives", type=int, help="onboarding: negatives in the window (20)")
@@ -721,6 +760,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument(
         "--iou", type=float, default=0.5, help="box tables: IoU threshold of a match (default 0.5)"
+    )
+    exp.add_argument(
+        "--recall-min",
+        type=float,
+        help="box-onboarding, box-drift-alerts: objective box recall (default 0.85)",
+    )
+    exp.add_argument(
+        "--precision-min",
+        type=float,
+        help="box-onboarding, box-drift-alerts: objective box precision (default 0.90)",
+    )
+    exp.add_argument(
+        "--min-boxes",
+        type=int,
+        help="box-onboarding: committee boxes a window needs before it is judged (default 30)",
     )
     exp.add_argument(
         "--against",

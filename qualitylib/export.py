@@ -22,6 +22,7 @@ from qualitylib.display import votes_text
 from qualitylib.errors import QualitylibError
 from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.audit import reference_history
+from qualitylib.metrics.box_timeline import box_drift_alerts, box_onboarding, box_timeline
 from qualitylib.metrics.boxes import (
     box_agreement,
     box_confusion,
@@ -129,6 +130,9 @@ EXPORTS: dict[str, Exporter] = {
     "box-confusion": box_confusion,
     "box-agreement": box_agreement,
     "consensus-boxes": consensus_boxes,
+    "box-timeline": box_timeline,
+    "box-onboarding": box_onboarding,
+    "box-drift-alerts": box_drift_alerts,
 }
 BOX_TABLES = ("box-summary", "box-errors", "box-confusion", "box-agreement", "consensus-boxes")
 

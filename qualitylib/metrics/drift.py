@@ -75,6 +75,7 @@ __all__ = [
     "DriftRule",
     "WeeklyControls",
     "drift_alerts",
+    "from_week",
     "last_day",
     "only_aligned",
     "open_alerts",
@@ -401,11 +402,16 @@ def drift_alerts(
     status = onboarding_status(con, replace(history, phases=()), objective or Objective())
     aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
     table = alerts_from_controls(weekly_controls(con, history), rule, aligned_at)
-    if filters.since is not None and len(table):
-        since = pd.Timestamp(filters.since).normalize()
-        monday = since - pd.Timedelta(days=since.weekday())
-        table = table[pd.to_datetime(table["week_start"]) >= monday].reset_index(drop=True)
-    return table
+    return from_week(table, filters.since)
+
+
+def from_week(alerts: pd.DataFrame, since: date | None) -> pd.DataFrame:
+    """The alerts of the ISO weeks from the one holding ``since`` on (all when None)."""
+    if since is None or not len(alerts):
+        return alerts
+    day = pd.Timestamp(since).normalize()
+    monday = day - pd.Timedelta(days=day.weekday())
+    return alerts[pd.to_datetime(alerts["week_start"]) >= monday].reset_index(drop=True)
 
 
 def open_alerts(alerts: pd.DataFrame, as_of: date) -> pd.DataFrame:

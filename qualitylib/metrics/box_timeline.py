@@ -1,0 +1,463 @@
+"""Box metrics over time: per annotator x period, onboarding status, and control-image drift.
+
+The counts behind every number here are one definition, :func:`grouped_box_counts`: the
+scored submissions (an annotator's boxes on a committee-decided image, against the committee
+set in force when drawn, as :func:`qualitylib.metrics.boxes.box_summary`) are grouped in SQL by
+any keys (annotator x period, annotator x week, one submission); SQL counts the boxes given and
+expected per group and label; the true positives come from the one-to-one matching
+(:func:`qualitylib.metrics.boxes.classify`) on the same-label candidate pairs at IoU >= t and
+are counted per group with ``np.bincount``. Rates are numpy on those count arrays:
+
+* precision = TP / given, recall = TP / expected (95 % Wilson), F1 = 2 TP / (given +
+  expected), mean IoU of the matched pairs (Student t interval), as in ``box_summary``;
+* **onboarding** (:func:`box_onboarding`): the same status vocabulary and hysteresis as tag
+  onboarding (:mod:`qualitylib.metrics.onboarding`), judged over the last ``window``
+  reference images: *meets* when recall >= r and precision >= p (point estimates) with at least
+  ``min_boxes`` committee boxes in the window, *clearly fails* when a Wilson upper bound is
+  below its objective;
+* **drift** (:func:`box_drift_alerts`): the divergence on production control images is
+  1 - F1 = (FP + FN) / (given + expected) per annotator x ISO week x label, so the count
+  ``x = FP + FN`` out of ``n = given + expected`` feeds the tag drift rule unchanged
+  (:func:`qualitylib.metrics.drift.alerts_from_controls`, the CUSUM and its measured false
+  alarms), from the week each person was first aligned by box onboarding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from qualitylib.intervals import wilson
+from qualitylib.metrics.boxes import (
+    Edges,
+    _check_threshold,
+    _submissions,
+    _t_interval,
+    classify,
+)
+from qualitylib.metrics.drift import DriftRule, WeeklyControls, alerts_from_controls, from_week
+from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import STATUSES
+from qualitylib.metrics.periods import Period, check_period
+from qualitylib.metrics.results import Estimate, proportion
+
+__all__ = [
+    "STATUSES",
+    "BoxCounts",
+    "BoxObjective",
+    "box_drift_alerts",
+    "box_onboarding",
+    "box_timeline",
+    "box_weekly_controls",
+    "grouped_box_counts",
+]
+
+_STEP = 4294967296  # committee box ids made unique per submission: sub_id * 2^32 + box_id
+
+
+@dataclass(frozen=True)
+class BoxCounts:
+    """Scored box counts per group and label: arrays of shape ``(n_groups, n_labels)``.
+
+    ``groups``: one row per group (the key columns, ``n_images`` = scored submissions);
+    ``labels``: label names of the columns; ``given`` / ``expected``: the annotator's and
+    the committee's boxes; ``tp``: matched pairs; ``iou_sum`` / ``iou_squares``: of the
+    matched pairs' IoU.
+    """
+
+    groups: pd.DataFrame
+    labels: list[str]
+    given: np.ndarray
+    expected: np.ndarray
+    tp: np.ndarray
+    iou_sum: np.ndarray
+    iou_squares: np.ndarray
+
+
+def grouped_box_counts(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    keys: Mapping[str, str],
+    threshold: float = 0.5,
+    params: Mapping[str, object] | None = None,
+) -> BoxCounts:
+    """:class:`BoxCounts` of the scored submissions under ``filters`` grouped by ``keys``
+    (output column -> SQL expression over the submission ``s``, a ``box_sets`` row), groups in
+    the order of their keys."""
+    _check_threshold(threshold)
+    _submissions(con, filters)
+    exprs = ", ".join(keys.values())
+    select = ", ".join(f"{sql} AS {name}" for name, sql in keys.items())
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _box_keyed AS
+            SELECT s.sub_id, s.item_key, s.annotator_key, s.annotated_at, s.ref_decided_at,
+                   dense_rank() OVER (ORDER BY {exprs}) - 1 AS gid, {select}
+            FROM _box_subs s""",
+        dict(params or {}),
+    )
+    names = ", ".join(keys)
+    groups = con.execute(
+        f"SELECT gid, {names}, count(*) AS n_images FROM _box_keyed GROUP BY ALL ORDER BY gid"
+    ).df()
+    given = con.execute(
+        """SELECT k.gid, b.label_key, count(*) AS n
+           FROM boxes b JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
+           WHERE b.label_key IS NOT NULL GROUP BY ALL"""
+    ).fetchnumpy()
+    expected = con.execute(
+        """SELECT k.gid, r.label_key, count(*) AS n
+           FROM box_reference r JOIN _box_keyed k
+             ON r.item_key = k.item_key AND r.decided_at = k.ref_decided_at
+           WHERE r.label_key IS NOT NULL GROUP BY ALL"""
+    ).fetchnumpy()
+    # only same-label pairs at IoU >= t can be true positives (classify's first matching)
+    arrays = con.execute(
+        f"""SELECT k.gid AS who, c.box_id AS "left", k.sub_id * {_STEP} + c.ref_box_id AS "right",
+                   c.label_key AS label, c.ref_label_key AS ref_label, c.iou
+            FROM box_candidates c JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
+            WHERE c.iou >= $t AND c.label_key = c.ref_label_key""",
+        {"t": threshold},
+    ).fetchnumpy()
+    edges = Edges(**{k: np.asarray(v) for k, v in arrays.items()})
+    label_keys = np.union1d(given["label_key"], expected["label_key"]).astype(np.int64)
+    names_by_key = dict(con.execute("SELECT label_key, label FROM labels").fetchall())
+    n_groups, k = len(groups), len(label_keys)
+
+    def dense(gid: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        cell = np.asarray(gid, dtype=np.int64) * k + np.searchsorted(label_keys, label)
+        return np.bincount(cell, weights=weights, minlength=n_groups * k).reshape(n_groups, k)
+
+    tp = classify(edges, threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
+    ious = edges.iou[tp]
+    return BoxCounts(
+        groups=groups.drop(columns="gid"),
+        labels=[names_by_key[int(key)] for key in label_keys],
+        given=dense(given["gid"], given["label_key"], given["n"].astype(float)),
+        expected=dense(expected["gid"], expected["label_key"], expected["n"].astype(float)),
+        tp=dense(edges.who[tp], edges.label[tp], np.ones(len(ious))),
+        iou_sum=dense(edges.who[tp], edges.label[tp], ious),
+        iou_squares=dense(edges.who[tp], edges.label[tp], ious**2),
+    )
+
+
+def _rates(
+    tp: np.ndarray,
+    given: np.ndarray,
+    expected: np.ndarray,
+    iou_sum: np.ndarray,
+    squares: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Wide columns: counts, precision, recall (Wilson), F1 and mean IoU (t) from counts."""
+    fp, fn = given - tp, expected - tp
+    boxes = given + expected
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(boxes > 0, 2 * tp / np.where(boxes > 0, boxes, 1), np.nan)
+    mean, low, high = _t_interval(tp, iou_sum, squares)
+    return (
+        {"tp": tp.astype(np.int64), "fp": fp.astype(np.int64), "fn": fn.astype(np.int64)}
+        | proportion(tp, given).columns("precision")
+        | proportion(tp, expected).columns("recall")
+        | {"f1": f1, "f1_n": boxes.astype(np.int64)}
+        | Estimate.of(mean, low, high, tp).columns("mean_iou")
+    )
+
+
+def _people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT annotator_key, annotator_id, name, team FROM annotators").df()
+
+
+def box_timeline(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    period: Period = "week",
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """One row per annotator x period: box volume and scores against the committee.
+
+    Columns: ``annotator_id, period_start`` (a date: the day, the Monday of an ISO week, or
+    the first of the month, UTC), ``n_images`` (box submissions, decided images or not),
+    ``n_reference_images`` (submissions on committee-decided images, scored against the set
+    in force when drawn), ``tp, fp, fn``, ``precision`` and ``recall`` with ``_ci_low,
+    _ci_high, _n`` (95 % Wilson; ``_n`` = boxes given / expected), ``f1, f1_n`` (given +
+    expected), ``mean_iou`` with ``_ci_low, _ci_high, _n`` (t interval over the matched
+    pairs). Rates are NaN (never 0) where their ``_n`` is 0. ``threshold``: the IoU a match
+    needs.
+    """
+    check_period(period)
+    filters = filters or Filters()
+    bucket = "date_trunc($period, s.annotated_at)::DATE"
+    counts = grouped_box_counts(
+        con,
+        filters,
+        {"annotator_key": "s.annotator_key", "period_start": bucket},
+        threshold,
+        {"period": period},
+    )
+    where, params = filters.where("s")
+    volume = con.execute(
+        f"""SELECT s.annotator_key, {bucket} AS period_start, count(*) AS n_images
+            FROM box_sets s WHERE {where} GROUP BY ALL""",
+        params | {"period": period},
+    ).df()
+    scored = counts.groups.rename(columns={"n_images": "n_reference_images"})
+    rates = _rates(
+        *(a.sum(axis=1) for a in (counts.tp, counts.given, counts.expected)),
+        counts.iou_sum.sum(axis=1),
+        counts.iou_squares.sum(axis=1),
+    )
+    scored = pd.concat([scored, pd.DataFrame(rates)], axis=1)
+    out = volume.merge(scored, on=["annotator_key", "period_start"], how="left")
+    counted = ["n_reference_images", "tp", "fp", "fn"] + [c for c in rates if c.endswith("_n")]
+    out[counted] = out[counted].fillna(0).astype(np.int64)
+    out = out.merge(_people(con)[["annotator_key", "annotator_id"]], on="annotator_key")
+    out = out.sort_values(["annotator_id", "period_start"], ignore_index=True)
+    lead = ["annotator_id", "period_start", "n_images", "n_reference_images"]
+    return out[lead + list(rates)]
+
+
+# ------------------------------------------------------------------------------------------
+# Onboarding
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoxObjective:
+    """What "aligned with the committee" means for boxes (see :func:`box_onboarding`).
+
+    ``recall`` / ``precision``: the window's must reach these; ``window``: the last this many
+    reference images are judged; ``min_boxes``: committee boxes the window must hold first
+    (30: one missed box then moves recall by at most 3 points).
+    """
+
+    recall: float = 0.85
+    precision: float = 0.90
+    window: int = 30
+    min_boxes: int = 30
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.recall <= 1 and 0 <= self.precision <= 1):
+            raise ValueError("the recall and precision objectives are rates: give values 0 to 1")
+        if not isinstance(self.window, int) or self.window < 1:
+            raise ValueError(f"window must be a positive number of images (got {self.window!r})")
+        if not isinstance(self.min_boxes, int) or self.min_boxes < 1:
+            raise ValueError(f"min_boxes must be a positive number (got {self.min_boxes!r})")
+
+
+def _windows(owner: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
+    """Rolling sums of ``values`` over each row's last ``window`` rows of the same owner
+    (rows sorted by owner, then time)."""
+    position = np.arange(len(owner))
+    first = np.r_[0, np.flatnonzero(np.diff(owner) != 0) + 1]
+    start = np.repeat(first, np.diff(np.r_[first, len(owner)]))
+    low = np.maximum(start, position - window + 1)
+    total = np.r_[0.0, np.cumsum(values, dtype=float)]
+    return total[position + 1] - total[low]
+
+
+def _submission_windows(
+    con: duckdb.DuckDBPyConnection, filters: Filters, objective: BoxObjective, threshold: float
+) -> pd.DataFrame:
+    """Every scored submission in time order per annotator, with its window's counts and
+    whether the window is ``enough``, ``meets`` or clearly ``fails`` the objective."""
+    counts = grouped_box_counts(
+        con,
+        filters,
+        {
+            "annotator_key": "s.annotator_key",
+            "annotated_at": "s.annotated_at",
+            "item_key": "s.item_key",
+        },
+        threshold,
+    )
+    table = counts.groups.drop(columns="n_images")
+    owner = table["annotator_key"].to_numpy(np.int64)
+    for name, array in (
+        ("tp", counts.tp),
+        ("given", counts.given),
+        ("expected", counts.expected),
+        ("iou_sum", counts.iou_sum),
+        ("iou_squares", counts.iou_squares),
+        ("images", np.ones((len(table), 1))),
+    ):
+        table[name] = _windows(owner, array.sum(axis=1), objective.window)
+    tp, given, expected = table["tp"], table["given"], table["expected"]
+    enough = expected >= objective.min_boxes
+    _, recall_high = wilson(tp.to_numpy(), expected.to_numpy())
+    _, precision_high = wilson(tp.to_numpy(), given.to_numpy())
+    table["enough"] = enough
+    table["meets"] = (
+        enough & (tp >= objective.recall * expected) & (tp >= objective.precision * given)
+    )
+    table["fails"] = enough & (
+        (np.asarray(recall_high) < objective.recall)
+        | ((given > 0) & (np.asarray(precision_high) < objective.precision))
+    )
+    table["seq"] = table.groupby("annotator_key").cumcount() + 1
+    return table
+
+
+def _status(table: pd.DataFrame) -> pd.DataFrame:
+    """Per annotator: status after the last window, ``since``, ``first_aligned`` (the rules of
+    :mod:`qualitylib.metrics.onboarding`, on the window sequence)."""
+    at = table["annotated_at"]
+    failed = table["fails"] & ~table["meets"]
+    seq = table["seq"]
+    per = (
+        pd.DataFrame(
+            {
+                "annotator_key": table["annotator_key"],
+                "last_met": seq.where(table["meets"]),
+                "last_failed": seq.where(failed),
+            }
+        )
+        .groupby("annotator_key")[["last_met", "last_failed"]]
+        .max()
+    )
+    last = table.groupby("annotator_key").tail(1).set_index("annotator_key")
+    last_met = per["last_met"].reindex(table["annotator_key"]).to_numpy()
+    last_failed = per["last_failed"].fillna(0).reindex(table["annotator_key"]).to_numpy()
+    aligned_run = table["meets"].to_numpy() & (seq.to_numpy() > last_failed)
+    regressed_run = failed.to_numpy() & (seq.to_numpy() > np.nan_to_num(last_met, nan=np.inf))
+    key = table["annotator_key"]
+    firsts = pd.DataFrame(
+        {
+            "first_at": at.groupby(key).min(),
+            "first_enough_at": at.where(table["enough"]).groupby(key).min(),
+            "first_aligned": at.where(table["meets"]).groupby(key).min(),
+            "aligned_at": at.where(aligned_run).groupby(key).min(),
+            "regressed_at": at.where(regressed_run).groupby(key).min(),
+        }
+    )
+    met, fail = per["last_met"], per["last_failed"].fillna(0)
+    status = np.select(
+        [met > fail, met.notna(), firsts["first_enough_at"].notna()],
+        ["aligned", "regressed", "in_training"],
+        "not_enough_data",
+    )
+    since = np.select(
+        [status == "aligned", status == "regressed", status == "in_training"],
+        [firsts["aligned_at"], firsts["regressed_at"], firsts["first_enough_at"]],
+        firsts["first_at"],
+    )
+    out = last.assign(
+        status=status, since=pd.to_datetime(since), first_aligned=firsts["first_aligned"]
+    )
+    return out.reset_index()
+
+
+def box_onboarding(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    recall_objective: float = 0.85,
+    precision_objective: float = 0.90,
+    window: int = 30,
+    min_boxes: int = 30,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Each annotator's box onboarding status after their latest reference image.
+
+    The window is the annotator's last ``window`` scored submissions (reference images,
+    training and production, time order). It *meets* the objective when it holds at least
+    ``min_boxes`` committee boxes and recall >= ``recall_objective`` and precision >=
+    ``precision_objective`` (point estimates); it *clearly fails* when the 95 % Wilson upper
+    bound of either is below its objective. Statuses as tag onboarding
+    (:data:`~qualitylib.metrics.onboarding.STATUSES`): ``not_enough_data`` (no window held
+    ``min_boxes`` committee boxes), ``in_training``, ``aligned`` (the last decisive window
+    met it), ``regressed`` (aligned once, then a window clearly failed).
+
+    Columns: ``annotator_id, name, team, status, since`` (when the status was reached),
+    ``first_aligned`` (NaT if never), ``n_reference_images``, ``window_n`` (images in the
+    current window), ``tp, fp, fn``, ``precision, recall`` with ``_ci_low, _ci_high, _n``,
+    ``f1, f1_n``, ``mean_iou`` with ``_ci_low, _ci_high, _n``, over the current window.
+    """
+    objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
+    table = _submission_windows(con, filters or Filters(), objective, threshold)
+    columns = ["annotator_id", "name", "team", "status", "since", "first_aligned"]
+    counts = ["n_reference_images", "window_n"]
+    if table.empty:
+        empty = _rates(*(np.zeros(0) for _ in range(5)))
+        return pd.DataFrame(columns=[*columns, *counts, *empty])
+    last = _status(table)
+    rates = _rates(
+        *(last[c].to_numpy() for c in ("tp", "given", "expected", "iou_sum", "iou_squares"))
+    )
+    out = last.assign(
+        n_reference_images=last["seq"].astype(np.int64),
+        window_n=last["images"].astype(np.int64),
+    )
+    out = out[["annotator_key", "status", "since", "first_aligned", *counts]]
+    out = pd.concat([out.reset_index(drop=True), pd.DataFrame(rates)], axis=1)
+    out = _people(con).merge(out, on="annotator_key")
+    return out.sort_values("annotator_id", ignore_index=True)[[*columns, *counts, *rates]]
+
+
+# ------------------------------------------------------------------------------------------
+# Drift on control images
+# ------------------------------------------------------------------------------------------
+
+
+def box_weekly_controls(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+) -> WeeklyControls:
+    """Production box submissions on control images as drift counts per annotator x ISO week
+    x label: ``x`` = FP + FN, ``n`` = boxes given + expected (so ``x / n`` = 1 - F1)."""
+    production = replace(filters or Filters(), phases=("production",))
+    counts = grouped_box_counts(
+        con,
+        production,
+        {"annotator_key": "s.annotator_key", "week_start": "date_trunc('week', s.annotated_at)"},
+        threshold,
+    )
+    k = len(counts.labels)
+    if counts.groups.empty:
+        empty = np.zeros((0, 0, k), dtype=np.int64)
+        return WeeklyControls([], np.array([], "datetime64[D]"), counts.labels, empty, empty)
+    ids = _people(con).set_index("annotator_key")["annotator_id"]
+    who = ids.reindex(counts.groups["annotator_key"]).to_numpy(dtype=str)
+    people, a = np.unique(who, return_inverse=True)
+    days = counts.groups["week_start"].to_numpy().astype("datetime64[D]")
+    first = days.min()
+    w = ((days - first).astype(np.int64) // 7).astype(np.int64)
+    n_weeks = int(w.max()) + 1
+    x = np.zeros((len(people), n_weeks, k), dtype=np.int64)
+    n = np.zeros_like(x)
+    np.add.at(x, (a, w), (counts.given + counts.expected - 2 * counts.tp).astype(np.int64))
+    np.add.at(n, (a, w), (counts.given + counts.expected).astype(np.int64))
+    return WeeklyControls(people.tolist(), first + 7 * np.arange(n_weeks), counts.labels, x, n)
+
+
+def box_drift_alerts(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    rule: DriftRule | None = None,
+    recall_objective: float = 0.85,
+    precision_objective: float = 0.90,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Box drift alerts, individual and team, raised in the weeks ``filters`` select.
+
+    The tag drift rule (:func:`qualitylib.metrics.drift.alerts_from_controls`) on
+    :func:`box_weekly_controls`: the divergence is 1 - F1 against the committee on production
+    control images, per label; the CUSUMs run over every week up to ``filters.until``
+    (``filters.since`` only selects which alert weeks are returned); each annotator is
+    monitored from the ISO week :func:`box_onboarding` (with these objectives) first found
+    them aligned; ``rule`` defaults to :class:`~qualitylib.metrics.drift.DriftRule`'s.
+    Columns as :func:`qualitylib.metrics.drift.drift_alerts` (``divergence`` = 1 - F1 of the
+    label that week, ``n`` = boxes given + expected, ``errors`` = FP + FN).
+    """
+    filters = filters or Filters()
+    history = replace(filters, since=None)
+    status = box_onboarding(
+        con,
+        replace(history, phases=()),
+        recall_objective=recall_objective,
+        precision_objective=precision_objective,
+        threshold=threshold,
+    )
+    aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
+    controls = box_weekly_controls(con, history, threshold)
+    return from_week(alerts_from_controls(controls, rule or DriftRule(), aligned_at), filters.since)
