@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboard.data import MAX_ROWS, Store, _read
 from qualitylib.box_overlay import COLOURS, Layer, item_overlay, overlay_png
-from qualitylib.metrics import box_items, boxes
+from qualitylib.metrics import box_items, box_timeline, boxes
 from qualitylib.metrics.filters import Filters
 
 
@@ -146,3 +146,36 @@ def consensus_overlay(
         Layer("Drawn by fewer", shown[~majority], COLOURS[0]),
     ]
     return overlay_png(uri, layers, hidden=hidden, size=size)
+
+
+@st.cache_data(show_spinner=False)
+def timeline(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
+    """Box precision, recall, F1 and mean IoU per annotator and week (``box_timeline``)."""
+    with _read(store) as con:
+        return box_timeline.box_timeline(con, store.only(filters), "week", iou)
+
+
+@st.cache_data(show_spinner=False)
+def onboarding(
+    store: Store, filters: Filters, recall: float, precision: float, iou: float
+) -> pd.DataFrame:
+    """Box onboarding status against the objective (``box_onboarding``)."""
+    with _read(store) as con:
+        return box_timeline.box_onboarding(
+            con, store.only(filters), recall, precision, threshold=iou
+        )
+
+
+@st.cache_data(show_spinner=False)
+def alerts(
+    store: Store, filters: Filters, recall: float, precision: float, iou: float
+) -> pd.DataFrame:
+    """Box drift alerts on control images raised in the window (``box_drift_alerts``)."""
+    with _read(store) as con:
+        return box_timeline.box_drift_alerts(
+            con,
+            store.only(filters),
+            recall_objective=recall,
+            precision_objective=precision,
+            threshold=iou,
+        )

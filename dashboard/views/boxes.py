@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import box_data, common
 from qualitylib import box_charts, charts
 from qualitylib.box_charts import ERROR_NAMES
+from qualitylib.display import STATUS
 from qualitylib.metrics.boxes import ERRORS, NOTHING
 
 store = common.store()
@@ -108,6 +109,56 @@ for card, (rate, title, help_text) in zip(
 if against != "the committee":
     st.caption("Errors by label and the images with errors need the committee's boxes.")
     st.stop()
+st.subheader("Week by week")
+with st.expander("Onboarding objective for boxes"):
+    goal_left, goal_right = st.columns(2)
+    recall_min = goal_left.number_input(
+        "Recall at least", 0.0, 1.0, 0.85, 0.01, key="box_recall_min",
+        help="Share of the committee's boxes found, over the last 30 reference images.",
+    )  # fmt: skip
+    precision_min = goal_right.number_input(
+        "Precision at least", 0.0, 1.0, 0.90, 0.01, key="box_precision_min",
+        help="Share of their boxes matching the committee's, over the same images.",
+    )  # fmt: skip
+history = replace(mine, since=None)  # statuses judge the whole history up to the range's end
+status = box_data.onboarding(store, history, recall_min, precision_min, iou)
+if len(status):
+    row = status.iloc[0]
+    since = f" since {row['since']:%d %b %Y}" if pd.notna(row["since"]) else ""
+    st.markdown(
+        f"Onboarding: **{STATUS[row['status']]}**{since} · last {int(row['window_n'])} "
+        f"reference images: recall {common.percent(row['recall'])}, precision "
+        f"{common.percent(row['precision'])} (objective {recall_min:.0%} and {precision_min:.0%})"
+    )
+weeks = box_data.timeline(store, mine, iou)
+tidy = box_charts.box_rates_long(weeks, [], "period_start").drop(columns="entity")
+if tidy["value"].notna().any():
+    objectives = pd.DataFrame(
+        {"metric": ["Recall", "Precision"], "value": [recall_min, precision_min]}
+    )
+    st.altair_chart(
+        charts.rate_over_time(tidy, objectives, title="", colors=box_charts.box_rate_colors()),
+        width="stretch",
+    )
+    st.caption(
+        "Dashed: the onboarding objective. Bands: 95 % Wilson intervals. Weeks without "
+        "committee images are left out."
+    )
+else:
+    st.info("No week has boxes on committee images: not enough data.")
+raised = box_data.alerts(store, mine, recall_min, precision_min, iou)
+raised = common.only_labels(raised[raised["annotator_id"] == person], "label")
+if len(raised):
+    st.warning(
+        f"Drift on control images: {len(raised)} alert(s) in the range, on "
+        + ", ".join(
+            f"{r.label} (week of {pd.Timestamp(r.week_start):%d %b}, 1 - F1 "
+            f"{common.percent(r.divergence)}, n = {int(r.n)})"
+            for r in raised.itertuples()
+        ),
+        icon=":material/trending_up:",
+    )
+
 focus = common.label_focus()
 left, right = st.columns(2)
 with left:
