@@ -36,7 +36,9 @@ __all__ = [
     "ItemBoxes",
     "box_annotators_kept",
     "box_differences",
+    "box_images",
     "box_misses",
+    "box_team_timeline",
     "has_boxes",
     "has_tags",
     "item_boxes",
@@ -54,6 +56,13 @@ def has_boxes(con: duckdb.DuckDBPyConnection) -> bool:
 def has_tags(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the store holds any tag (one label per item) annotation."""
     return bool(con.execute("SELECT EXISTS (SELECT 1 FROM annotations)").fetchone()[0])
+
+
+def box_images(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """Box submissions (an annotator's boxes on an image, empty ones included) under
+    ``filters``."""
+    where, params = filters.where("s")
+    return int(con.execute(f"SELECT count(*) FROM box_sets s WHERE {where}", params).fetchone()[0])
 
 
 def box_annotators_kept(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
@@ -356,3 +365,32 @@ def weak_consensus(
     listed = weak.head(limit).reset_index(drop=True)
     shown = clusters[clusters["item_id"].isin(listed["item_id"])].assign(majority=majority)
     return ItemList(listed, len(weak)), shown.reset_index(drop=True)
+
+
+def box_team_timeline(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    period: str = "week",
+    iou_threshold: float = 0.5,
+) -> pd.DataFrame:
+    """The team's box scores per period, every annotator's boxes on committee images pooled:
+    ``period_start, n_reference_images, tp, fp, fn``, precision and recall (Wilson), ``f1``,
+    mean IoU (t), as :func:`~qualitylib.metrics.box_timeline.box_timeline` per person."""
+    from qualitylib.metrics.box_timeline import _rates, grouped_box_counts
+    from qualitylib.metrics.periods import check_period
+
+    check_period(period)
+    counts = grouped_box_counts(
+        con,
+        filters,
+        {"period_start": "date_trunc($period, s.annotated_at)::DATE"},
+        iou_threshold,
+        {"period": period},
+    )
+    rates = _rates(
+        *(a.sum(axis=1) for a in (counts.tp, counts.given, counts.expected)),
+        counts.iou_sum.sum(axis=1),
+        counts.iou_squares.sum(axis=1),
+    )
+    groups = counts.groups.rename(columns={"n_images": "n_reference_images"})
+    return pd.concat([groups, pd.DataFrame(rates)], axis=1)
