@@ -120,8 +120,14 @@ def last_week_with_labels(
     select labels: a report's default week (older than last week when the feed stopped).
     None when there are none."""
     sunday = before - timedelta(days=before.isoweekday())
-    source, params = filtered_sql(replace(filters or Filters(), until=sunday))
+    chosen = replace(filters or Filters(), until=sunday)
+    source, params = filtered_sql(chosen)
     latest = con.execute(f"SELECT max(annotated_at) FROM {source} AS f", params).fetchall()[0][0]
+    where, box_params = chosen.where("s")  # boxes are labels too
+    boxed = con.execute(
+        f"SELECT max(s.annotated_at) FROM box_sets s WHERE {where}", box_params
+    ).fetchall()[0][0]
+    latest = max((t for t in (latest, boxed) if t is not None), default=None)
     return None if latest is None else iso_week(latest.date())
 
 
