@@ -71,7 +71,7 @@ def box_rates(long: pd.DataFrame, y_title: str | None = None, title: str = "") -
             alt.Tooltip("n:Q", title="n boxes", format=","),
         ],
     )
-    return (bars + points).properties(height=max(44 * len(names), 90), title=title)
+    return (bars + points).properties(height=alt.Step(18), title=title)
 
 
 def error_labels(errors: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +110,7 @@ def error_bars(errors: pd.DataFrame, title: str = "") -> alt.Chart:
                 alt.Tooltip("sum(n):Q", title="n boxes", format=","),
             ],
         )
-        .properties(height=max(34 * data["label"].nunique(), 90), title=title)
+        .properties(height=alt.Step(30), title=title)
     )
 
 

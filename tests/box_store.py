@@ -2,7 +2,7 @@
 
 Six committee images (a car and a person each, decided 2026-09-01) boxed in three weeks by:
 ``ann`` (a perfect copy), ``bob`` (the car shifted right by 40 px: IoU 2/3; every person
-missed; one extra car on img-1) and ``cy`` (the car called a truck: wrong class). img-6's
+missed; one extra car on img-1) and ``cy`` (the car called a truck: wrong class). img-1's
 file is missing (a placeholder). Three gold-free images boxed by five workers ``w1``..``w5``:
 gf-1 all agree; gf-2 splits 3/5 (dog) and 2/5 (cat); gf-3 three lone boxes and two empty
 submissions (no object a majority agrees on).
@@ -44,7 +44,7 @@ def build(folder: Path) -> Path:
     items = []
     for k in range(1, 7):
         path = folder / f"img-{k}.png"
-        if k != 6:
+        if k != 1:
             _scene(path, [CAR, PERSON])
         items.append(f"img-{k},{path},640,480")
     gold_free = {"gf-1": [(100, 100, 300, 300)], "gf-2": [(50, 50, 150, 150), (400, 50, 500, 150)]}

@@ -127,12 +127,12 @@ def test_box_debrief_shows_the_library_numbers_and_the_misses_drawn(
     hidden = _png(at, media)
     assert hidden.size == (640, 480 + LEGEND_H)
     assert hidden.getpixel((600, 100 + LEGEND_H)) == tuple(bytes.fromhex(CANVAS[1:]))
-    at.toggle[0].set_value(False).run()  # img-6's file is missing: still the canvas
-    assert _png(at, media).getpixel((600, 100 + LEGEND_H)) == tuple(bytes.fromhex(CANVAS[1:]))
-    at.selectbox(key="box_image").set_value(1).run()  # img-5: the picture
+    at.toggle[0].set_value(False).run()
     assert _png(at, media).getpixel((600, 100 + LEGEND_H)) == (0x9E, 0xCA, 0xE1)  # the sky
     at.selectbox(key="box_image").set_value(5).run()  # img-1: also the extra car
     assert "img-1 · 08 Sep 10:01 · 1 extra (background), 1 missed" in _texts(at)
+    # img-1's file is missing: the canvas, boxes drawn
+    assert _png(at, media).getpixel((600, 100 + LEGEND_H)) == tuple(bytes.fromhex(CANVAS[1:]))
     assert [b.label for b in at.get("download_button")] == ["Download the images with errors (CSV)"]
 
 
