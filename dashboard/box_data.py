@@ -35,6 +35,13 @@ def has_tags(store: Store) -> bool:
 
 
 @st.cache_data(show_spinner=False)
+def gold_free(store: Store, filters: Filters) -> int:
+    """Images without the committee's boxes that two or more workers boxed."""
+    with _read(store) as con:
+        return box_items.gold_free_images(con, store.only(filters))
+
+
+@st.cache_data(show_spinner=False)
 def kept(store: Store, filters: Filters) -> list[str]:
     """Annotators (not the committee) with box submissions under ``filters``."""
     with _read(store) as con:

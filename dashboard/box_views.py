@@ -68,6 +68,15 @@ def agreement(store: Store, filters: Filters) -> None:
         "nobody agrees with themselves): for gold-free jobs such as Ground Truth's five "
         "workers per object."
     )
+    gold_free = box_data.gold_free(store, filters)
+    if not st.toggle(
+        "Score each worker against the others' consensus",
+        value=gold_free > 0,
+        key="box_consensus_on",
+        help=f"{gold_free:,} images without the committee's boxes have two or more workers. "
+        "On every image (committee-decided ones too) this can take a while on large stores.",
+    ):
+        return
     loo = box_data.summary(store, filters, iou, against="consensus")
     loo = loo[loo["precision_n"] + loo["recall_n"] > 0]
     if loo.empty:

@@ -21,11 +21,12 @@ from qualitylib.metrics.boxes import (
     ERRORS,
     Edges,
     _check_threshold,
+    _clusters,
     _error_table,
     _names,
+    _same_label_pairs,
     _submissions,
     classify,
-    consensus_boxes,
     iou_matrix,
     match,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "box_images",
     "box_misses",
     "box_team_timeline",
+    "gold_free_images",
     "has_boxes",
     "has_tags",
     "item_boxes",
@@ -308,6 +310,27 @@ def item_boxes(
     )
 
 
+def _gold_free_scope(con: duckdb.DuckDBPyConnection, filters: Filters, min_workers: int) -> None:
+    """Temp table ``_box_cur``: current submissions under ``filters`` on images without a
+    committee set that ``min_workers`` or more workers boxed (the consensus helpers read it)."""
+    where, params = filters.where("s")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _box_cur AS
+            SELECT * FROM box_sets s
+            WHERE s.is_current AND {where}
+              AND s.item_key NOT IN (SELECT item_key FROM box_reference)
+            QUALIFY count(*) OVER (PARTITION BY s.item_key) >= $k""",
+        params | {"k": min_workers},
+    )
+
+
+def gold_free_images(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """Images without the committee's boxes that two or more workers boxed (current
+    submissions under ``filters``): what a consensus is drawn from."""
+    _gold_free_scope(con, filters, 2)
+    return int(con.execute("SELECT count(DISTINCT item_key) FROM _box_cur").fetchone()[0])
+
+
 def weak_consensus(
     con: duckdb.DuckDBPyConnection,
     filters: Filters,
@@ -319,25 +342,39 @@ def weak_consensus(
     for the committee to rule on: an object drawn by at least two workers but by fewer than
     ``min_support`` of them (a split), or boxes drawn with no object a majority agrees on.
 
-    Returns the images, weakest first (``item_id, uri, width, height, n_workers, n_objects``
-    (objects a majority drew), ``n_split``, ``lowest_support``, ``split_labels``), and the
-    clusters of the listed images (``item_id, label, x_min..y_max, n_workers, support,
-    item_workers, majority``) from :func:`~qualitylib.metrics.boxes.consensus_boxes` with
-    every cluster kept (``majority``: drawn by more than half of the image's workers).
+    Objects are the clusters of :func:`~qualitylib.metrics.boxes.consensus_boxes` with every
+    cluster kept (the same clustering, on those images only). Returns the images, weakest
+    first (``item_id, uri, width, height, n_workers, n_objects`` (objects a majority drew),
+    ``n_split``, ``lowest_support``, ``split_labels``), and the clusters of the listed images
+    (``item_id, label, x_min..y_max, n_workers, support, item_workers, majority``;
+    ``majority``: drawn by more than half of the image's workers).
     """
+    _check_threshold(iou_threshold)
     _check_limit(limit)
     if not 0 < min_support <= 1:
         raise ValueError(f"min_support must be in (0, 1], got {min_support}")
-    clusters = consensus_boxes(con, filters, iou_threshold, min_workers=1)
-    decided = {
-        row[0]
-        for row in con.execute(
-            "SELECT DISTINCT i.item_id FROM box_reference r JOIN items i USING (item_key)"
-        ).fetchall()
-    }
-    clusters = clusters[~clusters["item_id"].isin(decided)].copy()
+    _gold_free_scope(con, filters, 3)
+    boxes = con.execute(
+        """SELECT b.box_id, b.item_key, b.annotator_key AS who, b.label_key AS label,
+                  b.x_min, b.y_min, b.x_max, b.y_max
+           FROM boxes b SEMI JOIN _box_cur s USING (item_key, annotator_key, annotated_at)
+           WHERE b.label_key IS NOT NULL ORDER BY b.box_id"""
+    ).df()
+    workers = con.execute("SELECT item_key, annotator_key AS who FROM _box_cur").df()
+    pairs = _same_label_pairs(con, iou_threshold)
+    clusters = _clusters(
+        boxes.assign(scope=0), pairs.assign(scope=0), workers.assign(scope=0), 1
+    ).drop(columns="scope")
+    items = con.execute(
+        """SELECT item_key, item_id, uri, width, height FROM items
+           WHERE item_key IN (SELECT item_key FROM _box_cur)"""
+    ).df()
+    _, labels = _names(con)
+    clusters["label"] = clusters["label"].map(lambda k: labels[int(k)])
+    clusters = (
+        items[["item_key", "item_id"]].merge(clusters, on="item_key").drop(columns="item_key")
+    )
     clusters["item_workers"] = (clusters["n_workers"] / clusters["support"]).round().astype(int)
-    clusters = clusters[clusters["item_workers"] >= 3]
     majority = clusters["n_workers"] >= clusters["item_workers"] // 2 + 1
     split = (clusters["n_workers"] >= 2) & (clusters["support"] < min_support)
     seen = clusters[clusters["n_workers"] >= 2]
@@ -355,16 +392,19 @@ def weak_consensus(
     weak = per_item[(per_item["n_split"] > 0) | (per_item["n_objects"] == 0)].reset_index()
     weak[["n_objects", "n_split"]] = weak[["n_objects", "n_split"]].astype(int)
     weak["split_labels"] = weak["split_labels"].fillna("")
-    images = con.execute(
-        "SELECT item_id, uri, width, height FROM items WHERE item_id IN (SELECT unnest($ids))",
-        {"ids": weak["item_id"].tolist()},
-    ).df()
-    weak = images.merge(weak, on="item_id").sort_values(
-        ["lowest_support", "n_split", "item_id"], ascending=[True, False, True], na_position="first"
+    weak = (
+        items.drop(columns="item_key")
+        .merge(weak, on="item_id")
+        .sort_values(
+            ["lowest_support", "n_split", "item_id"],
+            ascending=[True, False, True],
+            na_position="first",
+        )
     )
     listed = weak.head(limit).reset_index(drop=True)
     shown = clusters[clusters["item_id"].isin(listed["item_id"])].assign(majority=majority)
-    return ItemList(listed, len(weak)), shown.reset_index(drop=True)
+    columns = ["item_id", "label", *COORDINATES, "n_workers", "support", "item_workers", "majority"]
+    return ItemList(listed, len(weak)), shown[columns].reset_index(drop=True)
 
 
 def box_team_timeline(
