@@ -58,6 +58,13 @@ def summary(
 
 
 @st.cache_data(show_spinner=False)
+def scores(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Box scores per annotator and per annotator and label, one matching (``box_scores``)."""
+    with _read(store) as con:
+        return box_items.box_scores(con, store.only(filters), iou)
+
+
+@st.cache_data(show_spinner=False)
 def errors(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
     """Box errors by type and label per annotator (``box_errors``)."""
     with _read(store) as con:
@@ -82,17 +89,11 @@ def misses(
 
 
 @st.cache_data(show_spinner=False)
-def agreement(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
-    """Detection F1, mean IoU and label kappa of every pair of annotators (``box_agreement``)."""
+def agreement(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Detection F1, mean IoU and label kappa of every pair of annotators and of the team
+    (``box_agreement_and_team``)."""
     with _read(store) as con:
-        return boxes.box_agreement(con, store.only(filters), iou)
-
-
-@st.cache_data(show_spinner=False)
-def team_agreement(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
-    """The pooled figure over every pair (``box_team_agreement``)."""
-    with _read(store) as con:
-        return boxes.box_team_agreement(con, store.only(filters), iou)
+        return box_items.box_agreement_and_team(con, store.only(filters), iou)
 
 
 @st.cache_data(show_spinner=False)

@@ -39,7 +39,8 @@ def agreement(store: Store, filters: Filters) -> None:
     """Pairwise detection F1 heatmap, a pair's differing images drawn, the team figure, and
     each worker against the consensus of the others."""
     iou = _iou("box_iou_agreement")
-    team = box_data.team_agreement(store, filters, iou).iloc[0]
+    pairs, team = box_data.agreement(store, filters, iou)
+    team = team.iloc[0]
     cards = st.columns(3, border=True)
     with cards[0]:
         st.metric("Detection F1", common.percent(team["f1"]))
@@ -54,7 +55,6 @@ def agreement(store: Store, filters: Filters) -> None:
         st.caption(f"n = {int(team['label_kappa_n']):,} box pairs · {band}")
 
     st.subheader("Pairs")
-    pairs = box_data.agreement(store, filters, iou)
     pairs = pairs[pairs["n_boxes_a"] + pairs["n_boxes_b"] > 0].reset_index(drop=True)
     if pairs.empty:
         st.info("No two annotators boxed the same image under these filters: not enough data.")
@@ -71,10 +71,10 @@ def agreement(store: Store, filters: Filters) -> None:
     gold_free = box_data.gold_free(store, filters)
     if not st.toggle(
         "Score each worker against the others' consensus",
-        value=gold_free > 0,
         key="box_consensus_on",
         help=f"{gold_free:,} images without the committee's boxes have two or more workers. "
-        "On every image (committee-decided ones too) this can take a while on large stores.",
+        "Scored on every image (committee-decided ones too): on request, it takes a while "
+        "on large stores.",
     ):
         return
     loo = box_data.summary(store, filters, iou, against="consensus")

@@ -7,17 +7,25 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from qualitylib.metrics.box_items import (
+    box_agreement_and_team,
     box_annotators_kept,
     box_differences,
     box_misses,
+    box_scores,
     has_boxes,
     item_boxes,
     weak_consensus,
 )
-from qualitylib.metrics.boxes import box_errors
+from qualitylib.metrics.boxes import (
+    box_agreement,
+    box_errors,
+    box_summary,
+    box_team_agreement,
+)
 from qualitylib.metrics.filters import Filters
 from qualitylib.store import connect
 
@@ -108,3 +116,22 @@ def test_weak_consensus_queues_splits_and_images_nobody_agrees_on(box_db: Path) 
     assert sorted(clusters["item_id"].unique()) == ["gf-2", "gf-3"]
     # at 0.5 the dog (3 of 5) is no longer split, the cat (2 of 5) still is
     assert lenient.items.set_index("item_id").loc["gf-2", "split_labels"] == "cat"
+
+
+def test_page_scores_equal_the_library_summary_and_agreement(box_db: Path) -> None:
+    with connect(box_db, read_only=True) as con:
+        total, cells = box_scores(con, Filters(teams=("team-boxes",)))
+        summary = box_summary(con, Filters(teams=("team-boxes",)))
+        by_label = box_summary(con, Filters(teams=("team-boxes",)), by_label=True)
+        pairs, team = box_agreement_and_team(con, Filters())
+        expected_pairs, expected_team = box_agreement(con), box_team_agreement(con)
+    shared = [c for c in total.columns if c in summary.columns]
+    assert set(summary.columns) - set(shared) == {"precision_coco", "recall_coco"}
+    pd.testing.assert_frame_equal(total[shared], summary[shared], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        cells[shared[:1] + ["label"] + shared[1:]],
+        by_label[shared[:1] + ["label"] + shared[1:]],
+        check_dtype=False,
+    )
+    pd.testing.assert_frame_equal(pairs, expected_pairs)
+    pd.testing.assert_frame_equal(team, expected_team)

@@ -121,13 +121,15 @@ def test_box_debrief_shows_the_library_numbers_and_the_misses_drawn(
     assert f"n = {bob['precision_n']} boxes · 95 % CI" in text
     assert "**6** images where Bob Broad's boxes differ from the committee's." in text
     assert "Onboarding: **not enough data**" in text  # 12 committee boxes < 30
-    assert at.get("vega_lite_chart"), "week by week, by label, errors"
+    assert len(at.get("vega_lite_chart")) == 3, "week by week, by label, errors"
+    at.toggle(key="box_confusion_on").set_value(True).run()
+    assert len(at.get("vega_lite_chart")) == 4, "and the detection confusion on request"
     # the latest image with errors, drawn; hidden by default: the boxes on a grey canvas
     assert _images(at)[0].proto.imgs[0].caption.startswith("img-6: Bob Broad's boxes")
     hidden = _png(at, media)
     assert hidden.size == (640, 480 + LEGEND_H)
     assert hidden.getpixel((600, 100 + LEGEND_H)) == tuple(bytes.fromhex(CANVAS[1:]))
-    at.toggle[0].set_value(False).run()
+    at.toggle(key="box_hide").set_value(False).run()
     assert _png(at, media).getpixel((600, 100 + LEGEND_H)) == (0x9E, 0xCA, 0xE1)  # the sky
     at.selectbox(key="box_image").set_value(5).run()  # img-1: also the extra car
     assert "img-1 · 08 Sep 10:01 · 1 extra (background), 1 missed" in _texts(at)
@@ -193,7 +195,9 @@ def test_box_agreement_heatmap_pairs_and_consensus(open_page: Open, box_db: Path
     text = _texts(at)
     assert "**6 images** boxed differently." in text
     assert _images(at)[0].proto.imgs[0].caption.startswith("img-1: Bob Broad's boxes")
-    # the consensus table lists every worker with a leave-one-out score
+    # on request, the consensus table lists every worker with a leave-one-out score
+    at.toggle(key="box_consensus_on").set_value(True).run()
+    _assert_clean(at)
     workers = at.dataframe[-1].value
     assert len(workers) == (loo["precision_n"] + loo["recall_n"] > 0).sum()
     assert "w4" in set(workers["Worker"])

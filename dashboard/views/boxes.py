@@ -59,7 +59,7 @@ def _scored(frame: pd.DataFrame) -> bool:
     return not frame.empty and frame["precision_n"].iloc[0] + frame["recall_n"].iloc[0] > 0
 
 
-summary = box_data.summary(store, mine, iou)
+summary, by_label = box_data.scores(store, mine, iou)
 against = "the committee"
 if not _scored(summary):
     # a gold-free worker: scored against the consensus of the others (leave-one-out)
@@ -162,7 +162,7 @@ if len(raised):
 focus = common.label_focus()
 left, right = st.columns(2)
 with left:
-    by_label = common.only_labels(box_data.summary(store, mine, iou, by_label=True), "label")
+    by_label = common.only_labels(by_label, "label")
     st.markdown("**By label** (precision of their boxes, recall of the committee's)")
     if by_label.empty:
         st.info("No boxes of these labels: not enough data.")
@@ -180,7 +180,7 @@ with right:
         st.success("No box errors under these filters.", icon=":material/check_circle:")
     else:
         st.altair_chart(box_charts.error_bars(about), width="stretch")
-with st.expander("Detection confusion with the committee"):
+if st.toggle("Detection confusion with the committee", key="box_confusion_on"):
     confusion = box_data.confusion(store, mine, iou)
     labels = sorted(set(confusion["reference_label"]) | set(confusion["label"]) - {NOTHING})
     st.altair_chart(
@@ -211,7 +211,12 @@ if len(misses):
         },
         height=min(38 + 35 * len(table), 320),
     )
-    hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
+    hide = st.toggle(
+        "Hide images",
+        value=True,
+        key="box_hide",
+        help="Images can be distasteful: off shows them.",
+    )
 
     def _choice(position: int) -> str:
         row = misses.iloc[position]

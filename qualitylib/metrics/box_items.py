@@ -22,6 +22,8 @@ from qualitylib.metrics.boxes import (
     Edges,
     _check_threshold,
     _clusters,
+    _compact,
+    _dense,
     _error_table,
     _names,
     _same_label_pairs,
@@ -35,10 +37,12 @@ from qualitylib.metrics.items import LIMIT, ItemList, _check_limit
 
 __all__ = [
     "ItemBoxes",
+    "box_agreement_and_team",
     "box_annotators_kept",
     "box_differences",
     "box_images",
     "box_misses",
+    "box_scores",
     "box_team_timeline",
     "gold_free_images",
     "has_boxes",
@@ -125,6 +129,26 @@ def box_misses(
            FROM _box_subs s JOIN items i USING (item_key)"""
     ).df()
     columns = [*subs.columns[1:], "tp", *ERRORS, "labels"]
+    # submissions with an error: fewer matches than boxes on either side (one matching), so
+    # the error table is built for the listed ones only (unless a label focus needs them all)
+    sub = edges.who.astype(np.int64)  # sub_id: 1..n
+    size = int(subs["who"].max()) + 1 if len(subs) else 0
+    same = edges.label == edges.ref_label
+    hit = np.zeros(len(edges.iou), dtype=bool)
+    keep = np.flatnonzero(same & (edges.iou >= iou_threshold))
+    hit[keep] = match(_compact(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
+    tp = np.bincount(sub[hit], minlength=size)
+    n_given = np.bincount(given["who"].to_numpy(np.int64), given["n"].to_numpy(float), size)
+    n_ref = np.bincount(reference["who"].to_numpy(np.int64), reference["n"].to_numpy(float), size)
+    at = subs["who"].to_numpy(np.int64)
+    wrong = subs[(n_given[at] > tp[at]) | (n_ref[at] > tp[at])]
+    wrong = wrong.sort_values(["annotated_at", "item_id"], ascending=[False, True])
+    if not labels:
+        listed = set(wrong["who"].head(limit))
+        picked = np.isin(edges.who, list(listed))
+        edges = Edges(*(getattr(edges, f)[picked] for f in Edges.__dataclass_fields__))
+        given = given[given["who"].isin(listed)]
+        reference = reference[reference["who"].isin(listed)]
     table = _error_table(edges, given, reference, iou_threshold)
     if table.empty:
         return ItemList(pd.DataFrame(columns=columns), 0)
@@ -153,7 +177,8 @@ def box_misses(
     out = out.rename(columns={"l": "labels"}).sort_values(
         ["annotated_at", "item_id"], ascending=[False, True]
     )
-    return ItemList(out[columns].head(limit).reset_index(drop=True), len(out))
+    total = len(out) if labels else len(wrong)
+    return ItemList(out[columns].head(limit).reset_index(drop=True), total)
 
 
 def box_differences(
@@ -434,3 +459,70 @@ def box_team_timeline(
     )
     groups = counts.groups.rename(columns={"n_images": "n_reference_images"})
     return pd.concat([groups, pd.DataFrame(rates)], axis=1)
+
+
+def box_scores(
+    con: duckdb.DuckDBPyConnection, filters: Filters, iou_threshold: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per annotator, and per annotator and label, from one matching: ``annotator_id``
+    (``label``), ``n_items``, ``tp, fp, fn``, precision and recall (Wilson), ``f1, f1_n``,
+    mean IoU (t). The values of :func:`~qualitylib.metrics.boxes.box_summary` (and its
+    ``by_label``) without its ten COCO thresholds: what a page shows, at a page's speed."""
+    from qualitylib.metrics.box_timeline import _rates, grouped_box_counts
+
+    counts = grouped_box_counts(con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold)
+    people, _ = _names(con)
+    ids = [people[int(k)] for k in counts.groups["annotator_key"]]
+    n_items = counts.groups["n_images"].to_numpy(np.int64)
+    arrays = (counts.tp, counts.given, counts.expected, counts.iou_sum, counts.iou_squares)
+    total = pd.DataFrame(_rates(*(a.sum(axis=1) for a in arrays)))
+    total.insert(0, "annotator_id", ids)
+    total.insert(1, "n_items", n_items)
+    k = len(counts.labels)
+    cells = pd.DataFrame(_rates(*(a.ravel() for a in arrays)))
+    cells.insert(0, "annotator_id", np.repeat(ids, k))
+    cells.insert(1, "label", np.tile(counts.labels, len(ids)))
+    cells.insert(2, "n_items", np.repeat(n_items, k))
+    cells = cells[cells["f1_n"] > 0]
+    order = ["annotator_id", "label"]
+    return (
+        total.sort_values("annotator_id", ignore_index=True),
+        cells.sort_values(order, ignore_index=True),
+    )
+
+
+def box_agreement_and_team(
+    con: duckdb.DuckDBPyConnection, filters: Filters, iou_threshold: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`~qualitylib.metrics.boxes.box_agreement` and :func:`~qualitylib.metrics.boxes.
+    box_team_agreement` from one pass over the box pairs (a page shows both)."""
+    from qualitylib.metrics.boxes import _agreement_columns, _agreement_tables
+
+    pairs, tables, _ = _agreement_tables(con, filters, iou_threshold)
+    people, _ = _names(con)
+    columns = _agreement_columns(
+        pairs["n_items"].to_numpy(),
+        pairs["matched"].to_numpy(),
+        pairs["n_a"].to_numpy(float),
+        pairs["n_b"].to_numpy(float),
+        pairs["iou_sum"].to_numpy(),
+        pairs["iou_squares"].to_numpy(),
+        tables,
+    )
+    frame = pd.DataFrame(
+        {
+            "annotator_a": [people[int(k)] for k in pairs["key_a"]],
+            "annotator_b": [people[int(k)] for k in pairs["key_b"]],
+            **columns,
+        }
+    )
+    team = _agreement_columns(
+        np.array([pairs["n_items"].sum()]),
+        np.array([pairs["matched"].sum()]),
+        np.array([pairs["n_a"].sum()], dtype=float),
+        np.array([pairs["n_b"].sum()], dtype=float),
+        np.array([pairs["iou_sum"].sum()]),
+        np.array([pairs["iou_squares"].sum()]),
+        tables.sum(axis=0, keepdims=True),
+    )
+    return frame, pd.DataFrame({"n_pairs": [len(pairs)], **team})
