@@ -242,3 +242,10 @@ def test_a_store_with_labels_and_boxes_offers_both(
     at.radio(key="review_kind").set_value("Boxes").run()
     _assert_clean(at)
     assert at.dataframe[0].value["item_id"].tolist() == ["gf-3", "gf-2"]
+
+
+def test_weekly_report_page_counts_the_weeks_boxes(open_page: Open) -> None:
+    at = open_page("reports")
+    at.selectbox[0].set_value("2026-W38").run()
+    _assert_clean(at)
+    assert _metric(at, "Box submissions") == "21"  # img-3, img-4 by three; gf-1..3 by five
