@@ -271,7 +271,7 @@ def test_pseudonyms_switch_leaves_no_real_name_or_id_anywhere(
 # url path -> (title, charts, images) on the box store
 BOX_PAGES = {
     "boxes": ("Box debrief", 3, 1),
-    "agreement": ("Agreement", 2, 1),
+    "agreement": ("Agreement", 1, 1),  # the F1 heatmap (the consensus is on request)
     "review": ("Review queue", 0, 1),
 }
 IMAGES = '[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img'
