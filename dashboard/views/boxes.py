@@ -218,12 +218,22 @@ if len(misses):
         help="Images can be distasteful: off shows them.",
     )
 
-    def _choice(position: int) -> str:
-        row = misses.iloc[position]
-        found = ", ".join(f"{int(row[e])} {ERROR_NAMES[e].lower()}" for e in ERRORS if row[e] > 0)
-        return f"{row['item_id']} · {row['annotated_at']:%d %b %H:%M} · {found}"
+    found = pd.Series("", index=misses.index)
+    for e in ERRORS:  # "1 missed, 2 extra (background)": one column at a time, not per row
+        count = misses[e].astype(int)
+        part = count.astype(str) + f" {ERROR_NAMES[e].lower()}"
+        found = found.where(count == 0, found.where(found == "", found + ", ") + part)
+    choices = (
+        misses["item_id"]
+        + " · "
+        + misses["annotated_at"].dt.strftime("%d %b %H:%M")
+        + " · "
+        + found
+    ).tolist()
 
-    position = st.selectbox("Image", range(len(misses)), format_func=_choice, key="box_image")
+    position = st.selectbox(
+        "Image", range(len(misses)), format_func=choices.__getitem__, key="box_image"
+    )
     row = misses.iloc[position]
     png = box_data.overlay(
         store,
