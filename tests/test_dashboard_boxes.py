@@ -5,6 +5,7 @@ filters and the pseudonym switch, and draw the images."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -169,18 +170,29 @@ def test_a_gold_free_worker_is_scored_against_the_others_consensus(
     assert not _images(at), "no committee: no images with errors"
 
 
-def test_pseudonyms_reach_the_box_pages(open_page: Open) -> None:
+def test_pseudonyms_leave_no_name_or_id_in_any_box_table_chart_or_widget(
+    open_page: Open,
+) -> None:
+    from test_dashboard_truth import _strings  # every string a page sends, chart data included
+
+    people = [*NAMES, "ann", "bob", "cy", "w1", "w2", "w3", "w4", "w5"]
+    pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(p)}(?![\w-])" for p in people))
     at = open_page("boxes")
+    at.selectbox(key="box_annotator").set_value("bob").run()
     _choose(at, "pseudonyms", True)
     picker = at.selectbox(key="box_annotator_pseudonym")
-    assert picker.format_func("bob") == pseudonym("bob")
-    picker.set_value("bob").run()
-    text = _texts(at)
-    assert pseudonym("bob") in text and not any(name in text for name in NAMES)
-    at.switch_page("views/agreement.py").run()
-    _assert_clean(at)
-    text = _texts(at)
-    assert pseudonym("ann") in text and not any(name in text for name in NAMES)
+    assert picker.value == "bob" and picker.format_func("bob") == pseudonym("bob")
+    assert pseudonym("bob") in _texts(at)
+    at.toggle(key="box_confusion_on").set_value(True).run()
+    for page in ("boxes", "agreement", "review"):
+        if page != "boxes":
+            at.switch_page(f"views/{page}.py").run()
+            _assert_clean(at)
+        if page == "agreement":
+            at.toggle(key="box_consensus_on").set_value(True).run()
+            assert pseudonym("w4") in _texts(at)
+        found = {m[0] for text in _strings(at) for m in pattern.finditer(text)}
+        assert not found, f"{page}: {sorted(found)}"
 
 
 def test_box_agreement_heatmap_pairs_and_consensus(open_page: Open, box_db: Path) -> None:
