@@ -34,6 +34,10 @@ PAGES: dict[Page, tuple[str, st.Page]] = {
         "People",
         st.Page("views/annotator.py", title="Annotator", icon=":material/person:"),
     ),
+    "boxes": (
+        "People",
+        st.Page("views/boxes.py", title="Box debrief", icon=":material/crop_free:"),
+    ),
     "onboarding": (
         "People",
         st.Page("views/onboarding.py", title="Onboarding", icon=":material/school:"),
@@ -59,6 +63,8 @@ PAGES: dict[Page, tuple[str, st.Page]] = {
 user = auth.sign_in()
 sections: dict[str, list[st.Page]] = {}
 for name in pages_for(user):  # only these exist for this session, even by URL
+    if name == "boxes" and not common.store_has_boxes():
+        continue  # the box debrief only where there are boxes
     section, page = PAGES[name]
     sections.setdefault(section, []).append(page)
 page = st.navigation(sections)

@@ -62,6 +62,16 @@ def store() -> data.Store:
     return data.Store(path, data.store_version(path), user().scope)
 
 
+def store_has_boxes() -> bool:
+    """Whether the store (when there is one) holds boxes: the box pages are listed then."""
+    path = os.environ.get(DB_ENV, "")
+    if not path or not Path(path).is_file() or auth.user() is None:
+        return False
+    from dashboard import box_data
+
+    return box_data.has_boxes(store())
+
+
 def sidebar() -> None:
     """Draw the shared filters and the pseudonym switch in the sidebar."""
     options = data.options(store())
@@ -91,7 +101,8 @@ def sidebar() -> None:
             key="f_labels",
             placeholder="All labels",
             help="Show only rows about these labels in per-label lists: drift alerts, "
-            "an annotator's misses (by reference label), the review queue (by majority label).",
+            "an annotator's misses (by reference label), the review queue (by majority label), "
+            "and on the box pages the per-label rates, errors and images with errors.",
         )
         st.toggle(
             "Pseudonyms",

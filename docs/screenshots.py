@@ -1,6 +1,10 @@
 """Take the README's dashboard screenshots: serve the app on a store, shoot pages in Chromium.
 
 python docs/screenshots.py --db data/demo.duckdb [--page annotator ...] [--out docs]
+python docs/screenshots.py --db STORE --page boxes --height 2300 [--person ID]
+
+The box debrief is shot with its images shown (the "Hide images" switch turned off), whole
+page, of ``--person`` (default: the first person of the picker).
 """
 
 from __future__ import annotations
@@ -40,7 +44,20 @@ def _wait(url: str, timeout: float = 60) -> None:
     raise TimeoutError(f"streamlit did not start at {url}")
 
 
-def shoot(db: Path, names: list[str], out: Path, width: int, height: int) -> None:
+def _show_images(page: object) -> None:
+    """Turn the page's "Hide images" switch off and wait for the picture to load."""
+    page.get_by_text("Hide images", exact=True).click()
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".some(i => i.complete && i.naturalWidth > 0)",
+        timeout=60_000,
+    )
+
+
+def shoot(
+    db: Path, names: list[str], out: Path, width: int, height: int, person: str | None = None
+) -> None:
     """Write ``out/<name>.png`` for each page name."""
     port = _free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true"]
@@ -54,9 +71,14 @@ def shoot(db: Path, names: list[str], out: Path, width: int, height: int) -> Non
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": width, "height": height})
             for name in names:
-                page.goto(f"{url}/{PAGES.get(name, name)}")
+                path = PAGES.get(name, name)
+                if name == "boxes" and person:
+                    path = f"boxes?annotator={person}"
+                page.goto(f"{url}/{path}")
                 page.wait_for_selector("h1", timeout=60_000)
                 page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+                if name == "boxes":
+                    _show_images(page)
                 page.wait_for_timeout(1500)  # let charts finish their first layout
                 page.screenshot(path=str(out / f"{name}.png"), full_page=False)
                 print(f"wrote {out / f'{name}.png'}")
@@ -73,8 +95,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1000)
+    parser.add_argument("--person", help="boxes: whose debrief (an annotator id)")
     args = parser.parse_args()
-    shoot(args.db, args.page or list(PAGES), args.out, args.width, args.height)
+    shoot(args.db, args.page or list(PAGES), args.out, args.width, args.height, args.person)
 
 
 if __name__ == "__main__":

@@ -47,13 +47,13 @@ Role = Literal["lead", "trainer", "annotator", "committee"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Page = Literal[
     "overview", "controls", "agreement", "reports", "annotator", "onboarding", "review", "data",
-    "behaviour", "models",
+    "behaviour", "models", "boxes",
 ]  # fmt: skip
 PAGES: tuple[Page, ...] = get_args(Page)
 ROLE_PAGES: dict[Role, tuple[Page, ...]] = {
     "lead": PAGES,
-    "trainer": ("annotator", "onboarding", "review"),
-    "annotator": ("annotator",),
+    "trainer": ("annotator", "boxes", "onboarding", "review"),
+    "annotator": ("annotator", "boxes"),
     "committee": ("review", "agreement", "data"),
 }
 NOBODY = ""  # an annotator id no one has (imports reject empty ids): selects no labels

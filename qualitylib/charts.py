@@ -110,14 +110,16 @@ def rate_over_time(
     objectives: pd.DataFrame | None = None,
     x_title: str = "Week",
     title: str = "TPR and FPR over time",
+    colors: Mapping[str, str] = RATE_COLORS,
 ) -> alt.Chart:
     """Rates over time with their 95 % interval bands and, optionally, objective lines.
 
     ``rates``: ``period`` (datetime), ``metric`` (e.g. "TPR", "FPR"), ``value``, ``ci_low``,
-    ``ci_high``, ``n``. ``objectives``: ``metric, value``, drawn as dashed rules.
+    ``ci_high``, ``n``. ``objectives``: ``metric, value``, drawn as dashed rules. ``colors``:
+    each metric's colour (the metrics drawn).
     """
     data = rates.dropna(subset=["value"])
-    scale = alt.Scale(domain=list(RATE_COLORS), range=list(RATE_COLORS.values()))
+    scale = alt.Scale(domain=list(colors), range=list(colors.values()))
     color = alt.Color("metric:N", scale=scale, legend=line_legend(None))
     base = alt.Chart(data).encode(x=alt.X("period:T", title=x_title, axis=alt.Axis(format="%d %b")))
     band = base.mark_area(opacity=0.18).encode(

@@ -423,7 +423,7 @@ def _report(args: argparse.Namespace) -> int:
         )
     if args.pseudonymize:
         report = report.pseudonymize(os.environ.get(PSEUDONYM_KEY_ENV, DEFAULT_KEY))
-    pdf, folder = write_report(report, args.out, now)
+    pdf, folder = write_report(report, args.out, now, images=not args.no_images)
     if report.empty:
         print(f"no labels in {report.week}: wrote an empty report", file=sys.stderr)
     print(f"wrote {pdf} and {folder}{os.sep}")
@@ -854,6 +854,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pseudonymize",
         action="store_true",
         help=f"show annotators by stable pseudonyms (key from ${PSEUDONYM_KEY_ENV})",
+    )
+    rep.add_argument(
+        "--no-images",
+        action="store_true",
+        help="leave the example box images out of the PDF and the CSV folder (the images are "
+        "not read: for sensitive content or unreachable URIs)",
     )
     rep.set_defaults(handler=_report)
 

@@ -112,3 +112,11 @@ def build_store(db: Path, write: Callable[[str, str], Path]) -> Callable[[str, s
         return db
 
     return _build
+
+
+@pytest.fixture(scope="session")
+def box_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small box store of ``tests/box_store.py`` (images on disk), built once; read only."""
+    from tests import box_store
+
+    return box_store.build(tmp_path_factory.mktemp("boxes"))

@@ -56,8 +56,8 @@ def test_identity_provider_users_are_found_by_email_whatever_the_case() -> None:
 
 def test_each_role_sees_its_pages_and_its_people() -> None:
     assert access.pages_for(User("l", "lead")) == access.PAGES
-    assert access.pages_for(User("i", "annotator", "a09")) == ("annotator",)
-    assert access.pages_for(User("t", "trainer")) == ("annotator", "onboarding", "review")
+    assert access.pages_for(User("i", "annotator", "a09")) == ("annotator", "boxes")
+    assert access.pages_for(User("t", "trainer")) == ("annotator", "boxes", "onboarding", "review")
     assert access.pages_for(User("c", "committee")) == ("review", "agreement", "data")
     assert User("l", "lead").scope is None and User("c", "committee").scope is None
     assert User("i", "annotator", "a09").scope == ("a09",)

@@ -75,6 +75,17 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
 @pytest.fixture(scope="module")
 def server_url(demo_db: Path) -> Iterator[str]:
     """The dashboard on the demo store, served on a free local port."""
+    yield from _serve(demo_db)
+
+
+@pytest.fixture(scope="module")
+def box_server_url(box_db: Path) -> Iterator[str]:
+    """The dashboard on the small box store (tests/box_store.py), on a free local port."""
+    yield from _serve(box_db)
+
+
+def _serve(db: Path) -> Iterator[str]:
+    """Serve the dashboard on ``db`` until the generator is closed."""
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -92,7 +103,7 @@ def server_url(demo_db: Path) -> Iterator[str]:
             "--browser.gatherUsageStats",
             "false",
         ],  # fmt: skip
-        env={**os.environ, "QUALITYLIB_DB": str(demo_db)},
+        env={**os.environ, "QUALITYLIB_DB": str(db)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -253,5 +264,57 @@ def test_pseudonyms_switch_leaves_no_real_name_or_id_anywhere(
         assert pseudonym("a09") in texts["Annotator widget values"].splitlines()
         assert len(texts["Annotator options of picker 0"].splitlines()) == 13  # a01-a13
         assert not _found(texts, people), _found(texts, people)[:20]
+    finally:
+        page.close()
+
+
+# url path -> (title, charts, images) on the box store
+BOX_PAGES = {
+    "boxes": ("Box debrief", 3, 1),
+    "agreement": ("Agreement", 1, 1),  # the F1 heatmap (the consensus is on request)
+    "review": ("Review queue", 0, 1),
+}
+IMAGES = '[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img'
+
+
+def test_box_pages_draw_their_charts_and_images_and_hide_names(
+    box_server_url: str, browser: object, box_db: Path
+) -> None:
+    """The box debrief, box agreement and the gold-free queue in Chromium: charts drawn, the
+    overlay image loaded, no error; with Pseudonyms on, no real name or id on any of them."""
+    page = browser.new_page(viewport={"width": 1400, "height": 3000})
+    try:
+        texts: dict[str, str] = {}
+        for pseudonyms in (False, True):
+            for path, (title, n_charts, n_images) in BOX_PAGES.items():
+                if not texts:  # the first visit opens Bob's debrief by link, then navigates
+                    page.goto(f"{box_server_url}/{path}?annotator=bob")
+                else:
+                    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+                if n_charts:
+                    page.wait_for_function(
+                        f"document.querySelectorAll({CHARTS!r}).length >= {n_charts}",
+                        timeout=60_000,
+                    )
+                page.wait_for_function(
+                    f"[...document.querySelectorAll({IMAGES!r})]"
+                    f".filter(i => i.complete && i.naturalWidth > 0).length >= {n_images}",
+                    timeout=60_000,
+                )
+                _settle(page)
+                assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+                if pseudonyms:
+                    texts[f"{title} text"] = page.locator("body").inner_text()
+                    values = page.eval_on_selector_all("input", "els => els.map(e => e.value)")
+                    texts[f"{title} widget values"] = "\n".join(values)
+                else:
+                    texts[title] = ""
+            if not pseudonyms:
+                page.locator('[data-testid="stSidebar"]').get_by_text("Pseudonyms").click()
+                _settle(page)
+        people = [p for p in _people(box_db) if len(p) > 2]  # ids ann, bob, cy and the names
+        found = _found({k: v for k, v in texts.items() if v}, [*people, "ann", "bob"])
+        assert not found, found[:20]
     finally:
         page.close()

@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, data
+from dashboard import box_views, common, data
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
 from qualitylib.display import COEFFICIENTS
@@ -19,6 +19,9 @@ st.caption(
     "How much annotators agree with each other on items labelled by two or more people "
     "(each person's latest label per item), whatever the committee decided."
 )
+if box_views.kind(store, "agreement_kind") == "Boxes":
+    box_views.agreement(store, filters)
+    st.stop()
 
 table, paradox = data.team_agreement(store, filters)
 shown = table.set_index("metric").loc[SHOWN].reset_index()

@@ -45,10 +45,15 @@ if common.pseudonyms_on():
 if report.empty:
     st.warning(f"No labels in this week ({week}): the files say so and hold empty tables.")
 else:
-    cards = st.columns(3, border=True)
+    cards = st.columns(4 if report.has_boxes else 3, border=True)
     cards[0].metric("Labels", f"{report.n_labels:,}")
     cards[1].metric("Active annotators", f"{len(report.annotators):,}")
     cards[2].metric("Review queue", f"{report.review_queue_size:,} items")
+    if report.has_boxes:
+        cards[3].metric("Box submissions", f"{report.n_box_images:,}")
+        st.caption(
+            "With a Boxes section: team and per-person box scores, errors, alerts, examples."
+        )
 
 name = f"report-{report.week}"
 st.download_button(

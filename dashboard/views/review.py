@@ -4,7 +4,7 @@ most contested first, to rule on (and to download)."""
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, data, people_data
+from dashboard import box_views, common, data, people_data
 from qualitylib.display import votes_text
 from qualitylib.export import with_votes_text
 
@@ -15,6 +15,9 @@ st.caption(
     "Items ranked by vote entropy (how evenly the labels split, in bits) plus the share of "
     "'unsure' flags. Items the committee ruled on after their latest label are left out."
 )
+if box_views.kind(store, "review_kind") == "Boxes":
+    box_views.review(store, filters)
+    st.stop()
 
 
 def suspect_references() -> None:

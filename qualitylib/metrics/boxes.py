@@ -457,7 +457,7 @@ def _summary(
     ious = edges.iou[tp_mask]
     sums = np.bincount(at[tp_mask], weights=ious, minlength=size)
     squares = np.bincount(at[tp_mask], weights=ious**2, minlength=size)
-    mean, _, _ = _t_interval(tp, sums, squares)
+    mean, mean_low, mean_high = _t_interval(tp, sums, squares)
     coco_p, coco_r = np.zeros(size), np.zeros(size)
     for tp_t in _tp_per_threshold(edges, at, size, COCO_THRESHOLDS):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -486,6 +486,7 @@ def _summary(
     )
     frame["f1_n"] = denominator.astype(int)
     frame["mean_iou"], frame["mean_iou_n"] = mean, tp.astype(int)
+    frame["mean_iou_ci_low"], frame["mean_iou_ci_high"] = mean_low, mean_high
     k = len(COCO_THRESHOLDS)
     frame["precision_coco"] = np.where(n_given > 0, coco_p / k, np.nan)
     frame["recall_coco"] = np.where(n_ref > 0, coco_r / k, np.nan)
@@ -501,8 +502,9 @@ def box_summary(
 ) -> pd.DataFrame:
     """One row per annotator: ``annotator_id, n_items, tp, fp, fn``, precision and recall with
     ``_ci_low, _ci_high, _n`` (Wilson), ``f1, f1_n, mean_iou, mean_iou_n, precision_coco,
-    recall_coco``; ``by_label``: one row per annotator and label (a box of label L given or
-    expected; the matches are per label already).
+    recall_coco`` and ``mean_iou_ci_low, mean_iou_ci_high`` (Student t, last, so the columns
+    before them keep their places); ``by_label``: one row per annotator and label (a box of
+    label L given or expected; the matches are per label already).
 
     ``against="reference"`` scores every selected submission on committee-decided items
     against the committee set in force when it was made; ``n_items`` counts those items (empty

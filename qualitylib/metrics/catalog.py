@@ -40,17 +40,19 @@ BOX_LABELS_SQL = """
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """What a filter can choose: ``first_day, last_day`` (of the labels and of the model
-    predictions, so the Models page can select their days; UTC; None when there are none),
+    """What a filter can choose: ``first_day, last_day`` (of the labels, the boxes and the
+    model predictions, so the Models page can select their days; UTC; None when there are none),
     ``teams``, ``policy_versions``, ``labels`` (the tag label set, in rank order) and
     ``box_labels`` (the classes of boxes, sorted)."""
     first, last = con.execute(
         "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
         "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
-        "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions)"
+        "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions "
+        "UNION ALL SELECT min(annotated_at), max(annotated_at) FROM boxes)"
     ).fetchall()[0]
     policies = con.execute(
-        "SELECT DISTINCT policy_version FROM annotations "
+        "SELECT DISTINCT policy_version FROM (SELECT policy_version FROM annotations "
+        "UNION ALL SELECT policy_version FROM boxes) "
         "WHERE policy_version IS NOT NULL ORDER BY policy_version"
     ).fetchall()
     return {
@@ -127,8 +129,14 @@ def last_week_with_labels(
     select labels: a report's default week (older than last week when the feed stopped).
     None when there are none."""
     sunday = before - timedelta(days=before.isoweekday())
-    source, params = filtered_sql(replace(filters or Filters(), until=sunday))
+    chosen = replace(filters or Filters(), until=sunday)
+    source, params = filtered_sql(chosen)
     latest = con.execute(f"SELECT max(annotated_at) FROM {source} AS f", params).fetchall()[0][0]
+    where, box_params = chosen.where("s")  # boxes are labels too
+    boxed = con.execute(
+        f"SELECT max(s.annotated_at) FROM box_sets s WHERE {where}", box_params
+    ).fetchall()[0][0]
+    latest = max((t for t in (latest, boxed) if t is not None), default=None)
     return None if latest is None else iso_week(latest.date())
 
 

@@ -12,11 +12,14 @@ from qualitylib.reports.weekly import WeeklyReport, build_weekly_report
 __all__ = ["WeeklyReport", "build_weekly_report", "write_report"]
 
 
-def write_report(report: WeeklyReport, out: Path, generated_at: datetime) -> tuple[Path, Path]:
-    """Write ``report-<week>.pdf`` and the ``report-<week>/`` CSV folder into ``out``."""
+def write_report(
+    report: WeeklyReport, out: Path, generated_at: datetime, images: bool = True
+) -> tuple[Path, Path]:
+    """Write ``report-<week>.pdf`` and the ``report-<week>/`` CSV folder into ``out``;
+    ``images``: with the example box images (read from their URIs)."""
     out.mkdir(parents=True, exist_ok=True)
     pdf = out / f"report-{report.week}.pdf"
     folder = out / f"report-{report.week}"
-    write_csvs(report, folder)
-    write_pdf(report, pdf, generated_at)
+    write_csvs(report, folder, images)
+    write_pdf(report, pdf, generated_at, images)
     return pdf, folder

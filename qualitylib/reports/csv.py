@@ -14,9 +14,18 @@ from pathlib import Path
 import pandas as pd
 
 from qualitylib.export import neutralise, with_votes_text
-from qualitylib.reports.weekly import HISTORY_WEEKS, REVIEW_TOP, WeeklyReport
+from qualitylib.reports.weekly import HISTORY_WEEKS, REVIEW_TOP, WeeklyReport, box_overlays
 
-__all__ = ["FILES", "csv_files", "csv_zip", "describe", "frames", "readme", "write_csvs"]
+__all__ = [
+    "BOX_FILES",
+    "FILES",
+    "csv_files",
+    "csv_zip",
+    "describe",
+    "frames",
+    "readme",
+    "write_csvs",
+]
 
 _RATE = "{} (share, 0 to 1)"
 _RATES = {
@@ -25,6 +34,25 @@ _RATES = {
     "fpr": _RATE.format("false-positive rate: reference-safe items the annotator flagged"),
 }
 _ID = "annotator id (a stable pseudonym in a pseudonymized report)"
+_BOX_RATES = {
+    "precision": _RATE.format("box precision: their boxes matching a committee box (IoU >= 0.5)"),
+    "recall": _RATE.format("box recall: committee boxes they matched (IoU >= 0.5)"),
+    "mean_iou": "mean IoU of the matched box pairs (0 to 1; Student t interval)",
+}
+_BOX_COUNTS = {
+    "tp": "matched boxes (same label, IoU >= 0.5, one-to-one)",
+    "fp": "their boxes left unmatched",
+    "fn": "committee boxes left unmatched",
+    "f1": "2 tp / (2 tp + fp + fn)",
+    "f1_n": "boxes given + committee boxes",
+}
+_BOX_ERRORS = {
+    "missed": "committee boxes nobody matched (no box of theirs near it)",
+    "extra": "their boxes on background",
+    "wrong_class": "their boxes on a committee box of another label (IoU >= 0.5)",
+    "poor_localization": "their boxes of the right label at 0.1 <= IoU < 0.5",
+    "duplicate": "their second box on an already matched object",
+}
 
 
 def _rates(*names: str) -> dict[str, str]:
@@ -339,6 +367,124 @@ FILES: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
 }
 
+# The boxes section (written when the store holds boxes), at IoU 0.5.
+BOX_FILES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "box_team_weeks.csv": (
+        "box_team_weeks",
+        f"one row per week, the report's week and the {HISTORY_WEEKS} before: every "
+        "annotator's boxes on committee images pooled",
+        {
+            "week": "ISO week",
+            "week_start": "Monday of the week",
+            "n_reference_images": "box submissions on committee images",
+        }
+        | _BOX_COUNTS
+        | _BOX_RATES,
+    ),
+    "box_annotators.csv": (
+        "box_people",
+        "one row per annotator with boxes in the week: scores against the committee this week "
+        f"and over the {HISTORY_WEEKS} weeks before",
+        {"annotator_id": _ID, "n_items": "committee images boxed in the week"}
+        | _BOX_COUNTS
+        | _BOX_RATES
+        | {f"{r}_previous": f"{r} over the {HISTORY_WEEKS} weeks before" for r in _BOX_RATES}
+        | {f"{r}_change": f"{r} minus {r}_previous" for r in _BOX_RATES},
+    ),
+    "box_annotator_weeks.csv": (
+        "box_people_weeks",
+        f"one row per annotator with boxes in the week x week over the last {HISTORY_WEEKS + 1} "
+        "weeks",
+        {
+            "annotator_id": _ID,
+            "week": "ISO week",
+            "period_start": "Monday of the week",
+            "n_images": "box submissions that week",
+            "n_reference_images": "of which on committee images",
+        }
+        | _BOX_COUNTS
+        | _BOX_RATES,
+    ),
+    "box_errors.csv": (
+        "box_errors",
+        "one row per annotator x error type x labels: the week's unmatched boxes explained",
+        {
+            "annotator_id": _ID,
+            "error": "missed, extra, wrong_class, poor_localization or duplicate: "
+            + "; ".join(f"{k} = {v}" for k, v in _BOX_ERRORS.items()),
+            "reference_label": "the committee box's label (empty: none)",
+            "label": "their box's label (empty: none)",
+            "n": "boxes",
+        },
+    ),
+    "box_onboarding.csv": (
+        "box_onboarding",
+        "one row per annotator with boxes in the week: box onboarding status up to the week's "
+        "end (last 30 committee images: recall >= 0.85 and precision >= 0.90)",
+        {
+            "annotator_id": _ID,
+            "name": "display name (left out when pseudonymized)",
+            "team": "team",
+            "status": "in_training, aligned, regressed or not_enough_data",
+            "since": "time the status was reached (UTC)",
+            "first_aligned": "first time aligned (empty: never)",
+            "n_reference_images": "committee images boxed so far",
+            "window_n": "committee images in the judged window",
+        }
+        | _BOX_COUNTS
+        | _BOX_RATES,
+    ),
+    "box_drift_alerts.csv": (
+        "box_alerts",
+        "one row per box drift alert open at the week's end (CUSUM on 1 - F1 on control images, "
+        "per label)",
+        {
+            "scope": "annotator, or team",
+            "annotator_id": f"{_ID}; empty for team alerts",
+            "week_start": "Monday of the week of the latest alert",
+            "label": "label whose boxes diverge",
+            "divergence": "that week's 1 - F1 on the label's boxes",
+            "baseline": "expected divergence",
+            "n": "boxes given + committee boxes of the label that week",
+            "errors": "of which unmatched (fp + fn)",
+            "cusum": "CUSUM statistic when it crossed the threshold",
+            "threshold": "alert threshold of the CUSUM",
+            "alert_weeks": "weeks of the two that alerted",
+        },
+    ),
+    "box_examples.csv": (
+        "box_examples",
+        "one row per example image of the PDF (box-example-N.png): the latest image with "
+        "errors of each of the annotators with the most box errors in the week",
+        {
+            "example": "example number (0 first)",
+            "annotator_id": _ID,
+            "item_id": "image id",
+            "uri": "image location",
+            "width": "image width, pixels",
+            "height": "image height, pixels",
+            "annotated_at": "when they drew the boxes (UTC)",
+            "tp": _BOX_COUNTS["tp"],
+        }
+        | {k: f"boxes: {v}" for k, v in _BOX_ERRORS.items()},
+    ),
+    "box_example_boxes.csv": (
+        "box_example_boxes",
+        "one row per box drawn on the example images",
+        {
+            "example": "example number (box_examples.csv)",
+            "side": "annotator or committee",
+            "label": "the box's label",
+            "x_min": "left edge, pixels",
+            "y_min": "top edge, pixels",
+            "x_max": "right edge, pixels",
+            "y_max": "bottom edge, pixels",
+            "iou": "IoU with its partner (matched, wrong class or poorly localised)",
+            "error": "match, or the box's error type",
+        },
+    ),
+}
+
 
 def _summary(report: WeeklyReport) -> pd.DataFrame:
     return pd.DataFrame(
@@ -372,7 +518,7 @@ _COMPANIONS = {
 def describe(name: str, column: str) -> str:
     """What ``column`` of file ``name`` means: its documented text, or for the companions of a
     documented rate (``<rate>_ci_low``, ``_ci_high``, ``_n``, ``_se``) the pattern's text."""
-    documented = FILES[name][2]
+    documented = (FILES | BOX_FILES)[name][2]
     if column in documented:
         return documented[column]
     for suffix, text in _COMPANIONS.items():
@@ -386,7 +532,8 @@ def frames(report: WeeklyReport) -> dict[str, pd.DataFrame]:
     """Each file's table: every column of the model's table, in its order (a new metric
     column reaches the CSV without a list to update); who said what as text."""
     out = {}
-    for name, (table, _, _) in FILES.items():
+    files = FILES | (BOX_FILES if report.has_boxes else {})
+    for name, (table, _, _) in files.items():
         frame = _summary(report) if not table else getattr(report, table)
         if "votes" in frame.columns:
             frame = with_votes_text(frame)
@@ -405,26 +552,38 @@ def readme(report: WeeklyReport) -> str:
         "",
     ]
     for name, frame in frames(report).items():
-        lines += [name, f"  {FILES[name][1]}."]
+        lines += [name, f"  {(FILES | BOX_FILES)[name][1]}."]
         lines += [f"  - {column}: {describe(name, str(column))}" for column in frame.columns]
         lines.append("")
+    if report.has_boxes:
+        lines += [
+            "box-example-N.png",
+            "  the example images of box_examples.csv with both sets of boxes drawn (left out "
+            "with --no-images).",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def csv_files(report: WeeklyReport) -> dict[str, bytes]:
-    """``{file name: bytes}`` for every table and ``README.txt``."""
+def csv_files(report: WeeklyReport, images: bool = True) -> dict[str, bytes]:
+    """``{file name: bytes}`` for every table and ``README.txt`` (and, with boxes and
+    ``images``, the example overlays as ``box-example-N.png``)."""
     files = {
         name: neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
         for name, frame in frames(report).items()
     }
-    return files | {"README.txt": readme(report).encode("utf-8")}
+    pictures = {
+        f"box-example-{n + 1}.png": png
+        for n, png in enumerate(box_overlays(report) if images else [])
+    }
+    return files | pictures | {"README.txt": readme(report).encode("utf-8")}
 
 
-def write_csvs(report: WeeklyReport, folder: Path) -> list[Path]:
+def write_csvs(report: WeeklyReport, folder: Path, images: bool = True) -> list[Path]:
     """Write :func:`csv_files` into ``folder`` (created if missing); return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, content in csv_files(report).items():
+    for name, content in csv_files(report, images).items():
         path = folder / name
         path.write_bytes(content)
         paths.append(path)

@@ -41,20 +41,24 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from qualitylib import charts
+from qualitylib import box_charts, charts
 from qualitylib.agreement import PARADOX_NOTE
+from qualitylib.box_charts import ERROR_NAMES
 from qualitylib.display import (
     COEFFICIENTS,
     FLAG_TEXT,
     STATUS,
     alerted_labels,
+    is_number,
     number,
     percent,
     points,
     votes_text,
 )
 from qualitylib.display import interval as _interval
-from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport
+from qualitylib.metrics.box_timeline import BoxObjective
+from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
+from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport, box_names, box_overlays
 
 __all__ = ["NO_LABELS", "pdf_bytes", "write_pdf"]
 
@@ -604,6 +608,143 @@ def _review(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     return flow
 
 
+def _with_interval(value: object, low: object, high: object) -> str:
+    """ "72.7 % (43.4 to 90.3 %)", or "not enough data" alone."""
+    if not is_number(value):
+        return percent(value)
+    return f"{percent(value)} ({interval(low, high)})"
+
+
+def _boxes(report: WeeklyReport, styles: _Styles, images: bool) -> list[Flowable]:
+    """The boxes section: team and per-person scores against the committee this week and the
+    weeks before, errors by type, open box drift alerts and example images with overlays."""
+    names = box_names(report)
+    flow: list[Flowable] = [
+        _p("Boxes", styles.h1),
+        _p(
+            f"{report.n_box_images:,} box submissions this week. Boxes scored against the "
+            "committee's on committee images, a match = same label at IoU >= 0.5: precision = "
+            "their boxes matched, recall = the committee's boxes found, mean IoU of the "
+            "matched pairs; 95 % intervals (Wilson; Student t for the IoU) and denominators.",
+            styles.small,
+        ),
+        _p(f"Team, this week and the {HISTORY_WEEKS} before", styles.h2),
+    ]
+    rows = [["Week", "Precision", "Recall", "Mean IoU", "n images"]]
+    team = report.box_team_weeks
+    for row in team.itertuples():
+        rows.append(
+            [
+                row.week,
+                _with_interval(row.precision, row.precision_ci_low, row.precision_ci_high),
+                _with_interval(row.recall, row.recall_ci_low, row.recall_ci_high),
+                number(row.mean_iou),
+                f"{int(row.n_reference_images):,}",
+            ]
+        )
+    widths = [w * WIDTH for w in (0.14, 0.3, 0.3, 0.12, 0.14)]
+    flow.append(_table(rows, widths, styles, bold_rows=[len(rows) - 1]))
+    long = box_charts.box_rates_long(team, [], "week_start").drop(columns="entity")
+    if long["value"].notna().any():
+        goal = BoxObjective()
+        objectives = pd.DataFrame(
+            {"metric": ["Recall", "Precision"], "value": [goal.recall, goal.precision]}
+        )
+        chart = charts.rate_over_time(
+            long, objectives, title="", colors=box_charts.box_rate_colors()
+        )
+        flow.append(_Chart(chart.properties(width=540, height=170), WIDTH * 0.92, styles.pool))
+        flow.append(
+            _p("Dashed: the box onboarding objective (recall 85 %, precision 90 %).", styles.small)
+        )
+    people = report.box_people[report.box_people["n_items"] > 0]
+    if len(people):
+        status = report.box_onboarding.set_index("annotator_id")["status"]
+        rows = [
+            [
+                "Annotator",
+                "Precision",
+                "Recall",
+                "Mean IoU",
+                f"Previous {HISTORY_WEEKS} wk",
+                "Status",
+            ]
+        ]
+        for row in people.itertuples():
+            rows.append(
+                [
+                    names.get(row.annotator_id, row.annotator_id),
+                    f"{percent(row.precision)} (n = {int(row.precision_n):,})",
+                    f"{percent(row.recall)} (n = {int(row.recall_n):,})",
+                    number(row.mean_iou),
+                    f"P {percent(row.precision_previous)} · R {percent(row.recall_previous)}",
+                    STATUS.get(status.get(row.annotator_id, ""), "—"),
+                ]
+            )
+        flow += [
+            _p("Annotators with boxes on committee images this week", styles.h2),
+            _table(rows, [w * WIDTH for w in (0.24, 0.16, 0.16, 0.1, 0.2, 0.14)], styles),
+        ]
+    gold_free = len(report.box_people) - len(people)
+    if gold_free:
+        flow.append(
+            _p(
+                f"{gold_free:,} more boxed only images without the committee's boxes "
+                "(box_annotators.csv; the dashboard scores them against the others' consensus).",
+                styles.small,
+            )
+        )
+    errors = report.box_errors
+    if len(errors):
+        table = errors.pivot_table(
+            index="annotator_id", columns="error", values="n", aggfunc="sum", fill_value=0
+        ).reindex(columns=list(BOX_ERRORS), fill_value=0)
+        rows = [["Annotator", *(ERROR_NAMES[e] for e in BOX_ERRORS)]]
+        for who, counts in table.iterrows():
+            rows.append([names.get(who, who), *(f"{int(v):,}" for v in counts)])
+        flow += [
+            _p("Box errors this week, by type", styles.h2),
+            _table(rows, [0.25 * WIDTH, *([0.15 * WIDTH] * len(BOX_ERRORS))], styles),
+        ]
+    alerts = report.box_alerts
+    flow.append(_p("Box drift alerts on control images", styles.h2))
+    if alerts.empty:
+        flow.append(_p("None open at the week's end: nobody's boxes drift.", styles.small))
+    else:
+        rows = [["Who", "Label", "Week of", "1 - F1", "n boxes"]]
+        for row in alerts.itertuples():
+            who = row.annotator_id if isinstance(row.annotator_id, str) else None
+            rows.append(
+                [
+                    names.get(who, who) if who else "whole team",
+                    str(row.label),
+                    f"{pd.Timestamp(row.week_start):%d %b}",
+                    percent(row.divergence),
+                    f"{int(row.n):,}",
+                ]
+            )
+        flow.append(_table(rows, [w * WIDTH for w in (0.3, 0.2, 0.15, 0.15, 0.2)], styles))
+    if images and len(report.box_examples):
+        flow.append(_p("Examples: images with errors this week", styles.h2))
+        for row, png in zip(report.box_examples.itertuples(), box_overlays(report), strict=True):
+            pixels_w, pixels_h = ImageReader(io.BytesIO(png)).getSize()
+            width = WIDTH * 0.7
+            flow.append(Image(io.BytesIO(png), width=width, height=width * pixels_h / pixels_w))
+            found = ", ".join(
+                f"{getattr(row, e)} {ERROR_NAMES[e].lower()}"
+                for e in BOX_ERRORS
+                if getattr(row, e) > 0
+            )
+            flow.append(
+                _p(
+                    f"{row.item_id}: {names.get(row.annotator_id, row.annotator_id)}'s boxes "
+                    f"(orange, with the IoU of each match) and the committee's (blue): {found}.",
+                    styles.small,
+                )
+            )
+    return flow
+
+
 # ---------------------------------------------------------------------------------------------
 # Document
 
@@ -638,10 +779,14 @@ def _empty(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     ]
 
 
-def _story(report: WeeklyReport, generated_at: datetime, styles: _Styles) -> list[Flowable]:
+def _story(
+    report: WeeklyReport, generated_at: datetime, styles: _Styles, images: bool = True
+) -> list[Flowable]:
     story = _title(report, generated_at, styles)
     if report.empty:
         return story + _empty(report, styles)
+    if report.n_labels == 0:  # boxes only this week
+        return story + _boxes(report, styles, images)
     story += _summary(report, styles)
     story += [PageBreak(), *_people_lines(report, styles)]
     story += [PageBreak(), _p("Annotators active this week", styles.h1)]
@@ -656,6 +801,8 @@ def _story(report: WeeklyReport, generated_at: datetime, styles: _Styles) -> lis
     )
     story += [_annotator(report, row, styles) for _, row in report.annotators.iterrows()]
     story += [PageBreak(), *_agreement(report, styles), Spacer(1, 8), *_review(report, styles)]
+    if report.has_boxes:
+        story += [PageBreak(), *_boxes(report, styles, images)]
     return story
 
 
@@ -687,8 +834,9 @@ def _numbered(header: str, footer: str, font: str) -> type[Canvas]:
     return NumberedCanvas
 
 
-def pdf_bytes(report: WeeklyReport, generated_at: datetime) -> bytes:
-    """The report as PDF bytes; identical for the same report and ``generated_at``."""
+def pdf_bytes(report: WeeklyReport, generated_at: datetime, images: bool = True) -> bytes:
+    """The report as PDF bytes; identical for the same report and ``generated_at``.
+    ``images``: draw the example box images (read from their URIs)."""
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -709,12 +857,14 @@ def pdf_bytes(report: WeeklyReport, generated_at: datetime) -> bytes:
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         styles = _Styles(pool)
         doc.build(
-            _story(report, generated_at, styles),
+            _story(report, generated_at, styles, images),
             canvasmaker=_numbered(header, footer, styles.font),
         )
     return buffer.getvalue()
 
 
-def write_pdf(report: WeeklyReport, path: Path, generated_at: datetime) -> None:
+def write_pdf(
+    report: WeeklyReport, path: Path, generated_at: datetime, images: bool = True
+) -> None:
     """Write :func:`pdf_bytes` to ``path``."""
-    path.write_bytes(pdf_bytes(report, generated_at))
+    path.write_bytes(pdf_bytes(report, generated_at, images))

@@ -20,8 +20,19 @@ import pandas as pd
 
 from qualitylib.metrics import catalog
 from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
+from qualitylib.metrics.box_items import (
+    box_annotators_kept,
+    box_images,
+    box_misses,
+    box_team_timeline,
+    has_boxes,
+    item_boxes,
+)
+from qualitylib.metrics.box_timeline import box_drift_alerts, box_onboarding, box_timeline
+from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
+from qualitylib.metrics.boxes import box_errors, box_summary
 from qualitylib.metrics.catalog import policy_versions
-from qualitylib.metrics.drift import DriftRule, weekly_divergence
+from qualitylib.metrics.drift import DriftRule, open_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.gold import GoldPlan, gold_budget
 from qualitylib.metrics.headlines import headlines
@@ -40,6 +51,8 @@ from qualitylib.store import label_set
 __all__ = [
     "HISTORY_WEEKS",
     "WeeklyReport",
+    "box_names",
+    "box_overlays",
     "build_weekly_report",
     "iso_week",
     "last_complete_week",
@@ -47,6 +60,10 @@ __all__ = [
     "project_name",
 ]
 
+BOX_IOU = 0.5  # the IoU a box match needs in the report (the library's default)
+BOX_EXAMPLES = 3  # images with overlays in the report: the latest of the people with most errors
+BOX_RATES = ("precision", "recall", "mean_iou")
+BOX_RATE_SET = [f"{r}{s}" for r in BOX_RATES for s in ("", "_ci_low", "_ci_high", "_n")]
 HISTORY_WEEKS = 4  # the weeks before the report's week that "change" is measured against
 REVIEW_TOP = 25  # review-queue items kept in the report (the queue size is counted in full)
 RATES = ("accuracy", "tpr", "fpr")
@@ -145,6 +162,17 @@ class WeeklyReport:
     flags: pd.DataFrame = field(repr=False)  # one row per flag raised this week, its evidence
     sequential: pd.DataFrame = field(repr=False)  # trainees the SPRT decided this week
     gold: pd.DataFrame = field(repr=False)  # control labels this week against the planner's
+    # Boxes (when the store holds any): empty tables otherwise, and for older models
+    has_boxes: bool = False
+    n_box_images: int = 0  # box submissions made in the week
+    box_team_weeks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_people: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_people_weeks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_onboarding: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_alerts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_examples: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_example_boxes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def monday(self) -> date:
@@ -156,8 +184,8 @@ class WeeklyReport:
 
     @property
     def empty(self) -> bool:
-        """True when nobody labelled anything in the week."""
-        return self.n_labels == 0
+        """True when nobody labelled anything (tags or boxes) in the week."""
+        return self.n_labels == 0 and self.n_box_images == 0
 
     @property
     def prevalence_paradox(self) -> bool:
@@ -192,6 +220,7 @@ class WeeklyReport:
         changed["review"] = changed["review"].assign(
             votes=_renamed_votes(self.review["votes"], mapping)
         )
+
         return replace(self, pseudonymized=True, **changed)
 
     def to_json(self) -> str:
@@ -324,6 +353,116 @@ def _gold(
     return table
 
 
+def _box_people(
+    con: duckdb.DuckDBPyConnection, base: Filters, monday: date, ids: list[str], threshold: float
+) -> pd.DataFrame:
+    """This week's box scores of each active box annotator against the committee, and the
+    :data:`HISTORY_WEEKS` weeks before pooled (``_previous``) with the change."""
+    keep = ["annotator_id", "n_items", "tp", "fp", "fn", *BOX_RATE_SET, "f1"]
+    now = box_summary(con, week_filters(base, monday), threshold)
+    before = box_summary(
+        con, week_filters(base, monday - timedelta(days=7), weeks=HISTORY_WEEKS), threshold
+    )
+    before = before[["annotator_id", *BOX_RATES]].rename(
+        columns={r: f"{r}_previous" for r in BOX_RATES}
+    )
+    out = pd.DataFrame({"annotator_id": ids}).merge(now[keep], on="annotator_id", how="left")
+    out = out.merge(before, on="annotator_id", how="left")
+    counts = ["n_items", "tp", "fp", "fn", *(c for c in BOX_RATE_SET if c.endswith("_n"))]
+    out[counts] = out[counts].fillna(0).astype(np.int64)
+    for rate in BOX_RATES:
+        out[f"{rate}_change"] = out[rate] - out[f"{rate}_previous"]
+    return out
+
+
+def _box_examples(
+    con: duckdb.DuckDBPyConnection, week: Filters, people: pd.DataFrame, threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Up to :data:`BOX_EXAMPLES` images with errors this week (the latest of each of the
+    people with the most box errors) and their matched boxes, for the report's overlays."""
+    ranked = people.assign(errors=people["fp"] + people["fn"])
+    ranked = ranked[ranked["errors"] > 0].sort_values(
+        ["errors", "annotator_id"], ascending=[False, True]
+    )
+    examples, drawn = [], []
+    for who in ranked["annotator_id"].head(BOX_EXAMPLES):
+        found = box_misses(con, week, who, (), threshold, limit=1).items
+        if found.empty:
+            continue
+        row = found.iloc[0]
+        example = len(examples)
+        examples.append(
+            {
+                "example": example,
+                "annotator_id": who,
+                "item_id": row["item_id"],
+                "uri": row["uri"],
+                "width": row["width"],
+                "height": row["height"],
+                "annotated_at": row["annotated_at"],
+            }
+            | {e: int(row[e]) for e in ("tp", *BOX_ERRORS)}
+        )
+        item = item_boxes(
+            con, row["item_id"], who, None, row["annotated_at"].to_pydatetime(), threshold
+        )
+        for side, frame in (("annotator", item.mine), ("committee", item.theirs)):
+            drawn.append(frame.assign(example=example, side=side))
+    columns = ["example", "side", "label", "x_min", "y_min", "x_max", "y_max", "iou", "error"]
+    boxes = pd.concat(drawn, ignore_index=True)[columns] if drawn else pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(examples)
+    if frame.empty:
+        frame = pd.DataFrame(
+            columns=["example", "annotator_id", "item_id", "uri", "width", "height",
+                     "annotated_at", "tp", *BOX_ERRORS]
+        )  # fmt: skip
+    return frame, boxes
+
+
+def _boxes(con: duckdb.DuckDBPyConnection, base: Filters, monday: date) -> dict[str, object]:
+    """The report's box tables (see :class:`WeeklyReport`), for a store that holds boxes."""
+    sunday = monday + timedelta(days=6)
+    this_week = week_filters(base, monday)
+    recent = week_filters(base, monday, weeks=HISTORY_WEEKS + 1)
+    upto = replace(base, until=sunday)
+    active = box_annotators_kept(con, this_week)  # the team's, committee left out
+    mondays = [monday - timedelta(days=7 * back) for back in range(HISTORY_WEEKS, -1, -1)]
+    weeks = pd.DataFrame(
+        {"week": [iso_week(d) for d in mondays], "period_start": pd.to_datetime(mondays)}
+    )
+    found = box_team_timeline(con, recent, "week", BOX_IOU)
+    found["period_start"] = pd.to_datetime(found["period_start"])
+    team = weeks.merge(found, on="period_start", how="left")
+    counts = [
+        c for c in team.columns if c.endswith("_n") or c in ("n_reference_images", "tp", "fp", "fn")
+    ]
+    team[counts] = team[counts].fillna(0).astype(np.int64)
+    team = team.rename(columns={"period_start": "week_start"})
+    team["week_start"] = pd.to_datetime(team["week_start"])
+    people_weeks = box_timeline(con, recent, "week", BOX_IOU)
+    people_weeks = people_weeks[people_weeks["annotator_id"].isin(active)].reset_index(drop=True)
+    people_weeks["period_start"] = pd.to_datetime(people_weeks["period_start"])
+    people_weeks.insert(1, "week", [iso_week(d.date()) for d in people_weeks["period_start"]])
+    people = _box_people(con, base, monday, active, BOX_IOU)
+    errors = box_errors(con, this_week, BOX_IOU)
+    status = box_onboarding(con, upto, threshold=BOX_IOU)
+    status = status[status["annotator_id"].isin(active)].reset_index(drop=True)
+    alerts = open_alerts(box_drift_alerts(con, upto, threshold=BOX_IOU), sunday)
+    examples, drawn = _box_examples(con, this_week, people, BOX_IOU)
+    return {
+        "has_boxes": True,
+        "n_box_images": box_images(con, this_week),
+        "box_team_weeks": team,
+        "box_people": people,
+        "box_people_weeks": people_weeks,
+        "box_errors": errors[errors["annotator_id"].isin(active)].reset_index(drop=True),
+        "box_onboarding": status,
+        "box_alerts": alerts,
+        "box_examples": examples,
+        "box_example_boxes": drawn,
+    }
+
+
 def build_weekly_report(
     con: duckdb.DuckDBPyConnection,
     week: str,
@@ -398,4 +537,38 @@ def build_weekly_report(
         flags=flags,
         sequential=_sequential(con, upto, monday, objective or Objective(), sprt or SPRT()),
         gold=_gold(con, upto, monday, ids, plan or GoldPlan()),
+        **(_boxes(con, base, monday) if has_boxes(con) else {}),
     )
+
+
+def box_names(report: WeeklyReport) -> dict[str, str]:
+    """:meth:`WeeklyReport.display_names` with the box annotators' names ("Name (id)"; the
+    pseudonym itself once pseudonymized)."""
+    names = report.display_names()
+    status = report.box_onboarding
+    if "name" in status.columns:
+        names |= {
+            a: f"{n} ({a})" if isinstance(n, str) and n else a
+            for a, n in zip(status["annotator_id"], status["name"], strict=True)
+        }
+    return names
+
+
+def box_overlays(report: WeeklyReport) -> list[bytes]:
+    """PNG of each example image (:attr:`WeeklyReport.box_examples`): the annotator's boxes and
+    the committee's, named as the report names people (pseudonyms when pseudonymized)."""
+    from qualitylib.box_overlay import COLOURS, Layer, overlay_png  # Pillow: only when drawn
+
+    names = box_names(report)
+    out = []
+    for row in report.box_examples.itertuples():
+        drawn = report.box_example_boxes[report.box_example_boxes["example"] == row.example]
+        mine = drawn[drawn["side"] == "annotator"]
+        theirs = drawn[drawn["side"] == "committee"].drop(columns="iou")
+        size = (int(row.width), int(row.height)) if pd.notna(row.width) else None
+        layers = [
+            Layer(names.get(row.annotator_id, row.annotator_id), mine, COLOURS[0]),
+            Layer("Committee", theirs, COLOURS[1]),
+        ]
+        out.append(overlay_png(row.uri, layers, size=size))
+    return out
