@@ -294,3 +294,25 @@ def test_sizes_count_recall_by_the_committee_box_area(
         "mean_iou,mean_iou_ci_low,mean_iou_ci_high,mean_iou_n"
     )
     assert [line.split(",")[1] for line in out[1:]] == ["small", "medium", "large"]
+
+
+def test_the_tag_label_set_leaves_out_labels_only_boxes_use(build_store, write: Write) -> None:
+    from qualitylib.store import label_set
+
+    db = build_store(
+        "label,is_positive\nsafe,false\nweapon,true\ncar,\nperson,",
+        "item_id,label,decided_at\nt1,weapon,2026-09-01T00:00:00Z",
+        "item_id,annotator_id,label,annotated_at\nt1,a,weapon,2026-09-02T10:00:00Z\n"
+        "t2,a,person,2026-09-02T10:00:00Z",
+    )
+    with connect(db, read_only=True) as con:
+        before = label_set(con)["label"].tolist()
+    ref = f"{REFERENCE}\nimg-0,car,0,0,10,10,2026-09-01T00:00:00Z"
+    import_files(db, "reference-boxes", [write("ref.csv", ref)])
+    rows = f"{BOXES}\nimg-0,b,person,0,0,10,10,2026-09-07T10:00:00Z,production"
+    import_files(db, "boxes", [write("boxes.csv", rows)])
+    with connect(db, read_only=True) as con:
+        after = label_set(con)["label"].tolist()
+    # `car` only boxes use; `person` a tag label too
+    assert before == ["safe", "weapon", "car", "person"]
+    assert after == ["safe", "weapon", "person"]
