@@ -95,9 +95,10 @@ def sidebar() -> None:
             placeholder="All versions",
             help="Labels made under these policy versions.",
         )
+        box_only = [label for label in options["box_labels"] if label not in options["labels"]]
         st.multiselect(
             "Label",
-            options["labels"],
+            [*options["labels"], *box_only],
             key="f_labels",
             placeholder="All labels",
             help="Show only rows about these labels in per-label lists: drift alerts, "

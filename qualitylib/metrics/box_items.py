@@ -386,7 +386,7 @@ def weak_consensus(
            WHERE b.label_key IS NOT NULL ORDER BY b.box_id"""
     ).df()
     workers = con.execute("SELECT item_key, annotator_key AS who FROM _box_cur").df()
-    pairs = _same_label_pairs(con, iou_threshold)
+    pairs = _same_label_pairs(con, None, iou_threshold)  # _box_cur: the gold-free images
     clusters = _clusters(
         boxes.assign(scope=0), pairs.assign(scope=0), workers.assign(scope=0), 1
     ).drop(columns="scope")
@@ -441,7 +441,7 @@ def box_team_timeline(
     """The team's box scores per period, every annotator's boxes on committee images pooled:
     ``period_start, n_reference_images, tp, fp, fn``, precision and recall (Wilson), ``f1``,
     mean IoU (t), as :func:`~qualitylib.metrics.box_timeline.box_timeline` per person."""
-    from qualitylib.metrics.box_timeline import _rates, grouped_box_counts
+    from qualitylib.metrics.box_timeline import box_rates, grouped_box_counts
     from qualitylib.metrics.periods import check_period
 
     check_period(period)
@@ -452,7 +452,7 @@ def box_team_timeline(
         iou_threshold,
         {"period": period},
     )
-    rates = _rates(
+    rates = box_rates(
         *(a.sum(axis=1) for a in (counts.tp, counts.given, counts.expected)),
         counts.iou_sum.sum(axis=1),
         counts.iou_squares.sum(axis=1),
@@ -468,20 +468,20 @@ def box_scores(
     (``label``), ``n_items``, ``tp, fp, fn``, precision and recall (Wilson), ``f1, f1_n``,
     mean IoU (t). The values of :func:`~qualitylib.metrics.boxes.box_summary` (and its
     ``by_label``) without its ten COCO thresholds: what a page shows, at a page's speed."""
-    from qualitylib.metrics.box_timeline import _rates, grouped_box_counts
+    from qualitylib.metrics.box_timeline import box_rates, grouped_box_counts
 
     counts = grouped_box_counts(con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold)
     people, _ = _names(con)
     ids = [people[int(k)] for k in counts.groups["annotator_key"]]
     n_items = counts.groups["n_images"].to_numpy(np.int64)
     arrays = (counts.tp, counts.given, counts.expected, counts.iou_sum, counts.iou_squares)
-    total = pd.DataFrame(_rates(*(a.sum(axis=1) for a in arrays)))
+    total = pd.DataFrame(box_rates(*(a.sum(axis=1) for a in arrays)))
     total.insert(0, "annotator_id", ids)
     total.insert(1, "n_items", n_items)
-    k = len(counts.labels)
-    cells = pd.DataFrame(_rates(*(a.ravel() for a in arrays)))
+    k = len(counts.classes)
+    cells = pd.DataFrame(box_rates(*(a.ravel() for a in arrays)))
     cells.insert(0, "annotator_id", np.repeat(ids, k))
-    cells.insert(1, "label", np.tile(counts.labels, len(ids)))
+    cells.insert(1, "label", np.tile(counts.classes, len(ids)))
     cells.insert(2, "n_items", np.repeat(n_items, k))
     cells = cells[cells["f1_n"] > 0]
     order = ["annotator_id", "label"]

@@ -678,10 +678,11 @@ def _pair_scope(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFram
     ).df()
 
 
-def _in_selection(filters: Filters) -> str:
+def _in_selection(filters: Filters | None) -> str:
     """SQL keeping the ``box_pairs p`` of the submissions in ``_box_cur``: nothing to keep
-    out when no filter is set (``box_pairs`` holds the current submissions only)."""
-    if filters.where("s")[0] == "true":
+    out when no filter is set (``box_pairs`` holds the current submissions only); ``None``:
+    ``_box_cur`` was narrowed otherwise, always keep to it."""
+    if filters is not None and filters.where("s")[0] == "true":
         return ""
     return """SEMI JOIN _box_cur a ON a.item_key = p.item_key AND a.annotator_key = p.key_a
               SEMI JOIN _box_cur b ON b.item_key = p.item_key AND b.annotator_key = p.key_b"""
@@ -891,7 +892,7 @@ def _clusters(
 
 
 def _same_label_pairs(
-    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float
+    con: duckdb.DuckDBPyConnection, filters: Filters | None, threshold: float
 ) -> pd.DataFrame:
     """Same-label overlapping pairs at IoU >= t among ``_box_cur``, with both workers."""
     return con.execute(
