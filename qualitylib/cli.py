@@ -212,7 +212,7 @@ def _export(args: argparse.Namespace) -> int:
         if not 0 <= args.threshold <= 1:
             print("error: --threshold must be between 0 and 1", file=sys.stderr)
             return 2
-        exporter = partial(exporter, threshold=args.threshold)
+        exporter = partial(exporter, threshold=args.threshold, threshold_label=args.threshold_label)
     elif args.table == "model-vs-annotators":
         from functools import partial
 
@@ -246,7 +246,10 @@ def _export(args: argparse.Namespace) -> int:
         exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         check_filters(con, filters)
-        frame = exporter(con, filters)
+        try:
+            frame = exporter(con, filters)
+        except ValueError as error:  # an option the store cannot answer (an unknown label)
+            raise QualitylibError(f"{args.table}: {error}") from error
     write_table(frame, args.out, args.format)
     if args.table == "label-needs":
         print(
@@ -676,6 +679,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
+    )
+    exp.add_argument(
+        "--threshold-label",
+        metavar="LABEL",
+        help="model-summary: rates at the threshold for LABEL against the rest, from the "
+        "score_<label> distributions",
     )
     exp.add_argument(
         "--epsilon",
