@@ -81,6 +81,9 @@ EXPORT_TABLES = (  # export.EXPORTS
     "time-on-task",
     "gold-budget",
     "gold-exposure",
+    "gold-difficulty",
+    "committee-agreement",
+    "committee-reversals",
     "box-summary",
     "box-errors",
     "box-confusion",
@@ -183,7 +186,7 @@ def _export(args: argparse.Namespace) -> int:
             print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
         return 0
     exporter = EXPORTS[args.table]
-    if args.table == "onboarding":
+    if args.table in ("onboarding", "gold-difficulty"):
         from functools import partial
 
         from qualitylib.metrics.onboarding import Objective
@@ -200,7 +203,7 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
-        if args.method == "sprt":
+        if args.table == "onboarding" and args.method == "sprt":
             exporter = _sprt_exporter(args, objective)
     elif args.table in ("timeline", "model-timeline", "model-fixes"):
         from functools import partial
@@ -664,8 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ANNOTATOR_ID",
         help="only this annotator's labels (repeatable)",
     )
-    exp.add_argument("--tpr-min", type=float, help="onboarding: objective TPR (default 0.85)")
-    exp.add_argument("--fpr-max", type=float, help="onboarding: objective FPR (default 0.05)")
+    exp.add_argument(
+        "--tpr-min", type=float, help="onboarding, gold-difficulty: objective TPR (default 0.85)"
+    )
+    exp.add_argument(
+        "--fpr-max", type=float, help="onboarding, gold-difficulty: objective FPR (default 0.05)"
+    )
     exp.add_argument(
         "--window", type=int, help="onboarding: last N reference labels judged (default 100)"
     )

@@ -29,9 +29,11 @@ from qualitylib.metrics.boxes import (
     box_summary,
     consensus_boxes,
 )
+from qualitylib.metrics.committee import committee_agreement, committee_reversals
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.fixes import fix_rates
+from qualitylib.metrics.gold import gold_difficulty
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.label_needs import label_needs
 from qualitylib.metrics.models import (
@@ -124,6 +126,9 @@ EXPORTS: dict[str, Exporter] = {
     "time-on-task": time_on_task_export,
     "gold-budget": gold_budget_export,
     "gold-exposure": gold_exposure_export,
+    "gold-difficulty": gold_difficulty,
+    "committee-agreement": committee_agreement,
+    "committee-reversals": committee_reversals,
     "box-summary": box_summary,
     "box-errors": box_errors,
     "box-confusion": box_confusion,

@@ -93,3 +93,20 @@ def test_reversals_per_policy_version(store: Path) -> None:
     assert later["policy_version"].tolist() == ["v2"]
     assert later.iloc[0]["n_reversed"] == 2
     assert empty["n_items"].tolist() == [0] and empty.iloc[0]["reason"].startswith("no item")
+
+
+def test_cli_exports_committee_tables(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from io import StringIO
+
+    import pandas as pd
+
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(store), "committee-reversals"]) == 0
+    reversals = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert reversals["n_reversed"].tolist() == [3, 2]
+    args = ["export", "--db", str(store), "committee-agreement", "--until", "2026-08-31"]
+    assert main(args) == 0
+    agreement = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert agreement["policy_version"].tolist() == ["v1", "(all versions)"]
+    assert agreement["kappa"].tolist() == pytest.approx([34 / 52] * 2)

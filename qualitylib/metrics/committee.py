@@ -65,7 +65,7 @@ def committee_agreement(
     One row per policy version with decisions (oldest first; ``""`` for decisions without
     one), then ``(all versions)`` pooling every version's units. Columns: ``policy_version,
     n_items`` (units two or more members decided), ``n_members`` (members with a decision on
-    such a unit), ``kappa, kappa_ci_low, kappa_ci_high, kappa_se``, ``percent_agreement``
+    such a unit), ``kappa, kappa_ci_low, kappa_ci_high, kappa_n, kappa_se``, ``percent_agreement``
     (pairs of members agreeing) and ``reason`` (why kappa is empty). ``filters`` restricts
     by decision time and policy version only: committee decisions have no team.
     """
@@ -116,6 +116,7 @@ def committee_agreement(
                 "kappa": result.value if result else np.nan,
                 "kappa_ci_low": result.ci_low if result else np.nan,
                 "kappa_ci_high": result.ci_high if result else np.nan,
+                "kappa_n": len(units),
                 "kappa_se": result.se if result else np.nan,
                 "percent_agreement": result.p_observed if result else np.nan,
                 "reason": result.reason if result else "no item decided by two or more members",
