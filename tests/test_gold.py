@@ -173,5 +173,7 @@ def test_difficulty_counts_trained_annotators_and_flags_a_wrong_reference(
     # g1's latest label counts (weapons); n1 is not trained
     assert (hard["n_disagree"], hard["difficulty_n"]) == (2, 5)
     assert table.loc[3:, "difficulty"].eq(0).all() and table.loc[3:, "difficulty_n"].eq(5).all()
+    # labels made before alignment (n01, n02, p01: aligned at p02) do not count
+    assert len(table) == 16 and not {"n01", "n02", "p01"} & set(table["item_id"])
     assert table["reference_may_be_wrong"].sum() == 1
     assert nobody.empty and "difficulty_ci_low" in nobody.columns
