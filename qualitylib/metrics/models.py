@@ -42,6 +42,7 @@ from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
 __all__ = [
     "calibration_table",
     "expected_calibration_error",
+    "has_predictions",
     "model_confusion",
     "model_disagreements",
     "model_summary",
@@ -332,6 +333,11 @@ def model_summary(
         counted = ["ece_n", "tpr_at_threshold_n", "fpr_at_threshold_n"]
         table[counted] = table[counted].fillna(0).astype(np.int64)  # unscored: 0, rates NaN
     return _with_models(con, table)
+
+
+def has_predictions(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds any model prediction (pages and reports then show models)."""
+    return bool(con.execute("SELECT count(*) > 0 FROM predictions").fetchall()[0][0])
 
 
 def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
