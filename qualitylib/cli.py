@@ -215,7 +215,11 @@ def _export(args: argparse.Namespace) -> int:
         if not 0 <= args.threshold <= 1:
             print("error: --threshold must be between 0 and 1", file=sys.stderr)
             return 2
-        exporter = partial(exporter, threshold=args.threshold, threshold_label=args.threshold_label)
+        exporter = partial(exporter, threshold=args.threshold, threshold_label=args.positive_label)
+    elif args.table == "model-calibration" and args.positive_label is not None:
+        from functools import partial
+
+        exporter = partial(exporter, label=args.positive_label)
     elif args.table == "model-vs-annotators":
         from functools import partial
 
@@ -688,10 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
     )
     exp.add_argument(
-        "--threshold-label",
+        "--positive-label",
         metavar="LABEL",
-        help="model-summary: rates at the threshold for LABEL against the rest, from the "
-        "score_<label> distributions",
+        help="model-summary, model-calibration: LABEL against the rest, from the score_<label> "
+        "distributions (rates at the threshold; the reliability of P(LABEL))",
     )
     exp.add_argument(
         "--epsilon",

@@ -219,7 +219,7 @@ def test_cli_exports_model_tables(store: Path, capsys: pytest.CaptureFixture[str
     assert pairs.groupby("kind").size().to_dict() == {"human": 3, "model": 6}
     assert main(["export", "--db", str(store), "model-summary", "--threshold", "2"]) == 2
     assert "--threshold must be between 0 and 1" in capsys.readouterr().err
-    assert main(["export", "--db", str(store), "model-summary", "--threshold-label", "gun"]) == 1
+    assert main(["export", "--db", str(store), "model-summary", "--positive-label", "gun"]) == 1
     assert capsys.readouterr().err == (
         "error: model-summary: no label 'gun' in the label set (safe, nudity, weapons)\n"
     )
@@ -259,3 +259,33 @@ def test_rates_at_a_threshold_read_the_distribution_when_given(tmp_path: Path) -
     assert weapons["tpr_at_threshold"] == 1 and weapons["tpr_at_threshold_n"] == 1
     assert weapons["fpr_at_threshold"] == 0.25 and weapons["fpr_at_threshold_n"] == 4
     assert weapons["threshold_label"] == "weapons"
+
+
+def test_calibration_of_one_label_reads_the_distributions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "store.duckdb"
+    # P(nudity) per item, and whether the reference is nudity (REFERENCE: i4, i5 are)
+    rows = {"i1": 0.05, "i2": 0.15, "i3": 0.12, "i4": 0.85, "i5": 0.35, "i6": 0.02}
+    predictions = "item_id,model_id,label,predicted_at,score_nudity,score_safe\n" + "\n".join(
+        f"{i},clf,{'nudity' if p > 0.5 else 'safe'},2026-09-01,{p},{1 - p:.2f}"
+        for i, p in rows.items()
+    )
+    for kind, text in (("labels", LABELS), ("reference", REFERENCE), ("predictions", predictions)):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(text + "\n", encoding="utf-8")
+        import_files(db, kind, [path])
+    with connect(db, read_only=True) as con:
+        table = calibration_table(con, label="nudity").set_index("bin")
+    assert table.index.tolist() == [0, 1, 3, 8]
+    assert table["n"].tolist() == [2, 2, 1, 1]
+    assert table.loc[0, "confidence"] == pytest.approx(0.035) and table.loc[0, "accuracy"] == 0
+    assert table.loc[1, "accuracy"] == 0 and table.loc[3, "accuracy"] == 1
+    assert table.loc[8, "gap"] == pytest.approx(0.15)
+    from io import StringIO
+
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(db), "model-calibration", "--positive-label", "nudity"]) == 0
+    exported = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert exported["n"].tolist() == [2, 2, 1, 1]

@@ -260,10 +260,7 @@ def _at_threshold(
         probability = """coalesce(d.p, CASE WHEN list_contains($positive, s.label_key)
                                         THEN s.score ELSE 1 - s.score END)"""
     else:
-        keys = index.labels.set_index("label")["label_key"]
-        if label not in keys.index:
-            raise ValueError(f"no label {label!r} in the label set ({', '.join(index.names)})")
-        positive = [int(keys[label])]
+        positive = [_label_key(index, label)]
         probability = "d.p"
     table = con.execute(
         f"""WITH d AS (
@@ -345,21 +342,42 @@ def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(score) > 0 FROM predictions").fetchall()[0][0])
 
 
+def _label_key(index: LabelIndex, label: str) -> int:
+    """The key of ``label``; ValueError listing the label set when it is not in it."""
+    keys = index.labels.set_index("label")["label_key"]
+    if label not in keys.index:
+        raise ValueError(f"no label {label!r} in the label set ({', '.join(index.names)})")
+    return int(keys[label])
+
+
 def calibration_table(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, n_bins: int = N_BINS
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    n_bins: int = N_BINS,
+    label: str | None = None,
 ) -> pd.DataFrame:
     """The reliability diagram's table: one row per model version x score bin with predictions.
 
     Columns: ``model_id, model_version, bin, bin_low, bin_high, n, confidence`` (mean score),
     ``accuracy, accuracy_ci_low, accuracy_ci_high, accuracy_n`` (share equal to the
-    reference, Wilson interval) and ``gap = accuracy - confidence``.
+    reference, Wilson interval) and ``gap = accuracy - confidence``. With ``label``, the
+    calibration of P(``label``) from the ``score_<label>`` distributions instead: bins of that
+    probability on every prediction that gives it, ``accuracy`` the share whose reference is
+    ``label`` (one class against the rest).
     """
     scored, params = model_scored_sql(filters or Filters())
+    if label is None:
+        source = f"SELECT model_key, score, label_key = ref_label_key AS hit FROM {scored} AS s"
+    else:
+        source = f"""SELECT s.model_key, d.score, s.ref_label_key = $label AS hit
+                     FROM {scored} AS s JOIN prediction_scores d
+                       ON d.item_key = s.item_key AND d.model_key = s.model_key
+                      AND d.predicted_at = s.predicted_at AND d.label_key = $label"""
+        params = params | {"label": _label_key(label_index(con), label)}
     table = con.execute(
         f"""SELECT model_key, {_bin_sql(n_bins)} AS bin, count(*) AS n,
-                   count(*) FILTER (WHERE label_key = ref_label_key) AS correct,
-                   avg(score) AS confidence
-            FROM {scored} AS s WHERE score IS NOT NULL GROUP BY ALL""",
+                   count(*) FILTER (WHERE hit) AS correct, avg(score) AS confidence
+            FROM ({source}) WHERE score IS NOT NULL GROUP BY ALL""",
         params,
     ).df()
     out = pd.DataFrame(
