@@ -184,6 +184,15 @@ def test_without_a_label_set_score_labels_come_from_the_store_or_the_file(db, wr
         import_files(db, "predictions", [bad])
 
 
+def test_check_finds_a_distribution_without_its_prediction(build_store, write) -> None:
+    db = build_store(LABELS, REFERENCE, ANNOTATIONS)
+    import_files(db, "predictions", [write("d.csv", DISTRIBUTION)])
+    with connect(db) as con:
+        con.execute("DELETE FROM predictions WHERE score = 0.7")
+    failed = {finding.name for finding in check_store(db) if not finding.ok}
+    assert failed == {"imports hold their rows", "prediction_scores -> predictions"}
+
+
 def test_removing_a_predictions_import_removes_its_distribution(build_store, write) -> None:
     from qualitylib.ingest.undo import remove_import
 

@@ -41,6 +41,7 @@ from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
 
 __all__ = [
     "calibration_table",
+    "distribution_labels",
     "expected_calibration_error",
     "has_predictions",
     "model_confusion",
@@ -335,6 +336,17 @@ def model_summary(
 def has_predictions(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the store holds any model prediction (pages and reports then show models)."""
     return bool(con.execute("SELECT count(*) > 0 FROM predictions").fetchall()[0][0])
+
+
+def distribution_labels(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The labels some prediction gives a ``score_<label>`` for, in label-set order."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT l.label FROM prediction_scores JOIN labels l USING (label_key)"
+        ).fetchall()
+    }
+    return [label for label in label_index(con).names if label in present]
 
 
 def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
