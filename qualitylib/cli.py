@@ -185,6 +185,11 @@ def _export(args: argparse.Namespace) -> int:
         if args.out is not None:
             print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
         return 0
+    if args.table not in EXPORTS:
+        print(
+            f"error: the stored rows of kind {args.table!r} cannot be exported yet", file=sys.stderr
+        )
+        return 2
     exporter = EXPORTS[args.table]
     if args.table in ("onboarding", "gold-difficulty"):
         from functools import partial

@@ -205,3 +205,36 @@ def test_removing_a_predictions_import_removes_its_distribution(build_store, wri
     after = fingerprint(db)
     assert after["prediction_scores"] == (0, 0) and after["predictions"] == (0, 0)
     assert after["items"] == before["items"]  # img-3 came with the predictions only
+
+
+def test_predictions_and_fixes_export_as_stored_and_import_back_unchanged(
+    build_store, write, tmp_path: Path
+) -> None:
+    from qualitylib.export import write_canonical
+
+    db = build_store(LABELS, REFERENCE, ANNOTATIONS)
+    fixes = """item_id,model_id,model_label,fixed_label,fixed_at,model_version,fixed_by
+    img-2,clf,nudity,safe,2026-09-02T08:00:00Z,,carol"""
+    import_files(db, "predictions", [write("d.csv", DISTRIBUTION), write("p.csv", PREDICTIONS)])
+    import_files(db, "fixes", [write("f.csv", fixes)])
+    with connect(db, read_only=True) as con:
+        write_canonical(con, "predictions", tmp_path / "back.csv")
+        write_canonical(con, "fixes", tmp_path / "fixes-back.csv")
+    header, first = (tmp_path / "back.csv").read_text().splitlines()[:2]
+    assert header.replace('"', "") == (
+        "item_id,model_id,label,predicted_at,score,model_version,"
+        "score_safe,score_nudity,score_weapons"
+    )
+    assert first == '"img-1","clf","safe","2026-09-01T10:00:00Z",0.9,,0.9,0.06,0.04'
+    again = tmp_path / "again.duckdb"
+    import_files(again, "labels", [write("labels.csv", LABELS)])
+    import_files(again, "predictions", [tmp_path / "back.csv"])
+    import_files(again, "fixes", [tmp_path / "fixes-back.csv"])
+    tables = ("predictions", "prediction_scores", "fixes")
+    with connect(db, read_only=True) as con, connect(again, read_only=True) as other:
+        for table in tables:
+            query = f"""SELECT i.item_id, m.model_id, m.model_version, t.* EXCLUDE
+                            (item_key, model_key, import_id)
+                        FROM {table} t JOIN items i USING (item_key) JOIN models m
+                        USING (model_key) ORDER BY ALL"""
+            assert con.execute(query).fetchall() == other.execute(query).fetchall(), table
