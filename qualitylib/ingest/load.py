@@ -127,14 +127,20 @@ def _load_predictions(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
             {keyed} JOIN labels l ON l.label = t.label""",
         labels | {"import_id": import_id},
     )
-    for name in distribution:
+    if distribution:  # one pass: the cells unpivoted (empty ones dropped), then keyed
+        cells = ", ".join(f"t.{quote(name)}" for name in distribution)
         con.execute(
             f"""INSERT INTO prediction_scores
-                SELECT i.item_key, m.model_key, t.predicted_at, l.label_key, t.{quote(name)},
-                       $import_id
-                {keyed} JOIN labels l ON l.label = $label
-                WHERE t.{quote(name)} IS NOT NULL""",
-            {"label": name.removeprefix(SCORE_PREFIX), "import_id": import_id},
+                SELECT i.item_key, m.model_key, t.predicted_at, l.label_key, t.score, $import_id
+                FROM (UNPIVOT (SELECT t.item_id, t.model_id, t.model_version, t.predicted_at,
+                                      {cells} FROM {TYPED} t)
+                      ON {", ".join(quote(name) for name in distribution)}
+                      INTO NAME score_column VALUE score) t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels l ON l.label = substr(t.score_column, $skip)""",
+            {"import_id": import_id, "skip": len(SCORE_PREFIX) + 1},
         )
 
 
