@@ -54,6 +54,10 @@ PAGES: dict[Page, tuple[str, st.Page]] = {
         "Committee",
         st.Page("views/imports.py", title="Data", icon=":material/upload_file:", url_path="data"),
     ),
+    "reference": (
+        "Committee",
+        st.Page("views/reference.py", title="Reference set", icon=":material/gavel:"),
+    ),
     "models": (
         "Team",
         st.Page("views/models.py", title="Models", icon=":material/smart_toy:"),

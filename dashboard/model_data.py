@@ -13,8 +13,10 @@ import streamlit as st
 from dashboard.data import MAX_ROWS, Store, _read
 from qualitylib.metrics.alt_test import alt_test
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.fixes import fix_rates
 from qualitylib.metrics.models import (
     calibration_table,
+    distribution_labels,
     model_disagreements,
     model_name,
     model_summary,
@@ -31,17 +33,28 @@ def _named(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def summary(store: Store, filters: Filters, threshold: float) -> pd.DataFrame:
-    """Per model version against the committee (``model_summary``), with ``model``."""
+def summary(
+    store: Store, filters: Filters, threshold: float, positive: str | None = None
+) -> pd.DataFrame:
+    """Per model version against the committee (``model_summary``), with ``model``; rates at
+    the threshold for ``positive`` against the rest when given."""
     with _read(store) as con:
-        return _named(model_summary(con, filters, threshold))
+        return _named(model_summary(con, filters, threshold, threshold_label=positive))
 
 
 @st.cache_data(show_spinner=False)
-def calibration(store: Store, filters: Filters) -> pd.DataFrame:
-    """The reliability table per model version (``calibration_table``), with ``model``."""
+def calibration(store: Store, filters: Filters, label: str | None = None) -> pd.DataFrame:
+    """The reliability table per model version (``calibration_table``), with ``model``: of the
+    predicted label's score, or of P(``label``) from the distributions."""
     with _read(store) as con:
-        return _named(calibration_table(con, filters))
+        return _named(calibration_table(con, filters, label=label))
+
+
+@st.cache_data(show_spinner=False)
+def distributions(store: Store) -> list[str]:
+    """Labels the predictions give a probability for (``score_<label>`` columns)."""
+    with _read(store) as con:
+        return distribution_labels(con)
 
 
 @st.cache_data(show_spinner=False)
@@ -58,3 +71,10 @@ def disagreements(store: Store, filters: Filters) -> pd.DataFrame:
     filters = store.only(filters)
     with _read(store) as con:
         return _named(model_disagreements(con, filters, MAX_ROWS))
+
+
+@st.cache_data(show_spinner=False)
+def fixes(store: Store, filters: Filters) -> pd.DataFrame:
+    """Fix rates per model version, predicted label and week (``fix_rates``), with ``model``."""
+    with _read(store) as con:
+        return _named(fix_rates(con, filters, "week"))

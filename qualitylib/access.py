@@ -47,14 +47,14 @@ Role = Literal["lead", "trainer", "annotator", "committee"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Page = Literal[
     "overview", "controls", "agreement", "reports", "annotator", "onboarding", "review", "data",
-    "behaviour", "models", "boxes",
+    "behaviour", "models", "boxes", "reference",
 ]  # fmt: skip
 PAGES: tuple[Page, ...] = get_args(Page)
 ROLE_PAGES: dict[Role, tuple[Page, ...]] = {
     "lead": PAGES,
     "trainer": ("annotator", "boxes", "onboarding", "review"),
     "annotator": ("annotator", "boxes"),
-    "committee": ("review", "agreement", "data"),
+    "committee": ("review", "agreement", "data", "reference"),
 }
 NOBODY = ""  # an annotator id no one has (imports reject empty ids): selects no labels
 USERS_ENV = "QUALITYLIB_USERS"

@@ -91,6 +91,12 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "duplicated (model id, version) pairs or model keys",
     ),
     (
+        "prediction_scores -> predictions",
+        "SELECT count(*) FROM prediction_scores s ANTI JOIN predictions p "
+        "USING (item_key, model_key, predicted_at)",
+        "score_<label> rows whose prediction is missing",
+    ),
+    (
         "unique predictions",
         "SELECT count(*) - count(DISTINCT (item_key, model_key, predicted_at)) FROM predictions",
         "the same model version predicting the same item at the same time twice",

@@ -82,6 +82,9 @@ EXPORT_TABLES = (  # export.EXPORTS
     "box-time-on-task",
     "gold-budget",
     "gold-exposure",
+    "gold-difficulty",
+    "committee-agreement",
+    "committee-reversals",
     "box-summary",
     "box-errors",
     "box-confusion",
@@ -191,8 +194,13 @@ def _export(args: argparse.Namespace) -> int:
         if args.out is not None:
             print(f"wrote {n_rows:,} rows to {args.out}", file=sys.stderr)
         return 0
+    if args.table not in EXPORTS:
+        print(
+            f"error: the stored rows of kind {args.table!r} cannot be exported yet", file=sys.stderr
+        )
+        return 2
     exporter = EXPORTS[args.table]
-    if args.table == "onboarding":
+    if args.table in ("onboarding", "gold-difficulty"):
         from functools import partial
 
         from qualitylib.metrics.onboarding import Objective
@@ -209,7 +217,7 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise QualitylibError(f"onboarding objective: {error}") from error
         exporter = partial(exporter, objective=objective)
-        if args.method == "sprt":
+        if args.table == "onboarding" and args.method == "sprt":
             exporter = _sprt_exporter(args, objective)
     elif args.table in ("timeline", "model-timeline", "model-fixes"):
         from functools import partial
@@ -221,7 +229,11 @@ def _export(args: argparse.Namespace) -> int:
         if not 0 <= args.threshold <= 1:
             print("error: --threshold must be between 0 and 1", file=sys.stderr)
             return 2
-        exporter = partial(exporter, threshold=args.threshold)
+        exporter = partial(exporter, threshold=args.threshold, threshold_label=args.positive_label)
+    elif args.table == "model-calibration" and args.positive_label is not None:
+        from functools import partial
+
+        exporter = partial(exporter, label=args.positive_label)
     elif args.table == "model-vs-annotators":
         from functools import partial
 
@@ -259,7 +271,10 @@ def _export(args: argparse.Namespace) -> int:
         exporter = partial(exporter, **options)
     with connect(args.db, read_only=True) as con:
         check_filters(con, filters)
-        frame = exporter(con, filters)
+        try:
+            frame = exporter(con, filters)
+        except ValueError as error:  # an option the store cannot answer (an unknown label)
+            raise QualitylibError(f"{args.table}: {error}") from error
     write_table(frame, args.out, args.format)
     if args.table == "label-needs":
         print(
@@ -705,8 +720,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ANNOTATOR_ID",
         help="only this annotator's labels (repeatable)",
     )
-    exp.add_argument("--tpr-min", type=float, help="onboarding: objective TPR (default 0.85)")
-    exp.add_argument("--fpr-max", type=float, help="onboarding: objective FPR (default 0.05)")
+    exp.add_argument(
+        "--tpr-min", type=float, help="onboarding, gold-difficulty: objective TPR (default 0.85)"
+    )
+    exp.add_argument(
+        "--fpr-max", type=float, help="onboarding, gold-difficulty: objective FPR (default 0.05)"
+    )
     exp.add_argument(
         "--window",
         type=int,
@@ -723,6 +742,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="model-summary: the model flags an item when P(flagged) >= T (default 0.5)",
+    )
+    exp.add_argument(
+        "--positive-label",
+        metavar="LABEL",
+        help="model-summary, model-calibration: LABEL against the rest, from the score_<label> "
+        "distributions (rates at the threshold; the reliability of P(LABEL))",
     )
     exp.add_argument(
         "--epsilon",

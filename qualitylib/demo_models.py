@@ -6,7 +6,10 @@
   probability of being right (``1 - (1 - p) / 10``), so its calibration error is larger.
 
 Both predict every item, after policy v2 (toy guns are ``safe``), from their own random stream:
-the team's data of the same seed does not change.
+the team's data of the same seed does not change. Each prediction gives the whole distribution
+(``score_<label>`` columns): ``score`` on the predicted label, the rest spread over the others
+at random, the true label taking a larger share when the prediction is wrong (a model's second
+choice is often right).
 """
 
 from __future__ import annotations
@@ -21,11 +24,29 @@ PREDICTED_WEEK = {"v1": V2_WEEK + 1, "v2": V2_WEEK + 3}  # each version runs onc
 RIGHT = {"v1": {"weapons": (6, 4), "other": (9, 1)}, "v2": {"weapons": (19, 1), "other": (9, 1)}}
 OVERCONFIDENCE = {"v1": 1.0, "v2": 10.0}  # score = 1 - (1 - p) / this
 STREAM = 20  # the model's random stream is (seed, STREAM)
+TRUE_SHARE_BOOST = 3.0  # Gamma(1) weight added to the true label of a wrong prediction
+
+
+def _distribution(
+    rng: np.random.Generator, predicted: np.ndarray, true: np.ndarray, score: np.ndarray
+) -> np.ndarray:
+    """``(n, k)`` probabilities: ``score`` on the predicted label, ``1 - score`` spread over
+    the others by Gamma(1) weights (the true label of a wrong prediction boosted)."""
+    n, k = len(predicted), len(LABELS)
+    rows = np.arange(n)
+    weight = rng.gamma(1.0, size=(n, k))
+    wrong = predicted != true
+    weight[rows[wrong], true[wrong]] += TRUE_SHARE_BOOST
+    weight[rows, predicted] = 0.0
+    out = (1 - score)[:, None] * weight / weight.sum(axis=1, keepdims=True)
+    out[rows, predicted] = score
+    return out
 
 
 def predictions(data: DemoData, seed: int = 0) -> pd.DataFrame:
     """Both versions' predictions of every item (``import --kind predictions`` layout)."""
     rng = np.random.default_rng([seed, STREAM])
+    spread = np.random.default_rng([seed, STREAM + 2])  # the distributions' own stream
     truth = data.truth["label_v2"].to_numpy(dtype=object)
     true = np.array([LABELS.index(label) for label in truth])
     weapons = true == LABELS.index("weapons")
@@ -43,8 +64,10 @@ def predictions(data: DemoData, seed: int = 0) -> pd.DataFrame:
         )
         other = np.where(other == true, 0, other)  # a positive mistaken for another one
         predicted = np.where(right, true, other)
-        score = 1 - (1 - p_right) / OVERCONFIDENCE[version]
+        score = (1 - (1 - p_right) / OVERCONFIDENCE[version]).round(4)
         at = week_start(PREDICTED_WEEK[version]) + pd.Timedelta(hours=6)
+        distribution = _distribution(spread, predicted, true, score).round(4)
+        distribution[np.arange(len(true)), predicted] = score  # exactly, after rounding
         frames.append(
             pd.DataFrame(
                 {
@@ -53,8 +76,9 @@ def predictions(data: DemoData, seed: int = 0) -> pd.DataFrame:
                     "model_version": version,
                     "label": np.asarray(LABELS, dtype=object)[predicted],
                     "predicted_at": at,
-                    "score": score.round(4),
+                    "score": score,
                 }
+                | {f"score_{label}": distribution[:, j] for j, label in enumerate(LABELS)}
             )
         )
     return pd.concat(frames, ignore_index=True)

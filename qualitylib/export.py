@@ -35,9 +35,11 @@ from qualitylib.metrics.boxes import (
     box_summary,
     consensus_boxes,
 )
+from qualitylib.metrics.committee import committee_agreement, committee_reversals
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.fixes import fix_rates
+from qualitylib.metrics.gold import gold_difficulty
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.label_needs import label_needs
 from qualitylib.metrics.models import (
@@ -132,6 +134,9 @@ EXPORTS: dict[str, Exporter] = {
     "box-time-on-task": box_time_on_task_export,
     "gold-budget": gold_budget_export,
     "gold-exposure": gold_exposure_export,
+    "gold-difficulty": gold_difficulty,
+    "committee-agreement": committee_agreement,
+    "committee-reversals": committee_reversals,
     "box-summary": box_summary,
     "box-errors": box_errors,
     "box-confusion": box_confusion,
@@ -171,6 +176,21 @@ CANONICAL: dict[str, str] = {
         SELECT label, is_positive, rank, color FROM labels WHERE declared
         ORDER BY rank NULLS LAST, label""",
     "items": "SELECT item_id, uri{metadata} FROM items ORDER BY item_key",
+    # the score_<label> columns ({scores}) come from the long prediction_scores, pivoted
+    "predictions": f"""
+        SELECT i.item_id, m.model_id, l.label, {_stamp("p.predicted_at")} AS predicted_at,
+               p.score, nullif(m.model_version, '') AS model_version{{scores}}
+        FROM predictions p JOIN items i USING (item_key) JOIN models m USING (model_key)
+        JOIN labels l USING (label_key) {{scores_join}} {{where}}
+        ORDER BY p.import_id, p.rowid""",
+    "fixes": f"""
+        SELECT i.item_id, m.model_id, ml.label AS model_label, fl.label AS fixed_label,
+               {_stamp("f.fixed_at")} AS fixed_at, nullif(m.model_version, '') AS model_version,
+               f.fixed_by
+        FROM fixes f JOIN items i USING (item_key) JOIN models m USING (model_key)
+        JOIN labels ml ON ml.label_key = f.model_label_key
+        JOIN labels fl ON fl.label_key = f.fixed_label_key {{where}}
+        ORDER BY f.import_id, f.rowid""",
     "annotators": f"""
         SELECT annotator_id, name, team, coalesce(role, 'annotator') AS role,
                {_stamp("started_at")} AS started_at
@@ -199,8 +219,30 @@ def canonical_query(
             path = "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
             name = '"' + key.replace('"', '""') + '"'
             metadata += f", json_extract_string(metadata, {path}) AS {name}"
-    sql = CANONICAL[kind].format(where=where, metadata=metadata)
+    scores = scores_join = ""
+    if kind == "predictions":  # one score_<label> column per label given a probability
+        found = con.execute(
+            """SELECT DISTINCT l.label_key, l.label, l.rank FROM prediction_scores
+               JOIN labels l USING (label_key) ORDER BY l.rank NULLS LAST, l.label"""
+        ).fetchall()
+        if found:
+            pivot = ", ".join(
+                f"max(score) FILTER (WHERE label_key = {int(key)}) AS {_name('score_' + label)}"
+                for key, label, _ in found
+            )
+            scores = "".join(f", d.{_name('score_' + label)}" for _, label, _ in found)
+            scores_join = f"""LEFT JOIN (
+                SELECT item_key, model_key, predicted_at, {pivot} FROM prediction_scores
+                GROUP BY ALL) d USING (item_key, model_key, predicted_at)"""
+    sql = CANONICAL[kind].format(
+        where=where, metadata=metadata, scores=scores, scores_join=scores_join
+    )
     return sql, params
+
+
+def _name(column: str) -> str:
+    """A column name as a DuckDB identifier."""
+    return '"' + column.replace('"', '""') + '"'
 
 
 def write_canonical(

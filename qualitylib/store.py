@@ -19,7 +19,7 @@ import pandas as pd
 
 from qualitylib.errors import QualitylibError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Every annotation on a reference item with the decision in force when it was made: each
 # decision holds from its time until the next one, so a policy change never rescores history;
@@ -401,6 +401,18 @@ MIGRATIONS: list[list[str]] = [
             n_rows BIGINT NOT NULL,
             removed_by VARCHAR,
             removed_at TIMESTAMP NOT NULL)""",
+    ],
+    [
+        # A model's whole distribution when the predictions give ``score_<label>`` columns:
+        # one row per prediction and label given (long, so a label added later needs no
+        # schema change); ``predictions.score`` stays the predicted label's probability.
+        """CREATE TABLE prediction_scores (
+            item_key INTEGER NOT NULL,
+            model_key INTEGER NOT NULL,
+            predicted_at TIMESTAMP NOT NULL, -- with item and model: the prediction
+            label_key SMALLINT NOT NULL,
+            score DOUBLE NOT NULL,           -- the model's probability of label_key
+            import_id INTEGER NOT NULL)""",
     ],
 ]
 

@@ -22,6 +22,7 @@ TABLES = (
     "contested",
     "models",
     "predictions",
+    "prediction_scores",
     "fixes",
     "boxes",
     "box_reference",

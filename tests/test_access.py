@@ -58,7 +58,7 @@ def test_each_role_sees_its_pages_and_its_people() -> None:
     assert access.pages_for(User("l", "lead")) == access.PAGES
     assert access.pages_for(User("i", "annotator", "a09")) == ("annotator", "boxes")
     assert access.pages_for(User("t", "trainer")) == ("annotator", "boxes", "onboarding", "review")
-    assert access.pages_for(User("c", "committee")) == ("review", "agreement", "data")
+    assert access.pages_for(User("c", "committee")) == ("review", "agreement", "data", "reference")
     assert User("l", "lead").scope is None and User("c", "committee").scope is None
     assert User("i", "annotator", "a09").scope == ("a09",)
     assert User("t", "trainer", trainees=("a07", "a10")).scope == ("a07", "a10")

@@ -41,6 +41,7 @@ FILES = {  # page name in qualitylib.access -> file under dashboard/views
     "review": "review.py",
     "data": "imports.py",
     "models": "models.py",
+    "reference": "reference.py",
 }
 ID = re.compile(r"(?<![\w$])[ac]\d\d(?!\w)")  # demo ids: a01..a13, c01..c03
 NOISE = re.compile(r"\$\$ID-[0-9a-f]+-\S*|/mock/media/\w+\.\w+|data:image/[^,]+,[A-Za-z0-9+/=]+")

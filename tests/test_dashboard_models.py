@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from test_models import store  # noqa: F401  (the module-scoped hand-made store)
 
 from qualitylib.metrics.models import model_disagreements, model_summary
-from qualitylib.store import connect
+from qualitylib.store import connect, label_set
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -76,3 +76,33 @@ def test_models_page_on_the_demo(demo_db: Path, monkeypatch: pytest.MonkeyPatch)
         "model:safety-clf@v1: winning rate": "passes",
         "model:safety-clf@v2: winning rate": "passes",
     }
+
+
+def test_models_page_rates_one_class_from_the_distributions(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(demo_db, monkeypatch)
+    picker = at.selectbox(key="positive_class")
+    assert picker.label == "Positive class"
+    with connect(demo_db, read_only=True) as con:
+        ranked = label_set(con)["label"].tolist()  # every label has a probability, in rank order
+    assert picker.options == ["any flagged label", *ranked] and len(ranked) == 6
+    picker.set_value("weapons").run()
+    assert not at.exception and not at.error
+    with connect(demo_db, read_only=True) as con:
+        expected = model_summary(con, threshold_label="weapons").set_index("model_version")
+    summary = at.dataframe[0].value.set_index("model")
+    for version in ("v1", "v2"):
+        tpr = expected.loc[version, "tpr_at_threshold"]
+        assert (
+            summary.loc[f"model:safety-clf@{version}", "tpr_at_threshold"] == f"{tpr * 100:.1f} %"
+        )
+    assert "P(weapons)" in " ".join(c.value for c in at.caption)
+    fixes = [d.value for d in at.dataframe if "top_fix" in d.value.columns][0]
+    with connect(demo_db, read_only=True) as con:
+        from qualitylib.metrics.fixes import fix_rates
+
+        rates = fix_rates(con)
+    assert fixes["n_fixed"].sum() == rates["n_fixed"].sum() > 0
+    first = fixes.iloc[0]
+    assert first["fix_rate"] == f"{rates.iloc[0]['fix_rate'] * 100:.1f} %"

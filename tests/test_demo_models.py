@@ -49,3 +49,23 @@ def test_alt_test_and_fix_rates_on_the_demo(demo_db: Path) -> None:
     assert (lenient["n_annotators"] == 13).all()
     # every demo fix corrects a wrong label, after its prediction
     assert rates["n_fixed"].sum() == n_fixes > 0
+
+
+def test_the_distributions_show_v2_better_on_weapons_at_a_threshold(demo_db: Path) -> None:
+    with connect(demo_db, read_only=True) as con:
+        weapons = model_summary(con, threshold_label="weapons").set_index("model_version")
+        flagged = model_summary(con).set_index("model_version")
+        stored = con.execute(
+            "SELECT count(*), count(DISTINCT (item_key, model_key, predicted_at)) "
+            "FROM prediction_scores"
+        ).fetchall()[0]
+        n_predictions = con.execute("SELECT count(*) FROM predictions").fetchall()[0][0]
+    # every prediction gives its whole distribution, one row per label
+    assert stored == (n_predictions * len(demo.LABELS), n_predictions)
+    v1, v2 = weapons.loc["v1"], weapons.loc["v2"]
+    # P(weapons) >= 0.5 against reference weapons, on every scored prediction
+    assert v1["tpr_at_threshold_n"] == v2["tpr_at_threshold_n"] > 30
+    assert v2["tpr_at_threshold_ci_low"] > v1["tpr_at_threshold_ci_high"]
+    assert v2["fpr_at_threshold"] < 0.05 and v1["fpr_at_threshold"] < 0.05
+    # flagged vs safe from the summed distribution: both find most positives
+    assert (flagged["tpr_at_threshold"] > 0.6).all()

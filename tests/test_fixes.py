@@ -79,3 +79,18 @@ def test_cli_exports_fix_rates(store: Path, capsys: pytest.CaptureFixture[str]) 
         ["nudity", 3, 1],
         ["safe", 2, 1],
     ]
+
+
+def test_an_end_date_counts_only_the_fixes_made_by_then(store: Path) -> None:
+    from datetime import date, datetime
+
+    from qualitylib.metrics.filters import Filters
+
+    with connect(store, read_only=True) as con:
+        by_2nd = fix_rates(con, Filters(until=date(2026, 9, 2)))
+        by_midnight = fix_rates(con, Filters(until=datetime(2026, 9, 3, 0, 0)))
+        by_3rd = fix_rates(con, Filters(until=date(2026, 9, 3)))
+    # i4's fix (2 Sep) counts from the 2nd on; i2's (3 Sep, midnight) from that instant on
+    assert by_2nd.set_index("label")["n_fixed"].to_dict() == {"nudity": 0, "safe": 1}
+    assert by_midnight.set_index("label")["n_fixed"].to_dict() == {"nudity": 1, "safe": 1}
+    assert by_3rd.set_index("label")["n_fixed"].to_dict() == {"nudity": 1, "safe": 1}

@@ -129,3 +129,69 @@ def test_review_queue_page_lists_the_references_everyone_fails(
     assert table[["Item", "Shown", "People", "Accuracy"]].values.tolist() == [
         ["bad", 5, 5, "0.0 %"]
     ]
+
+
+@pytest.fixture
+def difficulty_db(db: Path, tmp_path: Path) -> Path:
+    """Five trained people g1..g5 (right on 16 training items) and a trainee n1 (calls every
+    item safe); then `wrong` (weapons) all five call safe, `few` three call safe, and `hard`
+    two of five call safe (g1 first called it safe too, then weapons)."""
+    training = ["n01", "n02", *(f"p{j:02d}" for j in range(1, 13)), "n03", "n04"]
+    truth = {i: "safe" if i.startswith("n") else "weapons" for i in training}
+    truth |= {"wrong": "weapons", "few": "weapons", "hard": "weapons"}
+    rows = []
+    for who in ("g1", "g2", "g3", "g4", "g5", "n1"):
+        for hour, item in enumerate(training):
+            rows.append((item, who, "safe" if who == "n1" else truth[item], hour))
+    later = [("wrong", w, "safe") for w in ("g1", "g2", "g3", "g4", "g5", "n1")]
+    later += [("few", w, "safe") for w in ("g1", "g2", "g3")]
+    later += [("hard", "g1", "safe"), ("hard", "g2", "safe"), ("hard", "g3", "safe")]
+    later += [("hard", w, "weapons") for w in ("g4", "g5", "n1", "g1")]
+    rows += [(item, who, label, 100 + j) for j, (item, who, label) in enumerate(later)]
+    ann = pd.DataFrame(rows, columns=["item_id", "annotator_id", "label", "hour"])
+    ann["annotated_at"] = [
+        (START + pd.Timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in ann.pop("hour")
+    ]
+    (tmp_path / "labels.csv").write_text("label,is_positive\nsafe,false\nweapons,true\n")
+    reference = pd.DataFrame({"item_id": list(truth), "label": list(truth.values())})
+    reference.assign(decided_at="2026-09-01").to_csv(tmp_path / "reference.csv", index=False)
+    ann.to_csv(tmp_path / "annotations.csv", index=False)
+    for kind in ("labels", "reference", "annotations"):
+        import_files(db, kind, [tmp_path / f"{kind}.csv"])
+    return db
+
+
+def test_difficulty_counts_trained_annotators_and_flags_a_wrong_reference(
+    difficulty_db: Path,
+) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    from qualitylib.metrics.gold import gold_difficulty
+    from qualitylib.metrics.onboarding import Objective
+
+    objective = Objective(min_positives=2, min_negatives=2)
+    with connect(difficulty_db, read_only=True) as con:
+        table = gold_difficulty(con, objective=objective)
+        nobody = gold_difficulty(
+            con,
+            objective=Objective(
+                tpr_min=1.0, fpr_max=0.0, window=2, min_positives=1, min_negatives=1
+            ),
+        )
+    top = table.set_index("item_id")
+    assert table["item_id"].tolist()[:3] == ["wrong", "few", "hard"]
+    wrong, few, hard = top.loc["wrong"], top.loc["few"], top.loc["hard"]
+    assert (wrong["n_disagree"], wrong["difficulty_n"], wrong["difficulty"]) == (5, 5, 1.0)
+    low, high = proportion_confint(5, 5, method="wilson")
+    assert (wrong["difficulty_ci_low"], wrong["difficulty_ci_high"]) == pytest.approx((low, high))
+    assert wrong["reference_may_be_wrong"] and wrong["top_other_label"] == "safe"
+    assert wrong["reference_label"] == "weapons"
+    # three of three: the interval still reaches below 0.5
+    assert few["difficulty"] == 1.0 and not few["reference_may_be_wrong"]
+    # g1's latest label counts (weapons); n1 is not trained
+    assert (hard["n_disagree"], hard["difficulty_n"]) == (2, 5)
+    assert table.loc[3:, "difficulty"].eq(0).all() and table.loc[3:, "difficulty_n"].eq(5).all()
+    # labels made before alignment (n01, n02, p01: aligned at p02) do not count
+    assert len(table) == 16 and not {"n01", "n02", "p01"} & set(table["item_id"])
+    assert table["reference_may_be_wrong"].sum() == 1
+    assert nobody.empty and "difficulty_ci_low" in nobody.columns

@@ -219,3 +219,73 @@ def test_cli_exports_model_tables(store: Path, capsys: pytest.CaptureFixture[str
     assert pairs.groupby("kind").size().to_dict() == {"human": 3, "model": 6}
     assert main(["export", "--db", str(store), "model-summary", "--threshold", "2"]) == 2
     assert "--threshold must be between 0 and 1" in capsys.readouterr().err
+    assert main(["export", "--db", str(store), "model-summary", "--positive-label", "gun"]) == 1
+    assert capsys.readouterr().err == (
+        "error: model-summary: no label 'gun' in the label set (safe, nudity, weapons)\n"
+    )
+
+
+def test_rates_at_a_threshold_read_the_distribution_when_given(tmp_path: Path) -> None:
+    """P(flagged) sums the positive labels' scores; one class against the rest reads its own."""
+    db = tmp_path / "store.duckdb"
+    rows = {  # item: (predicted label, score_safe, score_nudity, score_weapons)
+        "i1": ("safe", 0.5, 0.1, 0.4),  # P(flagged) 0.5 where 1 - score would say 0.5 too
+        "i2": ("safe", 0.6, 0.3, 0.1),
+        "i4": ("nudity", 0.35, 0.4, 0.25),  # P(flagged) 0.65, 1 - score_safe
+        "i5": ("safe", 0.7, 0.1, 0.2),
+        "i6": ("weapons", 0.2, 0.2, 0.6),
+    }
+    predictions = "item_id,model_id,label,predicted_at,score_safe,score_nudity,score_weapons\n"
+    predictions += "\n".join(
+        f"{i},clf,{r[0]},2026-09-01,{r[1]},{r[2]},{r[3]}" for i, r in rows.items()
+    )
+    predictions += "\ni3,clf,nudity,2026-09-01,,,"  # no distribution, no score: left out
+    for kind, text in (("labels", LABELS), ("reference", REFERENCE), ("predictions", predictions)):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(text + "\n", encoding="utf-8")
+        import_files(db, kind, [path])
+    with connect(db, read_only=True) as con:
+        flagged = model_summary(con, threshold=0.5).iloc[0]
+        weapons = model_summary(con, threshold=0.4, threshold_label="weapons").iloc[0]
+        with pytest.raises(ValueError, match=r"no label 'guns' in the label set \(safe, nudity"):
+            model_summary(con, threshold_label="guns")
+    # P(flagged): i1 0.5 (safe ref), i2 0.4 (safe), i4 0.65, i5 0.3, i6 0.8 (positives)
+    assert (
+        flagged["tpr_at_threshold"] == pytest.approx(2 / 3) and flagged["tpr_at_threshold_n"] == 3
+    )
+    assert flagged["fpr_at_threshold"] == 0.5 and flagged["fpr_at_threshold_n"] == 2
+    assert flagged["threshold_label"] is None
+    # weapons against the rest at 0.4: i1 0.4 flagged (ref safe), i6 0.6 flagged (ref weapons)
+    assert weapons["tpr_at_threshold"] == 1 and weapons["tpr_at_threshold_n"] == 1
+    assert weapons["fpr_at_threshold"] == 0.25 and weapons["fpr_at_threshold_n"] == 4
+    assert weapons["threshold_label"] == "weapons"
+
+
+def test_calibration_of_one_label_reads_the_distributions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "store.duckdb"
+    # P(nudity) per item, and whether the reference is nudity (REFERENCE: i4, i5 are)
+    rows = {"i1": 0.05, "i2": 0.15, "i3": 0.12, "i4": 0.85, "i5": 0.35, "i6": 0.02}
+    predictions = "item_id,model_id,label,predicted_at,score_nudity,score_safe\n" + "\n".join(
+        f"{i},clf,{'nudity' if p > 0.5 else 'safe'},2026-09-01,{p},{1 - p:.2f}"
+        for i, p in rows.items()
+    )
+    for kind, text in (("labels", LABELS), ("reference", REFERENCE), ("predictions", predictions)):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(text + "\n", encoding="utf-8")
+        import_files(db, kind, [path])
+    with connect(db, read_only=True) as con:
+        table = calibration_table(con, label="nudity").set_index("bin")
+    assert table.index.tolist() == [0, 1, 3, 8]
+    assert table["n"].tolist() == [2, 2, 1, 1]
+    assert table.loc[0, "confidence"] == pytest.approx(0.035) and table.loc[0, "accuracy"] == 0
+    assert table.loc[1, "accuracy"] == 0 and table.loc[3, "accuracy"] == 1
+    assert table.loc[8, "gap"] == pytest.approx(0.15)
+    from io import StringIO
+
+    from qualitylib.cli import main
+
+    assert main(["export", "--db", str(db), "model-calibration", "--positive-label", "nudity"]) == 0
+    exported = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert exported["n"].tolist() == [2, 2, 1, 1]

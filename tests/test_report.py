@@ -23,7 +23,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table
 from qualitylib.reports import build_weekly_report
-from qualitylib.reports.csv import FILES, csv_files
+from qualitylib.reports.csv import FILES, MODEL_FILES, csv_files
 from qualitylib.reports.pdf import NO_LABELS, pdf_bytes
 from qualitylib.reports.weekly import (
     WeeklyReport,
@@ -78,9 +78,10 @@ def test_iso_weeks() -> None:
 def test_cli_writes_pdf_and_every_csv(full: Path) -> None:
     folder = full / f"report-{WEEK}"
     assert (full / f"report-{WEEK}.pdf").is_file()
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "README.txt"])
+    files = [*FILES, *MODEL_FILES]  # the demo store holds model predictions
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*files, "README.txt"])
     readme = (folder / "README.txt").read_text()
-    for name in FILES:
+    for name in files:
         for column in _csv(folder, name).columns:
             assert f"  - {column}: " in readme, (name, column)
 
@@ -152,7 +153,7 @@ def test_model_round_trips_through_json(model: WeeklyReport) -> None:
     for name, table in model.tables().items():
         # team-a's last week: no one flagged or decided (tests/test_report_behaviour.py has them)
         boxes_absent = name.startswith("box_") and not model.has_boxes  # a store of tags
-        allowed_empty = ("alerts", "stale", "flags", "sequential")
+        allowed_empty = ("alerts", "stale", "flags", "sequential", "models", "model_queue")
         assert len(table) or name in allowed_empty or boxes_absent, name
         pd.testing.assert_frame_equal(back.tables()[name], table, obj=name)
     assert csv_files(back) == csv_files(model)
@@ -203,7 +204,7 @@ def test_empty_week_says_so(demo_db: Path, tmp_path: Path) -> None:
     folder = tmp_path / "report-2026-W10"
     assert _csv(folder, "summary.csv")["n_labels"].tolist() == [0]
     assert _csv(folder, "annotators.csv").empty
-    assert len(list(folder.glob("*.csv"))) == len(FILES)
+    assert len(list(folder.glob("*.csv"))) == len(FILES) + len(MODEL_FILES)  # demo has a model
 
 
 def test_formula_names_are_neutralised(db: Path, write) -> None:

@@ -41,7 +41,7 @@ def test_version_1_store_migrates_and_scores_its_history(db: Path, write) -> Non
     )
     con.close()
     with connect(db) as writer:
-        assert schema_version(writer) == SCHEMA_VERSION == 8
+        assert schema_version(writer) == SCHEMA_VERSION == 9
     assert _scores(db) == [("ann", "09-01", "weapons")]
     assert all(finding.ok for finding in check_store(db))
 

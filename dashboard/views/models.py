@@ -23,7 +23,19 @@ threshold = st.slider(
     0.05,
     help="The model flags an item when its probability of a flagged label reaches this.",
 )
-summary = model_data.summary(store, filters, threshold)
+FLAGGED = "any flagged label"
+given = model_data.distributions(store)
+positive = None
+if given:
+    choice = st.selectbox(
+        "Positive class",
+        [FLAGGED, *given],
+        help="Rates at the threshold and calibration for one label against the rest, from "
+        "the models' score_<label> distributions; 'any flagged label' sums the positive ones.",
+        key="positive_class",
+    )
+    positive = None if choice == FLAGGED else choice
+summary = model_data.summary(store, filters, threshold, positive)
 if summary.empty:
     st.info(
         "No model predictions on reference items: import them with "
@@ -66,11 +78,55 @@ st.dataframe(
 if scored:
     from qualitylib import charts
 
-    calibration = model_data.calibration(store, filters)
+    calibration = model_data.calibration(store, filters, positive)
     if not calibration.empty:
         st.subheader("Calibration")
-        st.caption("Share of predictions equal to the committee per score bin (10 bins).")
+        st.caption(
+            "Share of predictions equal to the committee per score bin (10 bins)."
+            if positive is None
+            else f"Share of items the committee labelled {positive} per bin of the models' "
+            f"P({positive}) (10 bins)."
+        )
         st.altair_chart(charts.reliability_diagram(calibration, title=""), width="stretch")
+
+fixed = model_data.fixes(store, filters)
+if fixed["n_fixed"].sum() > 0:
+    st.subheader("Manual fixes")
+    st.caption(
+        "Share of each version's predictions a person later corrected, per predicted label "
+        "and week of the prediction (95 % Wilson interval)."
+    )
+    st.dataframe(
+        fixed.assign(
+            fix_rate=[common.percent(v) for v in fixed["fix_rate"]],
+            fix_interval=[
+                common.interval(lo, hi, prefix=False)
+                for lo, hi in zip(fixed["fix_rate_ci_low"], fixed["fix_rate_ci_high"], strict=True)
+            ],
+        ),
+        hide_index=True,
+        column_order=[
+            "model",
+            "label",
+            "period_start",
+            "n_predictions",
+            "n_fixed",
+            "fix_rate",
+            "fix_interval",
+            "top_fix",
+        ],  # fmt: skip
+        column_config={
+            "model": "Model version",
+            "label": "Model says",
+            "period_start": st.column_config.DateColumn("Week of", format="YYYY-MM-DD"),
+            "n_predictions": st.column_config.NumberColumn("Predictions", format="%d"),
+            "n_fixed": st.column_config.NumberColumn("Fixed", format="%d"),
+            "fix_rate": "Fix rate",
+            "fix_interval": "95 % interval",
+            "top_fix": "Most often fixed to",
+        },
+        key="fixes",
+    )
 
 st.subheader("Could it replace an annotator?")
 epsilon = st.number_input(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from qualitylib.ingest.validate import TYPED
+from qualitylib.ingest.validate import SCORE_PREFIX, TYPED, quote, score_columns
 from qualitylib.store import scalar
 
 
@@ -102,6 +102,48 @@ def _add_models(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _load_predictions(con: duckdb.DuckDBPyConnection, import_id: int) -> None:
+    """Predictions, and their ``score_<label>`` cells into ``prediction_scores``; without a
+    ``score`` cell, a row with a distribution takes its predicted label's probability."""
+    typed = [row[0] for row in con.execute(f"DESCRIBE {TYPED}").fetchall()]
+    distribution = [
+        name for name in score_columns("predictions", typed) if not name.endswith("__given")
+    ]
+    score = "t.score"
+    if distribution:  # a label without a column has probability 0 in a given distribution
+        cases = " ".join(
+            f"WHEN l.label = $label_{n} THEN t.{quote(name)}" for n, name in enumerate(distribution)
+        )
+        given = f"t.{quote(distribution[0])} IS NOT NULL"
+        score = f"coalesce(t.score, CASE {cases} WHEN {given} THEN 0 END)"
+    labels = {f"label_{n}": name.removeprefix(SCORE_PREFIX) for n, name in enumerate(distribution)}
+    keyed = f"""FROM {TYPED} t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')"""
+    con.execute(
+        f"""INSERT INTO predictions
+            SELECT i.item_key, m.model_key, l.label_key, {score}, t.predicted_at, $import_id
+            {keyed} JOIN labels l ON l.label = t.label""",
+        labels | {"import_id": import_id},
+    )
+    if distribution:  # one pass: the cells unpivoted (empty ones dropped), then keyed
+        cells = ", ".join(f"t.{quote(name)}" for name in distribution)
+        con.execute(
+            f"""INSERT INTO prediction_scores
+                SELECT i.item_key, m.model_key, t.predicted_at, l.label_key, t.score, $import_id
+                FROM (UNPIVOT (SELECT t.item_id, t.model_id, t.model_version, t.predicted_at,
+                                      {cells} FROM {TYPED} t)
+                      ON {", ".join(quote(name) for name in distribution)}
+                      INTO NAME score_column VALUE score) t
+                JOIN items i ON i.item_id = t.item_id
+                JOIN models m ON m.model_id = t.model_id
+                    AND m.model_version = coalesce(t.model_version, '')
+                JOIN labels l ON l.label = substr(t.score_column, $skip)""",
+            {"import_id": import_id, "skip": len(SCORE_PREFIX) + 1},
+        )
+
+
 def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCounts:
     """Insert or upsert ``_typed`` as ``kind``; return what it added."""
     n_rows = int(scalar(con, f"SELECT count(*) FROM {TYPED}"))
@@ -143,18 +185,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             _add_labels(con)
             new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
             _add_models(con)
-            con.execute(
-                f"""
-                INSERT INTO predictions
-                SELECT i.item_key, m.model_key, l.label_key, t.score, t.predicted_at, ?
-                FROM {TYPED} t
-                JOIN items i ON i.item_id = t.item_id
-                JOIN models m ON m.model_id = t.model_id
-                    AND m.model_version = coalesce(t.model_version, '')
-                JOIN labels l ON l.label = t.label
-                """,
-                [import_id],
-            )
+            _load_predictions(con, import_id)
         case "fixes":
             _add_labels(con, ("model_label", "fixed_label"))
             new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")

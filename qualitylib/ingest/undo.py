@@ -65,6 +65,7 @@ def _remove_unreferenced(con: duckdb.DuckDBPyConnection) -> None:
              AND label_key NOT IN
                  (SELECT label_key FROM box_reference WHERE label_key IS NOT NULL)
              AND label_key NOT IN (SELECT label_key FROM predictions)
+             AND label_key NOT IN (SELECT label_key FROM prediction_scores)
              AND label_key NOT IN (SELECT model_label_key FROM fixes)
              AND label_key NOT IN (SELECT fixed_label_key FROM fixes)"""
     )
@@ -109,7 +110,7 @@ def remove_import(db_path: str | Path, import_id: int, removed_by: str | None = 
                 f"(SELECT count(*) FROM {table} WHERE import_id = $id)" for table in ROW_TABLES
             )
             n_rows = int(scalar(con, f"SELECT {counts}", {"id": import_id}))
-            for table in ROW_TABLES:
+            for table in (*ROW_TABLES, "prediction_scores"):  # a prediction's distribution too
                 con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id])
             _remove_unreferenced(con)
             con.execute("DROP TABLE _touched_annotators")

@@ -195,6 +195,13 @@ KINDS: dict[str, tuple[Column, ...]] = {
     ),
 }
 BOX_KINDS = ("boxes", "reference-boxes")
+# Predictions may give the model's whole distribution, one optional ``score_<label>`` column
+# per label (``score`` stays the probability of the predicted label). A row's cells sum to 1
+# within SCORE_SUM_TOLERANCE (rounded probabilities: four labels written to two decimals can
+# be 0.01 off); ``score`` equals its label's cell within SCORE_MATCH_TOLERANCE (float noise).
+SCORE_PREFIX = "score_"
+SCORE_SUM_TOLERANCE = 0.01
+SCORE_MATCH_TOLERANCE = 1e-6
 COORDINATES = ("x_min", "y_min", "x_max", "y_max")
 # A box may reach this many pixels past the image's known width/height: tools round corner
 # coordinates (CVAT writes two decimals, Label Studio percentages) and some count the last
@@ -239,6 +246,18 @@ UNIQUE: dict[str, tuple[str, ...]] = {
     "predictions": ("item_id", "model_id", "model_version", "predicted_at"),
     "fixes": ("item_id", "model_id", "model_version", "fixed_at"),
 }
+
+
+def score_columns(kind: str, columns: list[str]) -> list[str]:
+    """The ``score_<label>`` columns of a predictions file, in file order."""
+    if kind != "predictions":
+        return []
+    return [name for name in columns if name.startswith(SCORE_PREFIX) and name != SCORE_PREFIX]
+
+
+def spec(kind: str, columns: list[str]) -> tuple[Column, ...]:
+    """The kind's columns (:data:`KINDS`) and, for predictions, its ``score_<label>`` ones."""
+    return KINDS[kind] + tuple(Column(name, "probability") for name in score_columns(kind, columns))
 
 
 def quote(name: str) -> str:
@@ -479,8 +498,8 @@ def _unique_in_store(kind: str) -> str:
 
 def _check_header(source: Path, kind: str, columns: list[str]) -> None:
     """Missing required columns and, except for items, unknown ones."""
-    spec = KINDS[kind]
-    missing = [column.name for column in spec if column.required and column.name not in columns]
+    wanted = KINDS[kind]
+    missing = [column.name for column in wanted if column.required and column.name not in columns]
     if missing:
         split = any(mark in name for name in columns for mark in ",;\t|")
         hint = "; is the file split by another delimiter than its suffix says?" if split else ""
@@ -489,12 +508,13 @@ def _check_header(source: Path, kind: str, columns: list[str]) -> None:
             f"for kind {kind!r} (found: {', '.join(columns) or 'none'}{hint})"
         )
     if kind != "items":
-        known = {column.name for column in spec}
+        known = {column.name for column in wanted} | set(score_columns(kind, columns))
         unknown = [name for name in columns if name not in known]
         if unknown:
+            more = ", score_<label>" if kind == "predictions" else ""
             raise ValidationError(
                 f"{source.name} row 0 (header), column {unknown[0]!r}: unknown column for "
-                f"kind {kind!r} (allowed: {', '.join(column.name for column in spec)})"
+                f"kind {kind!r} (allowed: {', '.join(column.name for column in wanted)}{more})"
             )
 
 
@@ -525,7 +545,7 @@ def validate(
         for row in con.execute("SELECT label FROM labels WHERE declared ORDER BY label").fetchall()
     ]
     rules: list[tuple[str, str, str, dict[str, object]]] = []
-    for column in KINDS[kind]:
+    for column in spec(kind, columns):
         if column.name not in columns:
             continue
         problem = _problem(column, declared)
@@ -574,6 +594,13 @@ def validate(
             )
     if kind in BOX_KINDS:
         rules += [(where, name, message, {}) for where, name, message in _box_rules(kind)]
+    distribution = score_columns(kind, columns)
+    if distribution:
+        _check_score_labels(con, source, distribution, declared)
+        rules += [
+            (where, name, message, {})
+            for where, name, message in _score_rules(distribution, "score" in columns)
+        ]
     few = {column.name for column in KINDS[kind] if column.few and column.name in columns}
     for (where, column_name, message, params), broken in zip(
         rules, _screen(con, rules, few), strict=True
@@ -586,13 +613,80 @@ def validate(
         check_unique(con, source, kind, import_id, places)
 
 
+def _check_score_labels(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    distribution: list[str],
+    declared: list[str],
+) -> None:
+    """Each ``score_<label>`` names a known label: one of the imported label set, else one the
+    store or the file's ``label`` column holds (a misspelt label is refused, not added)."""
+    known = declared or sorted(
+        {row[0] for row in con.execute("SELECT label FROM labels").fetchall()}
+        | {row[0] for row in con.execute(f"SELECT DISTINCT label FROM {TYPED}").fetchall()}
+    )
+    for name in distribution:
+        label = name.removeprefix(SCORE_PREFIX)
+        if label not in known:
+            where = "the imported label set" if declared else "the store or this file's labels"
+            raise ValidationError(
+                f"{source.name} row 0 (header), column {name!r}: no label {label!r} in {where} "
+                f"({', '.join(known)}); name each score column score_<label>"
+            )
+
+
+def _score_rules(distribution: list[str], with_score: bool) -> list[tuple[str, str, str]]:
+    """(SQL on ``_typed`` true on a bad row, column, message) for a row's distribution."""
+    given = [f"{_given_column(Column(name, 'probability'))}" for name in distribution]
+    cells = [quote(name) for name in distribution]
+    first = distribution[0]
+    of_label = " ".join(
+        f"WHEN {_literal(name.removeprefix(SCORE_PREFIX))} THEN {quote(name)}"
+        for name in distribution
+    )
+    rules = [
+        (
+            f"({' OR '.join(given)}) AND NOT {given[i]}",
+            name,
+            "empty while other score_<label> cells of the row are given: give the whole "
+            "distribution or none of it",
+        )
+        for i, name in enumerate(distribution)
+    ]
+    rules.append(
+        (
+            f"({' AND '.join(given)}) AND abs({' + '.join(cells)} - 1) > {SCORE_SUM_TOLERANCE}",
+            first,
+            f"the score_<label> cells of the row ({', '.join(distribution)}) must sum to 1 "
+            f"(within {SCORE_SUM_TOLERANCE:g})",
+        )
+    )
+    if not with_score:
+        return rules
+    rules.append(
+        (
+            f"score__given AND ({given[0]}) "
+            f"AND abs(score - coalesce(CASE label {of_label} END, 0)) > {SCORE_MATCH_TOLERANCE}",
+            "score",
+            "differs from the score_<label> cell of the predicted label (score is the "
+            "probability of the predicted label)",
+        )
+    )
+    return rules
+
+
+def _literal(text: str) -> str:
+    """A string as a SQL literal (label names come from file headers)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _check_types(
     con: duckdb.DuckDBPyConnection, source: Path, kind: str, columns: list[str], places: Places
 ) -> None:
     """Refuse a typed (Parquet) column whose type the column cannot hold without changing a
     value, naming its first non-empty row: a float id, a struct, binary data."""
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {STAGE})").fetchall())
-    for column in KINDS[kind]:
+    for column in spec(kind, columns):
         if column.name not in columns:
             continue
         accepted, expected = ACCEPTED_TYPES[column.type]
@@ -798,7 +892,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -
     """
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {STAGE})").fetchall())
     selects = [ROW]
-    for column in KINDS[kind]:
+    for column in spec(kind, columns):
         if column.name in columns:
             source_type = types[column.name]
             selects.append(f"{typed_expression(column, source_type)} AS {quote(column.name)}")

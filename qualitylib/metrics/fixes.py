@@ -4,7 +4,8 @@ A fix (``import --kind fixes``) records a person replacing a model version's lab
 item; both labels are kept. A prediction counts as *fixed* when a fix of that item and model
 version, made at or after the prediction, gives another label than the prediction's. Each
 model version's predictions are counted per predicted label and period (the prediction's), in
-SQL; the rate carries its Wilson interval.
+SQL; the rate carries its Wilson interval. With an end date (``Filters.until``), only fixes
+made by then count, so a past week's rate does not change when later fixes are imported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.filters import COLUMNS, Filters
 from qualitylib.metrics.models import _where, _with_models
 from qualitylib.metrics.periods import Period, check_period
 from qualitylib.metrics.reference import rate_columns
@@ -30,7 +31,12 @@ def fix_rates(
     people most often put instead; empty without fixes).
     """
     check_period(period)
-    where, params = _where(filters or Filters())
+    filters = filters or Filters()
+    where, params = _where(filters)
+    # the same end as the predictions' (a date includes its day), on the fix's time
+    fixed_by_then, until_params = Filters(until=filters.until).where(
+        "f", {**COLUMNS, "annotated_at": "fixed_at"}
+    )
     table = con.execute(
         f"""WITH p AS (SELECT p.* FROM predictions p WHERE {where}),
             fixed AS (
@@ -39,6 +45,7 @@ def fix_rates(
                 FROM p JOIN fixes f
                   ON f.item_key = p.item_key AND f.model_key = p.model_key
                  AND f.fixed_at >= p.predicted_at AND f.fixed_label_key <> p.label_key
+                 AND {fixed_by_then}
                 GROUP BY ALL
             ), counted AS (
                 SELECT p.model_key, p.label_key,
@@ -52,7 +59,7 @@ def fix_rates(
                    coalesce(t.label, '') AS top_fix
             FROM counted c JOIN labels l USING (label_key)
             LEFT JOIN labels t ON t.label_key = c.top_fix_key""",
-        params | {"period": period},
+        params | until_params | {"period": period},
     ).df()
     rates = pd.DataFrame(
         rate_columns("fix_rate", table["n_fixed"].to_numpy(), table["n_predictions"].to_numpy())

@@ -22,6 +22,13 @@ against the showing's rank (linear-by-linear association, :math:`z = r \\sqrt{n 
 2013 §3.4.7) flags items whose accuracy climbs with exposure (the answer has leaked); items that
 at least ``min_annotators`` people label, and whose accuracy's 95 % Wilson interval lies below
 0.5, are suspect references, queued for the committee.
+
+*Difficulty*: per reference item, the share of *trained* annotators (aligned with the onboarding
+objective as of the selection's end) who disagree with the decision in force, each counted once
+with their latest label made since they became aligned, with its 95 % Wilson interval
+(statsmodels ``proportion_confint``). The same rule as a suspect reference, on trained people
+only: at least ``min_annotators`` of them and the interval above 0.5 (a majority of good
+annotators consistently disagrees) flag it ``reference_may_be_wrong``.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ from qualitylib.intervals import wilson
 from qualitylib.metrics.counts import label_index, scored_sql
 from qualitylib.metrics.drift import DriftRule, weekly_controls
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.onboarding import Objective, onboarding_status
 from qualitylib.metrics.reference import rate_columns
 
-__all__ = ["GoldPlan", "gold_budget", "gold_exposure", "labels_for_width"]
+__all__ = ["GoldPlan", "gold_budget", "gold_difficulty", "gold_exposure", "labels_for_width"]
 
 
 @dataclass(frozen=True)
@@ -205,3 +213,63 @@ def gold_exposure(
         table["accuracy_ci_high"] < 0.5
     )
     return table
+
+
+def gold_difficulty(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    plan: GoldPlan = GoldPlan(),
+    objective: Objective | None = None,
+) -> pd.DataFrame:
+    """One row per reference item labelled by trained annotators: how many disagree with it.
+
+    Columns: ``item_id, reference_label`` (the decision in force now), ``n_disagree``,
+    ``difficulty, difficulty_ci_low, difficulty_ci_high, difficulty_n`` (trained annotators
+    who labelled it), ``top_other_label`` (what the disagreeing ones most often gave) and
+    ``reference_may_be_wrong`` (see the module docstring); hardest first. Trained: aligned with
+    ``objective`` as of the selection's end, judged on the whole history up to then.
+    """
+    filters = filters or Filters()
+    status = onboarding_status(con, replace(filters, since=None), objective or Objective())
+    trained = status[status["status"] == "aligned"]
+    keys = dict(con.execute("SELECT annotator_id, annotator_key FROM annotators").fetchall())
+    scored, params = scored_sql(filters)
+    table = con.execute(
+        f"""WITH trained AS (
+                SELECT unnest($keys::INTEGER[]) AS annotator_key,
+                       unnest($since::TIMESTAMP[]) AS since
+            ), latest AS (
+                SELECT s.item_key, s.label_key, s.ref_label_key
+                FROM {scored} AS s JOIN trained t USING (annotator_key)
+                WHERE s.annotated_at >= t.since
+                QUALIFY row_number() OVER (
+                    PARTITION BY s.item_key, s.annotator_key ORDER BY s.annotated_at DESC) = 1
+            ), per AS (
+                SELECT item_key, count(*) AS n,
+                       count(*) FILTER (WHERE label_key <> ref_label_key) AS n_disagree,
+                       mode(label_key) FILTER (WHERE label_key <> ref_label_key) AS other_key
+                FROM latest GROUP BY item_key
+            ), now AS (
+                SELECT item_key, arg_max(label_key, decided_at) AS ref_key FROM reference
+                GROUP BY item_key
+            )
+            SELECT i.item_id, rl.label AS reference_label, p.n_disagree, p.n,
+                   coalesce(ol.label, '') AS top_other_label
+            FROM per p JOIN items i USING (item_key) JOIN now USING (item_key)
+            JOIN labels rl ON rl.label_key = now.ref_key
+            LEFT JOIN labels ol ON ol.label_key = p.other_key""",
+        params
+        | {
+            "keys": [int(keys[a]) for a in trained["annotator_id"]],
+            "since": [pd.Timestamp(t).to_pydatetime() for t in trained["since"]],
+        },
+    ).df()
+    rates = pd.DataFrame(rate_columns("difficulty", table["n_disagree"], table["n"]))
+    out = pd.concat([table.drop(columns="n"), rates], axis=1)
+    out = out[[c for c in out.columns if c != "top_other_label"] + ["top_other_label"]]
+    out["reference_may_be_wrong"] = (out["difficulty_n"] >= plan.min_annotators) & (
+        out["difficulty_ci_low"] > 0.5
+    )
+    return out.sort_values(
+        ["difficulty", "difficulty_n", "item_id"], ascending=[False, False, True], ignore_index=True
+    )

@@ -41,7 +41,9 @@ from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
 
 __all__ = [
     "calibration_table",
+    "distribution_labels",
     "expected_calibration_error",
+    "has_predictions",
     "model_confusion",
     "model_disagreements",
     "model_summary",
@@ -240,23 +242,46 @@ def _ece(
 
 
 def _at_threshold(
-    con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float, index: LabelIndex
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    threshold: float,
+    index: LabelIndex,
+    label: str | None = None,
 ) -> pd.DataFrame:
-    """Binary TPR and FPR when the model flags an item at P(flagged) >= ``threshold``."""
+    """Binary TPR and FPR when the model flags an item at P(flagged) >= ``threshold``.
+
+    P(flagged) is the sum of the positive labels' ``score_<label>`` when the prediction gives
+    its distribution, else ``score`` (``1 - score`` for a negative predicted label). With
+    ``label``, one class against the rest: the model flags at P(label) >= ``threshold``, a
+    reference of ``label`` is positive, and only predictions with a distribution count.
+    """
     scored, params = model_scored_sql(filters)
+    if label is None:
+        positive = _positive_keys(index)
+        probability = """coalesce(d.p, CASE WHEN list_contains($positive, s.label_key)
+                                        THEN s.score ELSE 1 - s.score END)"""
+    else:
+        positive = [_label_key(index, label)]
+        probability = "d.p"
     table = con.execute(
-        f"""SELECT model_key,
-                   count(*) FILTER (WHERE ref_pos AND flagged) AS tp,
-                   count(*) FILTER (WHERE ref_pos AND NOT flagged) AS fn,
-                   count(*) FILTER (WHERE NOT ref_pos AND flagged) AS fp,
-                   count(*) FILTER (WHERE NOT ref_pos AND NOT flagged) AS tn
-            FROM (
-                SELECT model_key, list_contains($positive, ref_label_key) AS ref_pos,
-                       CASE WHEN list_contains($positive, label_key) THEN score
-                            ELSE 1 - score END >= $threshold AS flagged
-                FROM {scored} AS s WHERE score IS NOT NULL)
+        f"""WITH d AS (
+                SELECT item_key, model_key, predicted_at,
+                       coalesce(sum(score) FILTER (WHERE list_contains($positive, label_key)), 0)
+                           AS p
+                FROM prediction_scores GROUP BY ALL
+            ), x AS (
+                SELECT s.model_key, list_contains($positive, s.ref_label_key) AS ref_pos,
+                       {probability} AS p_flagged
+                FROM {scored} AS s LEFT JOIN d USING (item_key, model_key, predicted_at)
+            )
+            SELECT model_key,
+                   count(*) FILTER (WHERE ref_pos AND p_flagged >= $threshold) AS tp,
+                   count(*) FILTER (WHERE ref_pos AND p_flagged < $threshold) AS fn,
+                   count(*) FILTER (WHERE NOT ref_pos AND p_flagged >= $threshold) AS fp,
+                   count(*) FILTER (WHERE NOT ref_pos AND p_flagged < $threshold) AS tn
+            FROM x WHERE p_flagged IS NOT NULL
             GROUP BY model_key""",
-        params | {"positive": _positive_keys(index), "threshold": threshold},
+        params | {"positive": positive, "threshold": threshold},
     ).df()
     tp, fn, fp, tn = (table[c].to_numpy() for c in ("tp", "fn", "fp", "tn"))
     columns = {"model_key": table["model_key"].to_numpy(), "threshold": threshold}
@@ -272,6 +297,7 @@ def model_summary(
     n_bins: int = N_BINS,
     n_boot: int = N_BOOT,
     random_state: int = 0,
+    threshold_label: str | None = None,
 ) -> pd.DataFrame:
     """One row per model version against the committee, as ``annotator_summary`` per person.
 
@@ -281,7 +307,10 @@ def model_summary(
     binary and per-class TPR/FPR/precision with Wilson intervals). When any prediction has a
     ``score``: ``ece, ece_ci_low, ece_ci_high, ece_n`` (``n_bins`` equal-width bins, percentile
     bootstrap of ``n_boot`` resamples) and ``threshold, tpr_at_threshold…, fpr_at_threshold…``
-    (the model flags an item when P(flagged) >= ``threshold``). Models without scores get NaN.
+    (the model flags an item when P(flagged) >= ``threshold``; P(flagged) from the
+    ``score_<label>`` distribution where given). With ``threshold_label``, the rates at the
+    threshold are that label's against the rest, on predictions with a distribution.
+    Models without scores get NaN.
     """
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be between 0 and 1 (got {threshold!r})")
@@ -293,12 +322,31 @@ def model_summary(
             _ece(con, filters, n_bins, n_boot, random_state), on="model_key", how="left"
         )
         table = table.merge(
-            _at_threshold(con, filters, threshold, index), on="model_key", how="left"
+            _at_threshold(con, filters, threshold, index, threshold_label),
+            on="model_key",
+            how="left",
         )
         table["threshold"] = threshold
+        table.insert(table.columns.get_loc("threshold") + 1, "threshold_label", threshold_label)
         counted = ["ece_n", "tpr_at_threshold_n", "fpr_at_threshold_n"]
         table[counted] = table[counted].fillna(0).astype(np.int64)  # unscored: 0, rates NaN
     return _with_models(con, table)
+
+
+def has_predictions(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds any model prediction (pages and reports then show models)."""
+    return bool(con.execute("SELECT count(*) > 0 FROM predictions").fetchall()[0][0])
+
+
+def distribution_labels(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The labels some prediction gives a ``score_<label>`` for, in label-set order."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT l.label FROM prediction_scores JOIN labels l USING (label_key)"
+        ).fetchall()
+    }
+    return [label for label in label_index(con).names if label in present]
 
 
 def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
@@ -306,21 +354,42 @@ def _any_score(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(score) > 0 FROM predictions").fetchall()[0][0])
 
 
+def _label_key(index: LabelIndex, label: str) -> int:
+    """The key of ``label``; ValueError listing the label set when it is not in it."""
+    keys = index.labels.set_index("label")["label_key"]
+    if label not in keys.index:
+        raise ValueError(f"no label {label!r} in the label set ({', '.join(index.names)})")
+    return int(keys[label])
+
+
 def calibration_table(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, n_bins: int = N_BINS
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    n_bins: int = N_BINS,
+    label: str | None = None,
 ) -> pd.DataFrame:
     """The reliability diagram's table: one row per model version x score bin with predictions.
 
     Columns: ``model_id, model_version, bin, bin_low, bin_high, n, confidence`` (mean score),
     ``accuracy, accuracy_ci_low, accuracy_ci_high, accuracy_n`` (share equal to the
-    reference, Wilson interval) and ``gap = accuracy - confidence``.
+    reference, Wilson interval) and ``gap = accuracy - confidence``. With ``label``, the
+    calibration of P(``label``) from the ``score_<label>`` distributions instead: bins of that
+    probability on every prediction that gives it, ``accuracy`` the share whose reference is
+    ``label`` (one class against the rest).
     """
     scored, params = model_scored_sql(filters or Filters())
+    if label is None:
+        source = f"SELECT model_key, score, label_key = ref_label_key AS hit FROM {scored} AS s"
+    else:
+        source = f"""SELECT s.model_key, d.score, s.ref_label_key = $label AS hit
+                     FROM {scored} AS s JOIN prediction_scores d
+                       ON d.item_key = s.item_key AND d.model_key = s.model_key
+                      AND d.predicted_at = s.predicted_at AND d.label_key = $label"""
+        params = params | {"label": _label_key(label_index(con), label)}
     table = con.execute(
         f"""SELECT model_key, {_bin_sql(n_bins)} AS bin, count(*) AS n,
-                   count(*) FILTER (WHERE label_key = ref_label_key) AS correct,
-                   avg(score) AS confidence
-            FROM {scored} AS s WHERE score IS NOT NULL GROUP BY ALL""",
+                   count(*) FILTER (WHERE hit) AS correct, avg(score) AS confidence
+            FROM ({source}) WHERE score IS NOT NULL GROUP BY ALL""",
         params,
     ).df()
     out = pd.DataFrame(

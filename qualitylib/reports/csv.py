@@ -19,6 +19,7 @@ from qualitylib.reports.weekly import HISTORY_WEEKS, REVIEW_TOP, WeeklyReport, b
 __all__ = [
     "BOX_FILES",
     "FILES",
+    "MODEL_FILES",
     "csv_files",
     "csv_zip",
     "describe",
@@ -484,6 +485,55 @@ BOX_FILES: dict[str, tuple[str, str, dict[str, str]]] = {
         },
     ),
 }
+# Written only when the store holds model predictions (WeeklyReport.has_models).
+_MODEL_RATE = "{} of the model version's predictions made this week (share, 0 to 1)"
+MODEL_FILES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "models.csv": (
+        "models",
+        "one row per model version with predictions made in the week, against the committee",
+        {
+            "model_id": "model id",
+            "model_version": "model version (empty: none given)",
+            "model": "how the model version is shown: model:<id>@<version>",
+            "n_predictions": "predictions made in the week",
+            "n_fixed": "of those, corrected by a person (a manual fix) by the week's end",
+            "fix_rate": _MODEL_RATE.format("n_fixed / n_predictions: fixed share"),
+            "n_reference": "predictions on reference items",
+            "tpr": _MODEL_RATE.format("true-positive rate against the committee"),
+            "fpr": _MODEL_RATE.format("false-positive rate against the committee"),
+            "ece": "expected calibration error of the scored predictions (10 equal-width bins)",
+            "n_disagreements": "items on which the model and the people's majority fall on "
+            "different sides (flagged vs safe)",
+            "n_model_flagged": "of those, items the model flags and the people called safe",
+        },
+    ),
+    "model_disagreements.csv": (
+        "model_queue",
+        "the items where a model version and the people's majority disagree this week, most "
+        "confident first (the first few)",
+        {
+            "item_id": "item id",
+            "model_id": "model id",
+            "model_version": "model version",
+            "direction": "model_flagged (the model flags, people said safe) or model_negative",
+            "model_label": "the model's label",
+            "score": "the model's probability of its label",
+            "majority_label": "the people's most given label",
+            "n_people": "people with a current answer on the item",
+            "n_flagged": "of those, who flagged it",
+            "labels": "who gave which label",
+            "reference_label": "committee decision in force now, if any",
+        },
+    ),
+}
+
+
+def _files(report: WeeklyReport) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The report's files: :data:`FILES`, :data:`BOX_FILES` when it has boxes and
+    :data:`MODEL_FILES` when it has models."""
+    return (
+        FILES | (BOX_FILES if report.has_boxes else {}) | (MODEL_FILES if report.has_models else {})
+    )
 
 
 def _summary(report: WeeklyReport) -> pd.DataFrame:
@@ -518,7 +568,7 @@ _COMPANIONS = {
 def describe(name: str, column: str) -> str:
     """What ``column`` of file ``name`` means: its documented text, or for the companions of a
     documented rate (``<rate>_ci_low``, ``_ci_high``, ``_n``, ``_se``) the pattern's text."""
-    documented = (FILES | BOX_FILES)[name][2]
+    documented = (FILES | BOX_FILES | MODEL_FILES)[name][2]
     if column in documented:
         return documented[column]
     for suffix, text in _COMPANIONS.items():
@@ -532,8 +582,7 @@ def frames(report: WeeklyReport) -> dict[str, pd.DataFrame]:
     """Each file's table: every column of the model's table, in its order (a new metric
     column reaches the CSV without a list to update); who said what as text."""
     out = {}
-    files = FILES | (BOX_FILES if report.has_boxes else {})
-    for name, (table, _, _) in files.items():
+    for name, (table, _, _) in _files(report).items():
         frame = _summary(report) if not table else getattr(report, table)
         if "votes" in frame.columns:
             frame = with_votes_text(frame)
@@ -552,7 +601,7 @@ def readme(report: WeeklyReport) -> str:
         "",
     ]
     for name, frame in frames(report).items():
-        lines += [name, f"  {(FILES | BOX_FILES)[name][1]}."]
+        lines += [name, f"  {(FILES | BOX_FILES | MODEL_FILES)[name][1]}."]
         lines += [f"  - {column}: {describe(name, str(column))}" for column in frame.columns]
         lines.append("")
     if report.has_boxes:

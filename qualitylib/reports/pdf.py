@@ -58,6 +58,7 @@ from qualitylib.display import (
 from qualitylib.display import interval as _interval
 from qualitylib.metrics.box_timeline import BoxObjective
 from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
+from qualitylib.metrics.models import model_name
 from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport, box_names, box_overlays
 
 __all__ = ["NO_LABELS", "pdf_bytes", "write_pdf"]
@@ -742,6 +743,67 @@ def _boxes(report: WeeklyReport, styles: _Styles, images: bool) -> list[Flowable
                     styles.small,
                 )
             )
+
+
+def _rate(row: object, rate: str) -> str:
+    """``66.7 % (40.1 to 85.2 %, n 12)``: a rate with its interval and denominator."""
+    value = getattr(row, rate)
+    low, high, n = (getattr(row, f"{rate}{s}") for s in ("_ci_low", "_ci_high", "_n"))
+    if not is_number(value):
+        return f"{percent(value)} (n {int(n):,})"
+    return f"{percent(value)} ({interval(low, high)}, n {int(n):,})"
+
+
+def _models(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
+    """Each model version's week against the committee, and where it and the people disagree."""
+    flow: list[Flowable] = [
+        _p("Models", styles.h1),
+        _p(
+            "Each model version's predictions made this week, against the committee's "
+            "reference (95 % Wilson intervals, n), the expected calibration error of its scores "
+            "(10 equal-width bins, bootstrap interval), the share corrected by a person by "
+            "Sunday, and the items where it and the people's majority fall on different sides.",
+            styles.small,
+        ),
+    ]
+    if report.models.empty:
+        return [*flow, _p("No model predictions this week.", styles.body)]
+    scored = "ece" in report.models.columns
+    rows = [["Model", "Predictions", "TPR", "FPR", "ECE", "Fixed", "Disagree (model flags)"]]
+    for row in report.models.itertuples():
+        ece = "—"
+        if scored and is_number(row.ece):
+            low, high = number(row.ece_ci_low, 3), number(row.ece_ci_high, 3)
+            ece = f"{number(row.ece, 3)} ({low} to {high})"
+        rows.append(
+            [
+                str(row.model),
+                f"{int(row.n_predictions):,}",
+                _rate(row, "tpr"),
+                _rate(row, "fpr"),
+                ece,
+                _rate(row, "fix_rate"),
+                f"{int(row.n_disagreements):,} ({int(row.n_model_flagged):,})",
+            ]
+        )
+    widths = [w * WIDTH for w in (0.17, 0.1, 0.17, 0.17, 0.14, 0.15, 0.1)]
+    flow.append(_table(rows, widths, styles))
+    if report.model_queue.empty:
+        return flow
+    flow.append(_p("Where a model and the people disagree, most confident first", styles.h2))
+    rows = [["Item", "Model", "Model says", "Votes (who)", "Committee"]]
+    for row in report.model_queue.itertuples():
+        score = f" ({number(row.score)})" if is_number(row.score) else ""
+        rows.append(
+            [
+                str(row.item_id),
+                model_name(row.model_id, row.model_version),
+                f"{row.model_label}{score}",
+                votes_text(row.votes, report.display_names()),
+                row.reference_label if isinstance(row.reference_label, str) else "—",
+            ]
+        )
+    flow.append(_table(rows, [w * WIDTH for w in (0.13, 0.2, 0.15, 0.39, 0.13)], styles))
     return flow
 
 
@@ -803,6 +865,8 @@ def _story(
     story += [PageBreak(), *_agreement(report, styles), Spacer(1, 8), *_review(report, styles)]
     if report.has_boxes:
         story += [PageBreak(), *_boxes(report, styles, images)]
+    if report.has_models:
+        story += [Spacer(1, 8), *_models(report, styles)]
     return story
 
 

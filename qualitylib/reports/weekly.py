@@ -34,13 +34,25 @@ from qualitylib.metrics.boxes import box_errors, box_summary
 from qualitylib.metrics.catalog import policy_versions
 from qualitylib.metrics.drift import DriftRule, open_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
+from qualitylib.metrics.fixes import fix_rates
 from qualitylib.metrics.gold import GoldPlan, gold_budget
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.known import require_known
+from qualitylib.metrics.models import (
+    has_predictions,
+    model_disagreements,
+    model_name,
+    model_summary,
+)
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.metrics.periods import iso_week, last_complete_week, parse_week, week_filters
 from qualitylib.metrics.policy import stale_policy
-from qualitylib.metrics.reference import annotator_summary, confusion_table, team_rates
+from qualitylib.metrics.reference import (
+    annotator_summary,
+    confusion_table,
+    rate_columns,
+    team_rates,
+)
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
@@ -173,6 +185,9 @@ class WeeklyReport:
     box_alerts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     box_examples: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     box_example_boxes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    has_models: bool = False  # the store holds model predictions: the report has a model section
+    models: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    model_queue: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def monday(self) -> date:
@@ -220,7 +235,10 @@ class WeeklyReport:
         changed["review"] = changed["review"].assign(
             votes=_renamed_votes(self.review["votes"], mapping)
         )
-
+        if "votes" in self.model_queue.columns:
+            changed["model_queue"] = changed["model_queue"].assign(
+                votes=_renamed_votes(self.model_queue["votes"], mapping)
+            )
         return replace(self, pseudonymized=True, **changed)
 
     def to_json(self) -> str:
@@ -463,6 +481,46 @@ def _boxes(con: duckdb.DuckDBPyConnection, base: Filters, monday: date) -> dict[
     }
 
 
+MODEL_RATES = [f"{r}{s}" for r in ("tpr", "fpr") for s in ("", "_ci_low", "_ci_high", "_n")]
+MODEL_QUEUE_TOP = 10  # model disagreements listed in the report (all are counted)
+
+
+def _models(con: duckdb.DuckDBPyConnection, week: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each model version with predictions in the week: TPR/FPR against the committee and ECE
+    (with intervals), the fix rate of its week's predictions (fixes up to the week's end), and
+    how many items it and the people's majority disagree on; then the top of that queue."""
+    fixes = fix_rates(con, week)
+    queue = model_disagreements(con, week)
+    if fixes.empty:
+        columns = ["model_id", "model_version", "model", "n_predictions", *MODEL_RATES]
+        return pd.DataFrame(columns=columns), queue.drop(columns="uri")
+    keys = ["model_id", "model_version"]
+    out = fixes.groupby(keys, as_index=False)[["n_predictions", "n_fixed"]].sum()
+    out = pd.concat(
+        [out, pd.DataFrame(rate_columns("fix_rate", out["n_fixed"], out["n_predictions"]))],
+        axis=1,
+    )
+    summary = model_summary(con, week)
+    calibration = [c for c in ("ece", "ece_ci_low", "ece_ci_high", "ece_n") if c in summary]
+    out = out.merge(
+        summary[[*keys, "n_reference", *MODEL_RATES, *calibration]], on=keys, how="left"
+    )
+    counted = queue.groupby(keys, as_index=False).agg(
+        n_disagreements=("item_id", "size"),
+        n_model_flagged=("direction", lambda d: int((d == "model_flagged").sum())),
+    )
+    out = out.merge(counted, on=keys, how="left")
+    counts = ["n_reference", "n_disagreements", "n_model_flagged"]
+    counts += [c for c in out.columns if c.endswith("_n")]
+    out[counts] = out[counts].fillna(0).astype(np.int64)
+    out.insert(
+        2,
+        "model",
+        [model_name(i, v) for i, v in zip(out["model_id"], out["model_version"], strict=True)],
+    )
+    return out, queue.head(MODEL_QUEUE_TOP).drop(columns="uri")
+
+
 def build_weekly_report(
     con: duckdb.DuckDBPyConnection,
     week: str,
@@ -511,6 +569,7 @@ def build_weekly_report(
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week, REVIEW_TOP)
     behaving, flags = _behaviour(con, this_week, ids, behaviour_rule or BehaviourRule())
+    models, model_queue = _models(con, this_week) if has_predictions(con) else (None, None)
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
@@ -538,6 +597,9 @@ def build_weekly_report(
         sequential=_sequential(con, upto, monday, objective or Objective(), sprt or SPRT()),
         gold=_gold(con, upto, monday, ids, plan or GoldPlan()),
         **(_boxes(con, base, monday) if has_boxes(con) else {}),
+        has_models=models is not None,
+        models=pd.DataFrame() if models is None else models,
+        model_queue=pd.DataFrame() if model_queue is None else model_queue,
     )
 
 
