@@ -71,10 +71,8 @@ def compute(runner: Runner, source: str) -> list[str]:
                 raise QualitylibError(f"{folder}: missing required column {missing[0]!r}")
         runner.view(f"src_{kind}", contract.source_sql(kind, f"raw_{kind}", columns))
         if columns is not None:
-            problems, counts, repeats = contract.problems_sql(kind)
-            for problem, bad in zip(
-                problems, runner.counts(counts) + runner.counts(repeats), strict=True
-            ):
+            problems, counts = contract.problems_sql(kind)
+            for problem, bad in zip(problems, runner.counts(counts), strict=True):
                 if bad:
                     raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
     for table, sql in contract.KEYED:
