@@ -166,8 +166,9 @@ def _run_spark(lake: Path, db: Path, events: Path) -> dict[str, object]:
 
 
 def _event_log_steps(events: Path) -> dict[str, dict[str, float]]:
-    """Per job group: task time (s, summed over tasks), bytes read from files, shuffled
-    (written by map tasks) and written to files, from Spark's event log."""
+    """Per job group, from Spark's event log: tasks, task time and CPU time (s, summed over
+    tasks), the longest task, bytes spilled, read from files, shuffled (written by map tasks)
+    and written to files."""
     group_of_stage: dict[int, str] = {}
     steps: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     # Spark 4 writes a folder per application of rolled files (events_1_..., events_2_...).
@@ -180,7 +181,14 @@ def _event_log_steps(events: Path) -> dict[str, dict[str, float]]:
                     group_of_stage[stage] = group
             elif event["Event"] == "SparkListenerTaskEnd" and event.get("Task Metrics"):
                 metrics, step = event["Task Metrics"], steps[group_of_stage[event["Stage ID"]]]
+                step["tasks"] += 1
                 step["task_seconds"] += metrics["Executor Run Time"] / 1000
+                step["longest_task_seconds"] = max(
+                    step["longest_task_seconds"], metrics["Executor Run Time"] / 1000
+                )
+                # CPU time, unlike task time, does not grow when other work shares the cores
+                step["cpu_seconds"] += metrics["Executor CPU Time"] / 1e9
+                step["spilled_bytes"] += metrics["Disk Bytes Spilled"]
                 step["read_bytes"] += metrics["Input Metrics"]["Bytes Read"]
                 step["shuffle_bytes"] += metrics["Shuffle Write Metrics"]["Shuffle Bytes Written"]
                 step["shuffle_records"] += metrics["Shuffle Write Metrics"][
@@ -188,6 +196,21 @@ def _event_log_steps(events: Path) -> dict[str, dict[str, float]]:
                 ]
                 step["written_bytes"] += metrics["Output Metrics"]["Bytes Written"]
     return {group: dict(values) for group, values in steps.items()}
+
+
+def _print_steps(steps: dict[str, dict[str, float]]) -> None:
+    """The per-step table of a Spark run."""
+    print(
+        "| Spark step | tasks | task time | CPU time | longest task | shuffled | shuffled rows "
+        "| spilled | written |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for step, m in steps.items():
+        print(
+            f"| {step} | {m['tasks']:.0f} | {m['task_seconds']:.1f} s | {m['cpu_seconds']:.1f} s "
+            f"| {m['longest_task_seconds']:.1f} s | {m['shuffle_bytes'] / 1e6:.1f} MB "
+            f"| {m['shuffle_records']:,.0f} | {m['spilled_bytes'] / 1e6:.1f} MB "
+            f"| {m['written_bytes'] / 1e6:.1f} MB |"
+        )
 
 
 def _in_subprocess(*argv: str) -> dict[str, object]:
@@ -226,7 +249,13 @@ def main() -> None:
     parser.add_argument("--import", dest="imported", action="store_true", help="also import")
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--run", choices=("duckdb", "spark"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--steps", type=Path, help="only print the step table of this Spark event-log folder"
+    )
     args = parser.parse_args()
+    if args.steps is not None:  # also reads the log of a run still going: the steps done
+        _print_steps(_event_log_steps(args.steps))
+        return
     folder = args.folder or Path(tempfile.mkdtemp(prefix="qualitylib-cubes-bench-"))
     if args.run == "duckdb":
         print(json.dumps(_run_embedded(folder / "lake", folder / "embedded.duckdb")))
@@ -270,14 +299,7 @@ def main() -> None:
             "(Python + JVM) |"
         )
         print(f"\nload average after: {os.getloadavg()[0]:.1f}\n")
-        print("| Spark step | task time | read | shuffled | shuffled rows | written |")
-        print("|---|---|---|---|---|---|")
-        for step, m in spark["steps"].items():
-            print(
-                f"| {step} | {m['task_seconds']:.1f} s | {m['read_bytes'] / 1e6:.1f} MB "
-                f"| {m['shuffle_bytes'] / 1e6:.1f} MB | {m['shuffle_records']:,.0f} "
-                f"| {m['written_bytes'] / 1e6:.1f} MB |"
-            )
+        _print_steps(spark["steps"])
     lake_bytes = _folder_bytes(folder / "lake" / "annotations")
     print(f"\nthe log in the lake: {lake_bytes / 1e6:.1f} MB of Parquet\n")
     print("| store table | rows | zstd Parquet | of the log's size |\n|---|---|---|---|")

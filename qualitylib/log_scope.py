@@ -3,8 +3,9 @@ refusal of everything else.
 
 Such a store holds the dimensions, the committee's decisions and the derived extracts a few
 percent of the log's size: ``scored`` (the labels on reference items, with the decision in
-force) and ``contested`` (the labels of disputed items). It leaves out the log-sized tables:
-``annotations``, ``votes`` (each answer per item) and ``pairs`` (pairs of answers per item).
+force) and ``contested`` (the labels of disputed items); of ``items``, only those these name.
+It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per item) and
+``pairs`` (pairs of answers per item).
 The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
 the full store under any filter (tests/test_engines.py); every other export, the dashboard,
 the weekly report, Dawid-Skene skill and imports into the store need the log and say so.

@@ -186,8 +186,15 @@ def test_no_log_store_leaves_the_log_out_and_checks_clean(no_log: tuple[Path, Pa
             "SELECT (SELECT count(*) FROM scored) + (SELECT count(*) FROM contested)"
         )
         assert 0 < n_kept.fetchone()[0] < N_ANNOTATIONS / 5
+        # only the items the kept tables name (the item dimension is log-sized too)
+        n_items, n_named = con.execute(
+            """SELECT (SELECT count(*) FROM items), count(*) FROM (
+                   SELECT item_key FROM reference UNION SELECT item_key FROM scored
+                   UNION SELECT item_key FROM contested)"""
+        ).fetchone()
     with connect(full, read_only=True) as con:
         assert not log_omitted(con)
+        assert n_items == n_named < con.execute("SELECT count(*) FROM items").fetchone()[0] / 3
     findings = check_store(thin)
     assert all(finding.ok for finding in findings), findings
     assert "left out by `cubes --no-log` (3,000 labels in the lake)" in str(findings[1])

@@ -24,6 +24,8 @@ from qualitylib.log_scope import MARKER, OMITTED, SERVED_EXPORTS
 from qualitylib.store import DERIVED, connect, scalar
 
 Engine = Literal["duckdb", "spark"]
+# The kept tables whose items a store without the log keeps (the pages join no other).
+KEEPS_ITEMS = ("reference", "scored", "contested")
 
 
 class Runner(Protocol):
@@ -115,7 +117,13 @@ def _write(
     store = '"' + str(scalar(con, "SELECT current_database()")).replace('"', '""') + '".main'
     con.execute("BEGIN TRANSACTION")
     for table in tables:
-        con.execute(f"INSERT INTO {store}.{table} BY NAME SELECT * FROM {runner.relation(table)}")
+        rows_of = f"SELECT * FROM {runner.relation(table)}"
+        if table == "items" and not log:  # the item dimension is log-sized too: keep those named
+            named = " UNION ".join(
+                f"SELECT item_key FROM {runner.relation(kept)}" for kept in KEEPS_ITEMS
+            )
+            rows_of += f" WHERE item_key IN ({named})"
+        con.execute(f"INSERT INTO {store}.{table} BY NAME {rows_of}")
         rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
     if not log:
         rows["annotations"] = runner.counts("SELECT count(*) FROM annotations")[0]
