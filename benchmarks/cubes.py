@@ -113,17 +113,17 @@ def _peak_memory() -> Iterator[dict[str, float]]:
         peak["mb"] = max(peak["mb"], _status_kb("self", "VmHWM") / 1024)
 
 
-def _run_embedded(lake: Path, db: Path) -> dict[str, object]:
+def _run_embedded(lake: Path, db: Path, log: bool) -> dict[str, object]:
     from qualitylib.engines import build_cubes
 
     with _peak_memory() as peak:
         started = time.perf_counter()
-        build_cubes(lake, db, replace=True)
+        build_cubes(lake, db, replace=True, log=log)
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "peak_mb": peak["mb"]}
 
 
-def _run_spark(lake: Path, db: Path, events: Path) -> dict[str, object]:
+def _run_spark(lake: Path, db: Path, events: Path, log: bool) -> dict[str, object]:
     """`cubes --engine spark`, each engine call a Spark job group named after its step."""
     import qualitylib.engines.spark as spark_engine
     from qualitylib.engines import build_cubes
@@ -154,7 +154,7 @@ def _run_spark(lake: Path, db: Path, events: Path) -> dict[str, object]:
         spark.sparkContext.setLogLevel("ERROR")
         session_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        build_cubes(lake, db, "spark", replace=True, spark=spark)
+        build_cubes(lake, db, "spark", replace=True, spark=spark, log=log)
         seconds = time.perf_counter() - started
         spark.stop()
     return {
@@ -248,6 +248,7 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also run --engine spark (local)")
     parser.add_argument("--import", dest="imported", action="store_true", help="also import")
     parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--no-log", action="store_true", help="build stores without the log")
     parser.add_argument("--run", choices=("duckdb", "spark"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--steps", type=Path, help="only print the step table of this Spark event-log folder"
@@ -257,12 +258,17 @@ def main() -> None:
         _print_steps(_event_log_steps(args.steps))
         return
     folder = args.folder or Path(tempfile.mkdtemp(prefix="qualitylib-cubes-bench-"))
+    suffix, log = ("-no-log", False) if args.no_log else ("", True)
+    embedded_db, events = folder / f"embedded{suffix}.duckdb", folder / f"events{suffix}"
     if args.run == "duckdb":
-        print(json.dumps(_run_embedded(folder / "lake", folder / "embedded.duckdb")))
+        print(json.dumps(_run_embedded(folder / "lake", embedded_db, log)))
         return
     if args.run == "spark":
-        print(json.dumps(_run_spark(folder / "lake", folder / "spark.duckdb", folder / "events")))
+        print(
+            json.dumps(_run_spark(folder / "lake", folder / f"spark{suffix}.duckdb", events, log))
+        )
         return
+    flags = ["--folder", str(folder)] + (["--no-log"] if args.no_log else [])
 
     from qualitylib import demo
     from qualitylib.engines.lake import write_lake
@@ -287,12 +293,13 @@ def main() -> None:
         for kind in demo.IMPORT_ORDER:
             import_files(folder / "imported.duckdb", kind, [files[kind]])
         print(f"| import of the five Parquet files | {time.perf_counter() - started:.1f} s | |")
-    embedded = _in_subprocess("--run", "duckdb", "--folder", str(folder))
+    embedded = _in_subprocess("--run", "duckdb", *flags)
     print(
-        f"| cubes --engine duckdb | {embedded['seconds']:.1f} s | {embedded['peak_mb']:,.0f} MB |"
+        f"| cubes --engine duckdb{' --no-log' if args.no_log else ''} | "
+        f"{embedded['seconds']:.1f} s | {embedded['peak_mb']:,.0f} MB |"
     )
     if args.spark:
-        spark = _in_subprocess("--run", "spark", "--folder", str(folder))
+        spark = _in_subprocess("--run", "spark", *flags)
         print(f"| Spark session start (local[2]) | {spark['session_seconds']:.1f} s | |")
         print(
             f"| cubes --engine spark | {spark['seconds']:.1f} s | {spark['peak_mb']:,.0f} MB "
@@ -303,9 +310,11 @@ def main() -> None:
     lake_bytes = _folder_bytes(folder / "lake" / "annotations")
     print(f"\nthe log in the lake: {lake_bytes / 1e6:.1f} MB of Parquet\n")
     print("| store table | rows | zstd Parquet | of the log's size |\n|---|---|---|---|")
-    for table, (n_rows, n_bytes) in _sizes(folder / "embedded.duckdb", folder).items():
+    for table, (n_rows, n_bytes) in _sizes(embedded_db, folder).items():
         print(f"| {table} | {n_rows:,} | {n_bytes / 1e6:.2f} MB | {n_bytes / lake_bytes:.1%} |")
-    con = duckdb.connect(str(folder / "embedded.duckdb"), read_only=True)
+    if args.no_log:
+        return
+    con = duckdb.connect(str(embedded_db), read_only=True)
     from qualitylib.store import SCORING_SQL
 
     for name, sql in (("ASOF JOIN", ASOF_SCORING_SQL), ("spans + join", SCORING_SQL)):
