@@ -29,6 +29,7 @@ from qualitylib.display import is_number as is_number
 from qualitylib.display import number as number
 from qualitylib.display import percent as percent
 from qualitylib.export import neutralise
+from qualitylib.log_scope import needs_log_message
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
@@ -59,7 +60,11 @@ def store() -> data.Store:
             f"(or `--demo`), or set {DB_ENV}. Got {path or 'nothing'}."
         )
         st.stop()
-    return data.Store(path, data.store_version(path), user().scope)
+    found = data.Store(path, data.store_version(path), user().scope)
+    if data.log_omitted(found):
+        st.error(needs_log_message("The dashboard"))
+        st.stop()
+    return found
 
 
 def store_has_boxes() -> bool:

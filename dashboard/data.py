@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from qualitylib import log_scope
 from qualitylib.access import restrict
 from qualitylib.metrics import audit, catalog, items
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
@@ -72,6 +73,13 @@ def store_version(path: str) -> tuple[int, int, int]:
 def _read(store: Store) -> duckdb.DuckDBPyConnection:
     """A short-lived read-only connection (context manager) to the store."""
     return connect(store.path, read_only=True, on_busy=None)
+
+
+@st.cache_data(show_spinner=False)
+def log_omitted(store: Store) -> bool:
+    """Whether the store was built without the label log (`qualitylib cubes --no-log`)."""
+    with _read(store) as con:
+        return log_scope.log_omitted(con)
 
 
 @st.cache_data(show_spinner=False)

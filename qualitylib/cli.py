@@ -177,6 +177,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from qualitylib.export import CANONICAL, EXPORTS, write_canonical, write_table
+    from qualitylib.log_scope import SERVED_EXPORTS, require_log
     from qualitylib.metrics.filters import Filters
     from qualitylib.metrics.known import check_filters
     from qualitylib.store import connect
@@ -188,6 +189,9 @@ def _export(args: argparse.Namespace) -> int:
         policy_versions=tuple(args.policy_version),
         annotators=tuple(args.annotator),
     )
+    with connect(args.db, read_only=True) as con:
+        if args.table not in SERVED_EXPORTS:
+            require_log(con, f"export {args.table}")
     if args.table in CANONICAL:  # the stored rows themselves, streamed as they are
         with connect(args.db, read_only=True) as con:
             n_rows = write_canonical(con, args.table, args.out, args.format)
@@ -401,7 +405,12 @@ def _cubes(args: argparse.Namespace) -> int:
     from qualitylib.engines import build_cubes
 
     summary = build_cubes(
-        args.source, args.db, args.engine, spark_master=args.spark_master, replace=args.replace
+        args.source,
+        args.db,
+        args.engine,
+        spark_master=args.spark_master,
+        replace=args.replace,
+        log=not args.no_log,
     )
     print(summary)
     return 0
@@ -417,6 +426,7 @@ def _date(text: str) -> date:
 def _report(args: argparse.Namespace) -> int:
     from datetime import UTC
 
+    from qualitylib.log_scope import require_log
     from qualitylib.metrics.known import require_known
     from qualitylib.pseudonyms import DEFAULT_KEY
     from qualitylib.reports import build_weekly_report, write_report
@@ -431,6 +441,7 @@ def _report(args: argparse.Namespace) -> int:
             print(f"error: --week: {error}", file=sys.stderr)
             return 2
     with connect(args.db, read_only=True) as con:
+        require_log(con, "the weekly report")
         require_known(con, "team", [args.team] if args.team else [])
         week = args.week or _default_week(con, now.date(), args.team)
         report = build_weekly_report(
@@ -501,10 +512,11 @@ def _dashboard(args: argparse.Namespace) -> int:
         print(f"generating the demo team into {db} (first run only)...", file=sys.stderr)
         demo.build(db)
     from qualitylib.access import USERS_ENV, load_accounts
+    from qualitylib.log_scope import require_log
     from qualitylib.store import connect
 
-    with connect(db):  # migrates an older store once; the app then only reads
-        pass
+    with connect(db) as con:  # migrates an older store once; the app then only reads
+        require_log(con, "the dashboard")
 
     env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
     users = args.users or env.get(USERS_ENV)
@@ -859,6 +871,13 @@ def build_parser() -> argparse.ArgumentParser:
     cub.add_argument("--db", required=True, help="the DuckDB store to write")
     cub.add_argument("--spark-master", help="Spark master URL (default: local mode)")
     cub.add_argument("--replace", action="store_true", help="overwrite an existing --db")
+    cub.add_argument(
+        "--no-log",
+        action="store_true",
+        help="leave the label log out of the store: a few percent of its size, serving the "
+        "exports that read labels on reference items and disputed items; the dashboard, report "
+        "and other exports then say they need the log",
+    )
     cub.set_defaults(handler=_cubes)
 
     rep = commands.add_parser(

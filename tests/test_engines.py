@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from qualitylib import demo
 from qualitylib.check import check_store
@@ -16,10 +18,14 @@ from qualitylib.engines.lake import write_lake
 from qualitylib.errors import QualitylibError
 from qualitylib.export import EXPORTS
 from qualitylib.ingest import import_files
+from qualitylib.ingest.undo import remove_import
+from qualitylib.log_scope import OMITTED, SERVED_EXPORTS, log_omitted, needs_log_message
+from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.store import connect
 
 N_ANNOTATIONS = 3_000
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 # Exports compared between a cubes store and an imported one (every export the tables hold),
 # without the provenance columns that name the import (a lake folder against a file).
 COMPARED = tuple(EXPORTS)
@@ -147,3 +153,124 @@ def test_repeated_answers_are_refused(tmp_path: Path) -> None:
 def test_no_log_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(QualitylibError, match="annotations: no such folder"):
         build_cubes(tmp_path, tmp_path / "cubes.duckdb")
+
+
+# Selections the served exports are compared under: everything, a date window (statuses as of
+# its end) and one team's production labels under policy v2.
+SELECTIONS = (
+    Filters(),
+    Filters(since=date(2026, 9, 14), until=date(2026, 10, 20)),
+    Filters(teams=("team-a",), phases=("production",), policy_versions=("v2",)),
+)
+
+
+@pytest.fixture(scope="module")
+def no_log(lake: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The lake as a store with the log and as one without (`cubes --no-log`)."""
+    source, _ = lake
+    folder = tmp_path_factory.mktemp("no-log")
+    full, thin = folder / "full.duckdb", folder / "thin.duckdb"
+    build_cubes(source, full)
+    summary = build_cubes(source, thin, log=False)
+    assert summary.rows["annotations"] == N_ANNOTATIONS and "votes" not in summary.rows
+    assert "it serves the exports annotator-summary, audit" in str(summary)
+    return full, thin
+
+
+def test_no_log_store_leaves_the_log_out_and_checks_clean(no_log: tuple[Path, Path]) -> None:
+    full, thin = no_log
+    with connect(thin, read_only=True) as con:
+        assert log_omitted(con)
+        assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in OMITTED] == [0] * 3
+        n_kept = con.execute(
+            "SELECT (SELECT count(*) FROM scored) + (SELECT count(*) FROM contested)"
+        )
+        assert 0 < n_kept.fetchone()[0] < N_ANNOTATIONS / 5
+        # only the items the kept tables name (the item dimension is log-sized too)
+        n_items, n_named = con.execute(
+            """SELECT (SELECT count(*) FROM items), count(*) FROM (
+                   SELECT item_key FROM reference UNION SELECT item_key FROM scored
+                   UNION SELECT item_key FROM contested)"""
+        ).fetchone()
+    with connect(full, read_only=True) as con:
+        assert not log_omitted(con)
+        assert n_items == n_named < con.execute("SELECT count(*) FROM items").fetchone()[0] / 3
+    findings = check_store(thin)
+    assert all(finding.ok for finding in findings), findings
+    assert "left out by `cubes --no-log` (3,000 labels in the lake)" in str(findings[1])
+
+
+@pytest.mark.parametrize("name", sorted(SERVED_EXPORTS))
+def test_no_log_store_serves_its_exports_as_the_full_store(
+    no_log: tuple[Path, Path], name: str
+) -> None:
+    full, thin = no_log
+    assert name in EXPORTS
+    n_rows = 0
+    for filters in SELECTIONS:
+        with connect(full, read_only=True) as con:
+            want = EXPORTS[name](con, filters).drop(columns=PROVENANCE, errors="ignore")
+        with connect(thin, read_only=True) as con:
+            got = EXPORTS[name](con, filters).drop(columns=PROVENANCE, errors="ignore")
+        pd.testing.assert_frame_equal(got, want, obj=f"{name} {filters}")
+        n_rows += len(want)
+    assert n_rows > 0 or name == "drift-alerts"  # no alert in 3,000 labels: see the next test
+
+
+def test_no_log_store_serves_drift_alerts(no_log: tuple[Path, Path]) -> None:
+    """3,000 labels raise no alert under the default rule: a sensitive one raises some."""
+    sensitive = DriftRule(h=0.5, team_h=0.5, burn_in_weeks=1, min_errors=1, odds_ratio=2.0)
+    frames = []
+    for db in no_log:
+        with connect(db, read_only=True) as con:
+            frames.append(drift_alerts(con, Filters(), sensitive))
+    assert len(frames[0]) > 0
+    pd.testing.assert_frame_equal(frames[1], frames[0])
+
+
+def test_no_log_store_says_what_needs_the_log(
+    no_log: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    full, thin = no_log
+    for db in (full, thin):  # a filter's values are known without the log too
+        served = ["export", "--db", str(db), "review-queue", "--policy-version", "v2"]
+        assert main([*served, "--out", str(tmp_path / f"{db.stem}.csv")]) == 0
+    assert (tmp_path / "thin.csv").read_text() == (tmp_path / "full.csv").read_text()
+    needs_log = "needs the label log, which this store leaves out (built by `qualitylib cubes"
+    for argv, what in (
+        (["export", "--db", str(thin), "agreement"], "export agreement"),
+        (["export", "--db", str(thin), "skill"], "export skill"),  # Dawid-Skene over the log
+        (["export", "--db", str(thin), "annotations"], "export annotations"),
+        (["report", "--db", str(thin), "--out", str(tmp_path)], "the weekly report"),
+        (["dashboard", "--db", str(thin)], "the dashboard"),
+    ):
+        capsys.readouterr()
+        assert main(argv) == 1, argv
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {what} {needs_log}") and "review-queue" in error
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_no_log_store_refuses_imports_and_changes_nothing(
+    no_log: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, thin = no_log
+    copy = tmp_path / "thin.duckdb"
+    copy.write_bytes(thin.read_bytes())
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item_id,annotator_id,label,annotated_at\ni1,a1,safe,2026-09-01T10:00:00Z\n")
+    with pytest.raises(QualitylibError, match="^an import needs the label log"):
+        import_files(copy, "annotations", [labels])
+    with pytest.raises(QualitylibError, match="^removing an import needs the label log"):
+        remove_import(copy, 1)
+    assert copy.read_bytes() == thin.read_bytes()
+
+
+def test_dashboard_on_a_no_log_store_says_it_needs_the_log(
+    no_log: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, thin = no_log
+    monkeypatch.setenv("QUALITYLIB_DB", str(thin))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [needs_log_message("The dashboard")]

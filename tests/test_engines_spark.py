@@ -10,58 +10,66 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from conftest import TABLES
-from test_engines import assert_same_exports, lake  # noqa: F401  (lake is a fixture)
+from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
+    PROVENANCE,
+    assert_same_exports,
+    lake,
+    no_log,
+)
 
 from qualitylib.check import check_store
 from qualitylib.engines import build_cubes
+from qualitylib.engines.spark import session as spark_session
+from qualitylib.export import EXPORTS
+from qualitylib.log_scope import MARKER, SERVED_EXPORTS
+from qualitylib.metrics.filters import Filters
+from qualitylib.store import connect
 
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.skipif(
         shutil.which("java") is None, reason="Spark needs Java (a JRE 17 or later) on PATH"
     ),
+    # `cubes` passes no pandas through Spark: a pandas warning from pyspark here is a failure.
+    pytest.mark.filterwarnings("error::FutureWarning"),
 ]
 # Every column of every store table must match, except when and by whom `cubes` ran.
 DIFFERS = {"imports": "* EXCLUDE (sha256, imported_by, imported_at)"}
 
 
+# At 3,000 labels the time is the JVM compiling and Spark scheduling, not the data: the client
+# compiler alone, two threads on two partitions, and one job per query (no adaptive re-planning
+# or broadcast joins, which each add a job; the results cannot depend on the plan) take a build
+# from 62 Spark jobs to 23 and the module from 70-90 s to 20-30 s on two busy cores.
+TEST_CONFIG = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
+
+
 @pytest.fixture(scope="module")
 def spark() -> Iterator[object]:
-    """A small local Spark: two threads, few partitions, no UI, bound to the loopback."""
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("qualitylib-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    """One small local Spark for the module, as `cubes` starts it (see TEST_CONFIG)."""
+    session = spark_session("local[2]", TEST_CONFIG)
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 
 
-def test_spark_store_equals_embedded_and_import(
-    lake: tuple[Path, Path],  # noqa: F811
-    spark: object,
-    tmp_path: Path,
-) -> None:
-    source, imported = lake
-    embedded, on_spark = tmp_path / "embedded.duckdb", tmp_path / "spark.duckdb"
-    build_cubes(source, embedded, engine="duckdb")
-    summary = build_cubes(source, on_spark, engine="spark", spark=spark)
-    assert summary.engine == "spark" and summary.rows["pairs"] > 0
+def assert_same_tables(embedded: Path, on_spark: Path, tables: tuple[str, ...]) -> None:
+    """Every row of every table in ``tables`` of the two stores is the same."""
     con = duckdb.connect()
     con.execute(f"ATTACH '{embedded}' AS e (READ_ONLY)")
     con.execute(f"ATTACH '{on_spark}' AS s (READ_ONLY)")
-    for table in TABLES:
+    for table in tables:
         columns = DIFFERS.get(table, "*")
         n_rows = con.execute(f"SELECT count(*) FROM e.{table}").fetchone()[0]
         differ = con.execute(
@@ -71,5 +79,42 @@ def test_spark_store_equals_embedded_and_import(
                 (SELECT {columns} FROM s.{table} EXCEPT ALL SELECT {columns} FROM e.{table}))"""
         ).fetchone()[0]
         assert (table, differ) == (table, 0), f"{differ} of {n_rows} rows differ"
+
+
+def test_spark_store_equals_the_embedded_one(
+    lake: tuple[Path, Path],  # noqa: F811
+    no_log: tuple[Path, Path],  # noqa: F811
+    spark: object,
+    tmp_path: Path,
+) -> None:
+    source, _ = lake
+    embedded, on_spark = no_log[0], tmp_path / "spark.duckdb"
+    summary = build_cubes(source, on_spark, engine="spark", spark=spark)
+    assert summary.engine == "spark" and summary.rows["pairs"] > 0
+    assert_same_tables(embedded, on_spark, TABLES)
     assert all(finding.ok for finding in check_store(on_spark))
-    assert_same_exports(on_spark, imported)
+    # Every export, headlines included, as the embedded store's (which equal an import's:
+    # test_engines.py).
+    assert_same_exports(on_spark, embedded)
+
+
+def test_spark_no_log_store_equals_the_embedded_one(
+    no_log: tuple[Path, Path],  # noqa: F811
+    lake: tuple[Path, Path],  # noqa: F811
+    spark: object,
+    tmp_path: Path,
+) -> None:
+    _, embedded = no_log
+    on_spark = tmp_path / "spark.duckdb"
+    summary = build_cubes(lake[0], on_spark, engine="spark", spark=spark, log=False)
+    assert summary.rows["annotations"] == 3_000  # counted on Spark, not stored
+    assert_same_tables(embedded, on_spark, (*TABLES, MARKER))
+    assert all(finding.ok for finding in check_store(on_spark))
+    for name in sorted(SERVED_EXPORTS):
+        frames = []
+        for db in (embedded, on_spark):
+            with connect(db, read_only=True) as con:
+                frames.append(
+                    EXPORTS[name](con, Filters()).drop(columns=PROVENANCE, errors="ignore")
+                )
+        pd.testing.assert_frame_equal(frames[1], frames[0], rtol=1e-12, atol=1e-12, obj=name)

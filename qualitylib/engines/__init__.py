@@ -20,9 +20,12 @@ import duckdb
 
 from qualitylib.engines import contract
 from qualitylib.errors import QualitylibError
+from qualitylib.log_scope import MARKER, OMITTED, SERVED_EXPORTS
 from qualitylib.store import DERIVED, connect, scalar
 
 Engine = Literal["duckdb", "spark"]
+# The kept tables whose items a store without the log keeps (the pages join no other).
+KEEPS_ITEMS = ("reference", "scored", "contested")
 
 
 class Runner(Protocol):
@@ -44,19 +47,27 @@ class CubesSummary:
     db: Path
     engine: str
     rows: dict[str, int]
+    log: bool = True
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n:,} {table}" for table, n in self.rows.items())
-        return f"{self.engine} wrote {self.db}: {counts}"
+        written = f"{self.engine} wrote {self.db}: {counts}"
+        if self.log:
+            return written
+        return (
+            f"{written}; without the label log ({', '.join(OMITTED)} left out), it serves the "
+            f"exports {', '.join(sorted(SERVED_EXPORTS))}; the dashboard, the report and the "
+            "other exports need the log"
+        )
 
 
 def _folder(source: str, kind: str) -> str:
     return source.rstrip("/") + "/" + kind
 
 
-def compute(runner: Runner, source: str) -> list[str]:
-    """Read the lake under ``source``, check it and compute every store table on ``runner``;
-    return the kinds found."""
+def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
+    """Read the lake under ``source``, check it and compute every store table on ``runner``
+    (without ``log``, not the log-sized ``votes`` and ``pairs``); return the kinds found."""
     found = []
     for kind in contract.KIND_ORDER:
         folder = _folder(source, kind)
@@ -71,17 +82,16 @@ def compute(runner: Runner, source: str) -> list[str]:
                 raise QualitylibError(f"{folder}: missing required column {missing[0]!r}")
         runner.view(f"src_{kind}", contract.source_sql(kind, f"raw_{kind}", columns))
         if columns is not None:
-            problems, counts, repeats = contract.problems_sql(kind)
-            for problem, bad in zip(
-                problems, runner.counts(counts) + runner.counts(repeats), strict=True
-            ):
+            problems, counts = contract.problems_sql(kind)
+            for problem, bad in zip(problems, runner.counts(counts), strict=True):
                 if bad:
                     raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
     for table, sql in contract.KEYED:
         import_id = _import_id(table, found)
         runner.table(table, sql.format(import_id=import_id))
     for table, sql in contract.derived():
-        runner.table(table, sql)
+        if log or table not in OMITTED:
+            runner.table(table, sql)
     return found
 
 
@@ -91,17 +101,35 @@ def _import_id(kind: str, found: list[str]) -> int:
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection, runner: Runner, source: str, found: list[str], engine: str
+    con: duckdb.DuckDBPyConnection,
+    runner: Runner,
+    source: str,
+    found: list[str],
+    engine: str,
+    log: bool = True,
 ) -> dict[str, int]:
-    """Load every computed table into the store and record one import per folder."""
+    """Load every computed table into the store (without ``log``, not the log-sized ones, and
+    the marker that says so) and record one import per folder."""
     rows = {}
     tables = [table for table, _ in contract.KEYED] + [table for table, _ in DERIVED]
+    tables = [table for table in tables if log or table not in OMITTED]
     # Qualified: the embedded engine's temp tables have the store tables' names.
     store = '"' + str(scalar(con, "SELECT current_database()")).replace('"', '""') + '".main'
     con.execute("BEGIN TRANSACTION")
     for table in tables:
-        con.execute(f"INSERT INTO {store}.{table} BY NAME SELECT * FROM {runner.relation(table)}")
+        rows_of = f"SELECT * FROM {runner.relation(table)}"
+        if table == "items" and not log:  # the item dimension is log-sized too: keep those named
+            named = " UNION ".join(
+                f"SELECT item_key FROM {runner.relation(kept)}" for kept in KEEPS_ITEMS
+            )
+            rows_of += f" WHERE item_key IN ({named})"
+        con.execute(f"INSERT INTO {store}.{table} BY NAME {rows_of}")
         rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
+    if not log:
+        rows["annotations"] = runner.counts("SELECT count(*) FROM annotations")[0]
+        con.execute(f"CREATE TABLE {store}.{MARKER} (table_name VARCHAR, n_rows BIGINT)")
+        for table in OMITTED:
+            con.execute(f"INSERT INTO {store}.{MARKER} VALUES (?, ?)", [table, rows.get(table)])
     now = datetime.now(UTC).replace(tzinfo=None)
     for kind in found:
         folder = _folder(source, kind)
@@ -133,11 +161,14 @@ def build_cubes(
     spark_master: str | None = None,
     replace: bool = False,
     spark: object | None = None,
+    log: bool = True,
 ) -> CubesSummary:
     """Compute the store tables of the lake at ``source`` on ``engine`` into a new store ``db``.
 
     ``spark``: an existing SparkSession to use (tests share one); else one is started on
-    ``spark_master`` (local mode by default). The store file appears only when complete.
+    ``spark_master`` (local mode by default). Without ``log`` the store leaves out the
+    log-sized tables (see :mod:`qualitylib.log_scope`). The store file appears only when
+    complete.
     """
     db = Path(db)
     if db.exists() and not replace:
@@ -163,9 +194,9 @@ def build_cubes(
                 runner = SparkEngine(spark or session(spark_master), Path(staging))
             else:
                 raise QualitylibError(f"unknown engine {engine!r}: choose duckdb or spark")
-            found = compute(runner, source)
-            rows = _write(con, runner, source, found, engine)
+            found = compute(runner, source, log)
+            rows = _write(con, runner, source, found, engine, log)
         os.replace(partial, db)
     finally:
         partial.unlink(missing_ok=True)
-    return CubesSummary(db, engine, rows)
+    return CubesSummary(db, engine, rows, log)

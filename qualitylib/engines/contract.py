@@ -68,10 +68,10 @@ def missing_columns(kind: str, columns: list[str]) -> list[str]:
     return [c.name for c in KINDS[kind] if c.required and c.name not in columns]
 
 
-def problems_sql(kind: str) -> tuple[list[str], str, str]:
+def problems_sql(kind: str) -> tuple[list[str], str]:
     """What can be wrong with ``src_<kind>`` (empty required cells, values outside a choice,
     repeated unique keys: the derived tables rely on one row per annotator, item and time),
-    one query counting the offending rows of each (one scan), and one counting repeats."""
+    and one query counting the offending rows of each (one scan and one grouping, one job)."""
     from qualitylib.ingest.validate import UNIQUE
 
     problems, counts = [], []
@@ -83,14 +83,19 @@ def problems_sql(kind: str) -> tuple[list[str], str, str]:
             allowed = ", ".join(f"'{choice}'" for choice in column.choices)
             problems.append(f"column {column.name!r} is not one of {', '.join(column.choices)}")
             counts.append(f"{column.name} NOT IN ({allowed})")
-    sums = ", ".join(f"coalesce(sum(CASE WHEN {c} THEN 1 ELSE 0 END), 0)" for c in counts)
+    sums = ", ".join(
+        f"coalesce(sum(CASE WHEN {c} THEN 1 ELSE 0 END), 0) AS n{i}" for i, c in enumerate(counts)
+    )
     key = ", ".join(UNIQUE[kind])
     problems.append(f"rows repeat ({key})")
     repeats = (
-        f"SELECT count(*) FROM (SELECT {key} FROM src_{kind} GROUP BY {key} "
+        f"SELECT count(*) AS n_repeats FROM (SELECT {key} FROM src_{kind} GROUP BY {key} "
         "HAVING count(*) > 1) AS d"
     )
-    return problems, f"SELECT {sums} FROM src_{kind}", repeats
+    return (
+        problems,
+        f"SELECT * FROM (SELECT {sums} FROM src_{kind}) AS c CROSS JOIN ({repeats}) AS r",
+    )
 
 
 def _carried(kind: str) -> str:

@@ -7,6 +7,7 @@ The staging folder must be one the driver's DuckDB can read: local mode or a sha
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,9 @@ if TYPE_CHECKING:
 LOCAL_MASTER = "local[2]"
 
 
-def session(master: str | None = None) -> SparkSession:
+def session(master: str | None = None, config: dict[str, str] | None = None) -> SparkSession:
     """A Spark session for `cubes`: local mode unless ``master`` (or Spark's own configuration)
-    names a cluster; UTC, no UI, few shuffle partitions unless configured otherwise."""
+    names a cluster; UTC, no UI, few shuffle partitions unless ``config`` says otherwise."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as error:
@@ -31,12 +32,21 @@ def session(master: str | None = None) -> SparkSession:
     builder = SparkSession.builder.appName("qualitylib-cubes")
     if master is not None:
         builder = builder.master(master)
-    return (
-        builder.config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "8")
-        .getOrCreate()
-    )
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "8",
+    } | (config or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    with warnings.catch_warnings():
+        # pyspark 4 warns at start-up that it does not fully support pandas 3; `cubes` passes
+        # no pandas through Spark (SQL in, Parquet out), so the warning does not apply.
+        warnings.filterwarnings(
+            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+        )
+        return builder.getOrCreate()
 
 
 class SparkEngine:
@@ -65,8 +75,10 @@ class SparkEngine:
     def table(self, name: str, sql: str) -> None:
         """Compute ``sql`` into ``staging/name`` and make that the view ``name``."""
         path = str(self.staging / name)
-        self.spark.sql(transpile(sql, self.dialect)).write.mode("overwrite").parquet(path)
-        self.spark.read.parquet(path).createOrReplaceTempView(name)
+        frame = self.spark.sql(transpile(sql, self.dialect))
+        frame.write.mode("overwrite").parquet(path)
+        # The schema is known: reading it back infers nothing (no job over the files' footers).
+        self.spark.read.schema(frame.schema).parquet(path).createOrReplaceTempView(name)
 
     def view(self, name: str, sql: str) -> None:
         """Name ``sql`` as view ``name`` (computed where it is read)."""

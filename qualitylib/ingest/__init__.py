@@ -50,6 +50,7 @@ from qualitylib.ingest.exports import (
 from qualitylib.ingest.load import LoadCounts, load
 from qualitylib.ingest.read import check_input, reset_stage, stage_file
 from qualitylib.ingest.validate import KINDS, TYPED, check_annotations_unique, validate
+from qualitylib.log_scope import require_log
 from qualitylib.store import connect, rescore, rescore_boxes, scalar
 
 __all__ = [
@@ -291,6 +292,7 @@ def import_sources(
     started = time.perf_counter()
     summary = ImportSummary()
     with connect(db_path) as con:
+        require_log(con, "an import")  # derived tables are updated from the log
         if progress:
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = true")

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from qualitylib.errors import QualitylibError
+from qualitylib.log_scope import require_log
 from qualitylib.store import connect, rescore_touched, rescore_touched_boxes, scalar
 
 DIMENSION_KINDS = ("labels", "items", "annotators")
@@ -75,6 +76,7 @@ def remove_import(db_path: str | Path, import_id: int, removed_by: str | None = 
     """Remove import ``import_id`` and what it brought (see the module docstring); return
     the number of log rows removed. Raises QualitylibError, nothing changed, when it cannot."""
     with connect(db_path) as con:
+        require_log(con, "removing an import")
         found = con.execute(
             "SELECT kind, status, source_name FROM imports WHERE import_id = ?", [import_id]
         ).fetchall()

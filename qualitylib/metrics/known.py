@@ -21,8 +21,12 @@ KNOWN_SQL: dict[Kind, str] = {
     "team": "SELECT DISTINCT team FROM annotators WHERE team IS NOT NULL",
     "annotator": "SELECT annotator_id FROM annotators",
     "label": "SELECT label FROM labels",
+    # scored and contested hold a subset of the log's versions, and all of them in a store
+    # built without the log (`cubes --no-log`)
     "policy version": (
-        "SELECT DISTINCT policy_version FROM annotations WHERE policy_version IS NOT NULL"
+        "SELECT policy_version FROM annotations WHERE policy_version IS NOT NULL "
+        "UNION SELECT policy_version FROM scored WHERE policy_version IS NOT NULL "
+        "UNION SELECT policy_version FROM contested WHERE policy_version IS NOT NULL"
     ),
 }
 LISTED = 20  # known values named in the message; the rest are counted

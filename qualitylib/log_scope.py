@@ -1,0 +1,62 @@
+"""What a store without the label log (`qualitylib cubes --no-log`) serves, and the one-line
+refusal of everything else.
+
+Such a store holds the dimensions, the committee's decisions and the derived extracts a few
+percent of the log's size: ``scored`` (the labels on reference items, with the decision in
+force) and ``contested`` (the labels of disputed items); of ``items``, only those these name.
+It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per item) and
+``pairs`` (pairs of answers per item).
+The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
+the full store under any filter (tests/test_engines.py); every other export, the dashboard,
+the weekly report, Dawid-Skene skill and imports into the store need the log and say so.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from qualitylib.errors import QualitylibError
+
+# The marker table `cubes --no-log` writes (absent from every other store): each table left
+# out, with the rows it has in the lake. Not in the schema: a store either has it or not.
+MARKER = "log_omitted"
+OMITTED = ("annotations", "votes", "pairs")
+
+# Exports read from `scored`, `contested`, `reference` and the dimensions only.
+SERVED_EXPORTS = frozenset(
+    {
+        "annotator-summary",
+        "confusion",
+        "audit",
+        "drift-alerts",
+        "onboarding",
+        "review-queue",
+        "gold-budget",
+        "gold-exposure",
+    }
+)
+
+
+def log_omitted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store was built without the label log."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
+        "AND database_name = current_database()",
+        [MARKER],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def needs_log_message(what: str) -> str:
+    """The one line that says ``what`` needs the log, and what the store serves instead."""
+    return (
+        f"{what} needs the label log, which this store leaves out (built by `qualitylib cubes "
+        "--no-log`): build it again without --no-log, or export one of "
+        f"{', '.join(sorted(SERVED_EXPORTS))}"
+    )
+
+
+def require_log(con: duckdb.DuckDBPyConnection, what: str) -> None:
+    """Refuse ``what`` on a store built without the label log."""
+    if log_omitted(con):
+        raise QualitylibError(needs_log_message(what))
