@@ -43,7 +43,7 @@ st.subheader("Pairs")
 pairs = data.pairs(store, filters)
 if pairs.empty:
     st.info("No two annotators share an item under these filters: not enough data.")
-    st.stop()
+    common.stop()
 display = common.people(pairs)
 selection = alt.selection_point(fields=["annotator_a", "annotator_b"], name="pair")
 event = st.altair_chart(

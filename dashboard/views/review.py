@@ -18,7 +18,7 @@ st.caption(
 items = data.queue(store, filters)
 if items.empty:
     st.success("Nothing to review under these filters.", icon=":material/check_circle:")
-    st.stop()
+    common.stop()
 
 left, middle, right = st.columns(3)
 split_only = left.toggle("Only flagged-vs-safe splits", help="Votes on both sides of the policy")
