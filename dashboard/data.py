@@ -35,7 +35,6 @@ from qualitylib.metrics.review import review_queue, review_queue_size
 from qualitylib.metrics.skill import SkillAgreement, annotator_skill, skill_agreement
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
 from qualitylib.metrics.timeline import learning_curve, timeline
-from qualitylib.reports.weekly import project_name
 from qualitylib.store import connect
 
 MAX_ROWS = 500  # rows of item lists (misses, disagreements) sent to the browser
@@ -278,6 +277,7 @@ def queue_size(store: Store, filters: Filters) -> int:
 def weekly_report(store: Store, week: str, team: str | None) -> str:
     """The report model of ``week`` as JSON (``build_weekly_report``), for unrestricted users."""
     from qualitylib.reports import build_weekly_report  # PDF libraries: only for this page
+    from qualitylib.reports.weekly import project_name
 
     store.require_everyone("the weekly report")
     with _read(store) as con:

@@ -7,6 +7,8 @@ server's warm-up) asks for, and a page that ends early must still leave the filt
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -83,3 +85,17 @@ def test_pages_end_early_with_common_stop_never_st_stop() -> None:
     views = sorted((ROOT / "dashboard" / "views").glob("*.py"))
     assert views
     assert [path.name for path in views if "st.stop()" in path.read_text()] == []
+
+
+def test_the_dashboard_starts_without_the_pdf_libraries() -> None:
+    """The weekly report's PDF stack (reportlab, vl-convert) loads with its page, not with every
+    session's first run: the warm-up before the browser opens is that much shorter."""
+    probe = (
+        "import sys\n"
+        "from dashboard import auth, common, data\n"
+        "print([m for m in ('qualitylib.reports', 'reportlab', 'vl_convert') if m in sys.modules])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert run.stdout.splitlines() == ["[]"]
