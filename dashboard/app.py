@@ -73,5 +73,4 @@ page = st.navigation(sections)
 auth.sidebar(user)
 sidebar_filters = st.sidebar.container()
 common.run_page(page)
-with sidebar_filters:
-    common.sidebar()
+common.sidebar(sidebar_filters)

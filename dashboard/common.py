@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import auth, data
 from qualitylib import access, charts
@@ -91,11 +92,12 @@ def store() -> data.Store:
     return data.Store(path, data.store_version(path), user().scope)
 
 
-def sidebar() -> None:
-    """Draw the shared filters and the pseudonym switch in the sidebar."""
+def sidebar(place: DeltaGenerator) -> None:
+    """Draw the shared filters and the pseudonym switch into ``place``, the sidebar's container
+    that ``app.py`` keeps for them (above anything a page may add to the sidebar)."""
     options = data.options(store())
     first, last = options["first_day"], options["last_day"]
-    with st.sidebar:
+    with place:
         st.subheader("Filters")
         if first is not None:
             st.date_input(
