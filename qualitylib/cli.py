@@ -424,6 +424,8 @@ def _warm_dashboard(url: str, open_browser: bool, timeout: float = 120.0) -> Non
                 break
         except OSError:
             time.sleep(0.2)
+    else:
+        return  # the server never answered (it says why): nothing to warm or open
     try:
         with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=timeout):
             pass

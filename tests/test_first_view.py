@@ -7,6 +7,7 @@ server's warm-up) asks for, and a page that ends early must still leave the filt
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -99,3 +100,41 @@ def test_the_dashboard_starts_without_the_pdf_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert run.stdout.splitlines() == ["[]"]
+
+
+def test_the_browser_opens_after_the_warm_up_run_and_not_on_a_dead_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``qualitylib dashboard`` opens the page once the server has run the app (its first view
+    then finds everything cached), and not at all when the server never answers."""
+    import webbrowser
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from qualitylib import cli
+
+    events: list[str] = []
+
+    class Streamlit(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            events.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: events.append(f"browser {url}"))
+    with ThreadingHTTPServer(("127.0.0.1", 0), Streamlit) as server:
+        Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        cli._warm_dashboard(url, open_browser=True)
+        server.shutdown()
+    assert events == ["/_stcore/health", "/_stcore/script-health-check", f"browser {url}"]
+
+    events.clear()
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cli._warm_dashboard(f"http://127.0.0.1:{port}", open_browser=True, timeout=0.5)
+    assert events == []
