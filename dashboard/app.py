@@ -1,5 +1,13 @@
 """The dashboard's entry file: page setup, sign-in, the shared sidebar, and routing to the
-pages the signed-in user may see."""
+pages the signed-in user may see.
+
+The sidebar's filters are drawn *after* the page, into a place kept for them above it: the
+browser loads each kind of element's code when it first meets one, so the page's first
+numbers (the Overview's cards) then arrive before the date picker's and the multiselects'
+code, not after it. A page reads the filters' values from the session (their defaults on a
+session's first run) and ends early with :func:`common.stop`, never ``st.stop()``, so the
+filters are drawn whatever the page shows (:func:`common.run_page`).
+"""
 
 import streamlit as st
 
@@ -73,5 +81,6 @@ for name in pages_for(user):  # only these exist for this session, even by URL
     sections.setdefault(section, []).append(page)
 page = st.navigation(sections)
 auth.sidebar(user)
-common.sidebar()
-page.run()
+sidebar_filters = st.sidebar.container()
+common.run_page(page)
+common.sidebar(sidebar_filters)

@@ -3,9 +3,9 @@
 Numbers are formatted by :mod:`qualitylib.display` (re-exported here for the pages), the
 same module the PDF report uses.
 
-The sidebar is drawn once per run by ``app.py`` (widgets of the entry file keep their values
-across pages); pages read the chosen values with :func:`filters`, :func:`label_focus` and
-:func:`people`.
+The sidebar is drawn once per run by ``app.py``, after the page (widgets of the entry file
+keep their values across pages); pages read the chosen values with :func:`filters`,
+:func:`label_focus` and :func:`people`, and end early with :func:`stop`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import base64
 import mimetypes
 import os
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import auth, data
 from qualitylib import access, charts
@@ -38,6 +41,33 @@ DB_ENV = "QUALITYLIB_DB"
 KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # set it to make pseudonyms unguessable from the ids
 THUMBNAIL_MAX_BYTES = 2_000_000
 ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
+
+
+class PageEnd(Exception):
+    """The page ends here (:func:`stop`); :func:`run_page` catches it."""
+
+
+_IN_APP: ContextVar[bool] = ContextVar("in_app", default=False)
+
+
+def run_page(page: st.Page) -> None:
+    """Run ``page`` for ``app.py``; a :func:`stop` in it ends the page, not the run, so the
+    entry file still draws the sidebar's filters after it."""
+    token = _IN_APP.set(True)
+    try:
+        page.run()
+    except PageEnd:
+        pass
+    finally:
+        _IN_APP.reset(token)
+
+
+def stop() -> NoReturn:
+    """End the page here. Under :func:`run_page` only the page ends (``st.stop()`` would end
+    the whole run: no filters to widen an empty selection); a page run alone stops the run."""
+    if _IN_APP.get():
+        raise PageEnd
+    st.stop()
 
 
 def user() -> access.User:
@@ -77,11 +107,12 @@ def store_has_boxes() -> bool:
     return box_data.has_boxes(store())
 
 
-def sidebar() -> None:
-    """Draw the shared filters and the pseudonym switch in the sidebar."""
+def sidebar(place: DeltaGenerator) -> None:
+    """Draw the shared filters and the pseudonym switch into ``place``, the sidebar's container
+    that ``app.py`` keeps for them (above anything a page may add to the sidebar)."""
     options = data.options(store())
     first, last = options["first_day"], options["last_day"]
-    with st.sidebar:
+    with place:
         st.subheader("Filters")
         if first is not None:
             st.date_input(
@@ -119,8 +150,16 @@ def sidebar() -> None:
 
 
 def filters() -> Filters:
-    """The sidebar's selection as :class:`Filters` (the label choice is :func:`label_focus`)."""
-    dates = tuple(st.session_state.get("f_dates") or ())
+    """The sidebar's selection as :class:`Filters` (the label choice is :func:`label_focus`).
+
+    Before the date picker is first drawn (a session's first run: the sidebar comes after the
+    page) its default, the whole log, exactly as the picker then returns it.
+    """
+    if "f_dates" in st.session_state:
+        dates = tuple(st.session_state["f_dates"] or ())
+    else:
+        options = data.options(store())
+        dates = (options["first_day"], options["last_day"])
     since: date | None = dates[0] if len(dates) >= 1 else None
     until: date | None = dates[1] if len(dates) >= 2 else None
     return Filters(

@@ -479,11 +479,13 @@ def _default_week(con: duckdb.DuckDBPyConnection, today: date, team: str | None)
     return week
 
 
-def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
+def _warm_dashboard(url: str, open_browser: bool, timeout: float = 120.0) -> None:
     """Once the server answers, have it run the app once (Streamlit's script health check):
-    the imports and the Overview's queries are then done before the first visitor's view."""
+    the imports and the Overview's queries are then done before the first visitor's view.
+    Then open the browser on it (Streamlit's own opens it at once, racing the warm-up)."""
     import time
     import urllib.request
+    import webbrowser
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -492,11 +494,15 @@ def _warm_dashboard(url: str, timeout: float = 120.0) -> None:
                 break
         except OSError:
             time.sleep(0.2)
+    else:
+        return  # the server never answered (it says why): nothing to warm or open
     try:
         with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=timeout):
             pass
     except OSError:
         pass  # only a warm-up: the first view then computes what it needs
+    if open_browser:
+        webbrowser.open(url)
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -536,13 +542,13 @@ def _dashboard(args: argparse.Namespace) -> int:
         "false",
         "--server.scriptHealthCheckEnabled",
         "true",
+        "--server.headless",  # the browser is opened by _warm_dashboard, once warm
+        "true",
     ]
     import threading
 
     url = f"http://127.0.0.1:{args.port}"
-    threading.Thread(target=_warm_dashboard, args=(url,), daemon=True).start()
-    if args.headless:
-        command += ["--server.headless", "true"]
+    threading.Thread(target=_warm_dashboard, args=(url, not args.headless), daemon=True).start()
     from qualitylib.access import find_secrets
 
     secrets = find_secrets(db)  # the project's secrets too, not only Streamlit's own places

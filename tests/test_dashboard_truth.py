@@ -240,10 +240,12 @@ def test_data_page_shows_every_bad_files_error(
     assert fingerprint(db) == before  # all or nothing: the good file is not imported either
 
 
+@pytest.mark.parametrize("headless", [True, False])
 def test_dashboard_command_has_the_new_server_run_the_app_once(
-    build_store, monkeypatch: pytest.MonkeyPatch
+    build_store, monkeypatch: pytest.MonkeyPatch, headless: bool
 ) -> None:
-    """The first view of a fresh server finds the imports and the Overview's queries done."""
+    """The first view of a fresh server finds the imports and the Overview's queries done:
+    the browser is opened (unless --headless) after that run, never by Streamlit at once."""
     import threading
 
     from qualitylib import cli
@@ -254,7 +256,7 @@ def test_dashboard_command_has_the_new_server_run_the_app_once(
         "item_id,annotator_id,label,annotated_at\nr1,ann,safe,2026-09-07T09:00:00Z\n",
     )
     commands: list[list[str]] = []
-    warmed: list[str] = []
+    warmed: list[tuple[str, bool]] = []
 
     class Now(threading.Thread):  # runs its target at once, so the test need not wait
         def start(self) -> None:
@@ -262,8 +264,10 @@ def test_dashboard_command_has_the_new_server_run_the_app_once(
 
     monkeypatch.setattr(threading, "Thread", Now)
     monkeypatch.setattr(cli, "_serve", lambda command, env: commands.append(command) or 0)
-    monkeypatch.setattr(cli, "_warm_dashboard", warmed.append)
-    assert cli.main(["dashboard", "--db", str(db), "--headless", "--port", "8999"]) == 0
+    monkeypatch.setattr(cli, "_warm_dashboard", lambda url, browse: warmed.append((url, browse)))
+    flags = ["--headless"] if headless else []
+    assert cli.main(["dashboard", "--db", str(db), *flags, "--port", "8999"]) == 0
     command = commands[0]
     assert command[command.index("--server.scriptHealthCheckEnabled") + 1] == "true"
-    assert warmed == ["http://127.0.0.1:8999"]
+    assert command[command.index("--server.headless") + 1] == "true"
+    assert warmed == [("http://127.0.0.1:8999", not headless)]

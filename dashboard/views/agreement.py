@@ -21,7 +21,7 @@ st.caption(
 )
 if box_views.kind(store, "agreement_kind") == "Boxes":
     box_views.agreement(store, filters)
-    st.stop()
+    common.stop()
 
 table, paradox = data.team_agreement(store, filters)
 shown = table.set_index("metric").loc[SHOWN].reset_index()
@@ -46,7 +46,7 @@ st.subheader("Pairs")
 pairs = data.pairs(store, filters)
 if pairs.empty:
     st.info("No two annotators share an item under these filters: not enough data.")
-    st.stop()
+    common.stop()
 display = common.people(pairs)
 selection = alt.selection_point(fields=["annotator_a", "annotator_b"], name="pair")
 event = st.altair_chart(

@@ -20,11 +20,11 @@ kept = [own] if own is not None else data.kept(store, filters)  # only whom the 
 names = common.display_names(kept)
 if not names:
     st.info("No annotator has labels under these filters: widen them, or import some.")
-    st.stop()
+    common.stop()
 if own is not None:
     if own not in set(workers["annotator_id"]):
         st.info("You have no labels in the store yet: not enough data.")
-        st.stop()
+        common.stop()
     person = own
     st.subheader(names[own])
 else:
@@ -48,7 +48,7 @@ mine = replace(filters, annotators=(person,))
 summary = data.summary(store, mine)
 if summary.empty:
     st.info(f"{name} has no labels on reference items under these filters: not enough data.")
-    st.stop()
+    common.stop()
 me = summary.iloc[0]
 cards = st.columns(4, border=True)
 for card, (rate, title, help_text) in zip(

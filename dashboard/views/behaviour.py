@@ -25,7 +25,7 @@ st.caption(
 table, evidence = people_data.behaviour(store, filters)
 if table.empty:
     st.info("No labels under these filters: not enough data.")
-    st.stop()
+    common.stop()
 
 cards = st.columns(len(FLAGS), border=True)
 for card, flag in zip(cards, FLAGS, strict=True):

@@ -18,14 +18,14 @@ filters = common.filters()
 st.title("Box debrief")
 if not box_data.has_boxes(store):
     st.info("This store holds no boxes: import some with `qualitylib import --kind boxes`.")
-    st.stop()
+    common.stop()
 
 own = common.user().annotator_id  # an annotator sees their own debrief, and no picker
 kept = [own] if own is not None else box_data.kept(store, filters)
 names = common.display_names(kept)
 if not names:
     st.info("Nobody has boxes under these filters: widen them, or import some.")
-    st.stop()
+    common.stop()
 left, right = st.columns([3, 1])
 with left:
     if own is not None:
@@ -71,7 +71,7 @@ if not _scored(summary):
             f"{name} has no boxes on images the committee decided or other workers boxed, "
             "under these filters: not enough data."
         )
-        st.stop()
+        common.stop()
     st.info(
         f"{name} has no boxes on images the committee decided: scored against the consensus "
         "of the other workers on the same images (each object a majority of them drew).",
@@ -108,7 +108,7 @@ for card, (rate, title, help_text) in zip(
 
 if against != "the committee":
     st.caption("Errors by label and the images with errors need the committee's boxes.")
-    st.stop()
+    common.stop()
 st.subheader("Week by week")
 with st.expander("Onboarding objective for boxes"):
     goal_left, goal_right = st.columns(2)

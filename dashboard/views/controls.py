@@ -18,7 +18,7 @@ st.caption(
 weekly = data.divergence(store, filters)
 if weekly.empty:
     st.info("No production labels on control items under these filters: not enough data.")
-    st.stop()
+    common.stop()
 weekly = common.with_who(weekly)
 alerted = sorted(
     set(common.with_who(data.alerts(store, filters)).query("scope == 'annotator'")["who"])

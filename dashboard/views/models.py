@@ -42,7 +42,7 @@ if summary.empty:
         "`qualitylib import --kind predictions`.",
         icon=":material/smart_toy:",
     )
-    st.stop()
+    common.stop()
 
 st.subheader("Against the committee")
 rates = ["accuracy", "tpr", "fpr"]
@@ -187,7 +187,7 @@ st.caption(
 queue = model_data.disagreements(store, filters)
 if queue.empty:
     st.success("The models and the people agree under these filters.")
-    st.stop()
+    common.stop()
 names = common.display_names(
     [who for votes in queue["votes"] for vote in votes for who in vote["annotators"]]
 )

@@ -38,7 +38,7 @@ st.session_state["objective"] = chosen  # the Annotator page draws the same obje
 status = data.onboarding(store, filters, chosen)
 if status.empty:
     st.info("No labels on reference items under these filters: not enough data.")
-    st.stop()
+    common.stop()
 trainees = set(data.newcomers(store, filters)) | set(
     status.loc[status["status"] != "aligned", "annotator_id"]
 )
@@ -118,7 +118,7 @@ st.download_button(
 
 st.subheader("Decided by a sequential test")
 if not st.toggle("Show Wald's sequential test (SPRT) for everyone in training", key="sprt_on"):
-    st.stop()
+    common.stop()
 
 left, middle, right = st.columns(3)
 alpha = left.number_input(

@@ -18,7 +18,7 @@ top = data.headlines(store, filters, common.objective())
 monday, day = top.week_start, top.as_of
 if monday is None:
     st.info("No labels match the filters: widen the date range or clear the team filter.")
-    st.stop()
+    common.stop()
 previous = monday - timedelta(days=7)
 st.caption(
     f"Week of {monday:%A %d %B %Y}, the latest week with labels, against the week before. "
@@ -85,18 +85,15 @@ with cards[2]:
         or "nobody has labels on reference items: not enough data"
     )
 with cards[3]:
-    waiting = data.queue(store, filters)
+    fetched, splits, unsure = data.queue_counts(store, filters)
     st.metric(
         "Review queue",
         f"{top.review_queue_size:,}",
         help="Items labelled in the date range that annotators split on or were unsure about",
     )
     st.caption(f"items labelled {common.date_range()}")
-    more = f" (of the top {len(waiting):,})" if top.review_queue_size > len(waiting) else ""
-    st.caption(
-        f"{int(waiting['split'].sum()):,} flagged-vs-safe splits · "
-        f"{int((waiting['n_unsure'] > 0).sum()):,} with unsure flags{more}"
-    )
+    more = f" (of the top {fetched:,})" if top.review_queue_size > fetched else ""
+    st.caption(f"{splits:,} flagged-vs-safe splits · {unsure:,} with unsure flags{more}")
 
 st.subheader("Team divergence on control items")
 weekly = data.divergence(store, filters)

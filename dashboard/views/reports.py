@@ -27,7 +27,7 @@ st.caption(
 options = data.options(store)
 if options["first_day"] is None:
     st.info("The store holds no labels yet: import some first.")
-    st.stop()
+    common.stop()
 first, last = options["first_day"], options["last_day"]
 weeks = sorted(
     {iso_week(first + timedelta(days=d)) for d in range(0, (last - first).days + 1)}, reverse=True

@@ -17,7 +17,7 @@ st.caption(
 )
 if box_views.kind(store, "review_kind") == "Boxes":
     box_views.review(store, filters)
-    st.stop()
+    common.stop()
 
 
 def suspect_references() -> None:
@@ -49,7 +49,7 @@ items = data.queue(store, filters)
 if items.empty:
     st.success("Nothing to review under these filters.", icon=":material/check_circle:")
     suspect_references()
-    st.stop()
+    common.stop()
 
 left, middle, right = st.columns(3)
 split_only = left.toggle("Only flagged-vs-safe splits", help="Votes on both sides of the policy")
