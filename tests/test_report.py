@@ -23,7 +23,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary, confusion_table
 from qualitylib.metrics.team_agreement import agreement_results, agreement_table
 from qualitylib.reports import build_weekly_report
-from qualitylib.reports.csv import FILES, MODEL_FILES, csv_files
+from qualitylib.reports.csv import BOX_FILES, FILES, MODEL_FILES, csv_files
 from qualitylib.reports.pdf import NO_LABELS, pdf_bytes
 from qualitylib.reports.weekly import (
     WeeklyReport,
@@ -78,8 +78,11 @@ def test_iso_weeks() -> None:
 def test_cli_writes_pdf_and_every_csv(full: Path) -> None:
     folder = full / f"report-{WEEK}"
     assert (full / f"report-{WEEK}.pdf").is_file()
-    files = [*FILES, *MODEL_FILES]  # the demo store holds model predictions
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*files, "README.txt"])
+    files = [*FILES, *MODEL_FILES, *BOX_FILES]  # the demo holds model predictions and boxes
+    names = sorted(p.name for p in folder.iterdir())
+    pictures = [name for name in names if name.startswith("box-example-")]
+    assert pictures and all(name.endswith(".png") for name in pictures)
+    assert [name for name in names if name not in pictures] == sorted([*files, "README.txt"])
     readme = (folder / "README.txt").read_text()
     for name in files:
         for column in _csv(folder, name).columns:

@@ -129,12 +129,12 @@ def gold_budget(
     team = _team_rates(con, filters)
     controls = weekly_controls(con, filters)
     columns = ["annotator_id", "week_start", "controls_last_week", "positives_last_week"]
-    if not controls.annotators or np.isnan(team["positive_share"]):
-        return pd.DataFrame(columns=[*columns, "negatives_last_week", "needed_per_week"])
     share = team["positive_share"]
+    if not controls.annotators or not 0 < share < 1:  # NaN too: no TPR or no FPR to plan for
+        return pd.DataFrame(columns=[*columns, "negatives_last_week", "needed_per_week"])
     need_width = max(
-        labels_for_width(team["tpr"], plan.width) / share if share > 0 else np.inf,
-        labels_for_width(team["fpr"], plan.width) / (1 - share) if share < 1 else np.inf,
+        labels_for_width(team["tpr"], plan.width) / share,
+        labels_for_width(team["fpr"], plan.width) / (1 - share),
     )
     n_class = controls.n.sum(axis=(0, 1)).astype(float)
     # half a disagreement added, as the drift baselines do: a class nobody missed yet is not

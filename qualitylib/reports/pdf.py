@@ -743,6 +743,7 @@ def _boxes(report: WeeklyReport, styles: _Styles, images: bool) -> list[Flowable
                     styles.small,
                 )
             )
+    return flow
 
 
 def _rate(row: object, rate: str) -> str:

@@ -25,7 +25,6 @@ from qualitylib.metrics.box_items import (
     box_images,
     box_misses,
     box_team_timeline,
-    has_boxes,
     item_boxes,
 )
 from qualitylib.metrics.box_timeline import box_drift_alerts, box_onboarding, box_timeline
@@ -596,7 +595,7 @@ def build_weekly_report(
         flags=flags,
         sequential=_sequential(con, upto, monday, objective or Objective(), sprt or SPRT()),
         gold=_gold(con, upto, monday, ids, plan or GoldPlan()),
-        **(_boxes(con, base, monday) if has_boxes(con) else {}),
+        **(_boxes(con, base, monday) if box_images(con, upto) else {}),  # the team drew boxes
         has_models=models is not None,
         models=pd.DataFrame() if models is None else models,
         model_queue=pd.DataFrame() if model_queue is None else model_queue,
