@@ -57,6 +57,8 @@ N_BOOT = 1000
 # 1,001 scores x right/wrong per bin come to Python, not one row per prediction); the point
 # estimate uses exact sums. The rounding moves a bin's mean score by at most 0.0005.
 BOOT_DECIMALS = 3
+# Scores are summed as DECIMAL(38, 15): exact, so the same store gives the same bits on every
+# run (DuckDB's parallel DOUBLE sums depend on the threads' order, in the last bit).
 
 # Predictions on reference items with the decision in force when each was made, as the
 # team's labels are scored (qualitylib.store.SCORING_SQL): the latest decision at or before
@@ -215,7 +217,7 @@ def _ece(
     patterns = con.execute(
         f"""SELECT model_key, {_bin_sql(n_bins)} AS bin, round(score, {BOOT_DECIMALS}) AS score,
                    (label_key = ref_label_key)::INTEGER AS correct,
-                   count(*) AS n, sum(score) AS score_sum
+                   count(*) AS n, sum(score::DECIMAL(38, 15))::DOUBLE AS score_sum
             FROM {scored} AS s WHERE score IS NOT NULL
             GROUP BY ALL ORDER BY ALL""",
         params,
@@ -266,7 +268,8 @@ def _at_threshold(
     table = con.execute(
         f"""WITH d AS (
                 SELECT item_key, model_key, predicted_at,
-                       coalesce(sum(score) FILTER (WHERE list_contains($positive, label_key)), 0)
+                       coalesce(sum(score::DECIMAL(38, 15))
+                                FILTER (WHERE list_contains($positive, label_key)), 0)::DOUBLE
                            AS p
                 FROM prediction_scores GROUP BY ALL
             ), x AS (
@@ -388,7 +391,8 @@ def calibration_table(
         params = params | {"label": _label_key(label_index(con), label)}
     table = con.execute(
         f"""SELECT model_key, {_bin_sql(n_bins)} AS bin, count(*) AS n,
-                   count(*) FILTER (WHERE hit) AS correct, avg(score) AS confidence
+                   count(*) FILTER (WHERE hit) AS correct,
+                   avg(score::DECIMAL(38, 15))::DOUBLE AS confidence
             FROM ({source}) WHERE score IS NOT NULL GROUP BY ALL""",
         params,
     ).df()
