@@ -93,7 +93,7 @@ def agreement(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame,
     """Detection F1, mean IoU and label kappa of every pair of annotators and of the team
     (``box_agreement_and_team``)."""
     with _read(store) as con:
-        return box_items.box_agreement_and_team(con, store.only(filters), iou)
+        return boxes.box_agreement_and_team(con, store.only(filters), iou)
 
 
 @st.cache_data(show_spinner=False)

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from qualitylib.metrics.box_items import (
-    box_agreement_and_team,
     box_annotators_kept,
     box_differences,
     box_misses,
@@ -22,6 +21,7 @@ from qualitylib.metrics.box_items import (
 )
 from qualitylib.metrics.boxes import (
     box_agreement,
+    box_agreement_and_team,
     box_errors,
     box_summary,
     box_team_agreement,

@@ -37,7 +37,6 @@ from qualitylib.metrics.items import LIMIT, ItemList, _check_limit
 
 __all__ = [
     "ItemBoxes",
-    "box_agreement_and_team",
     "box_annotators_kept",
     "box_differences",
     "box_images",
@@ -489,40 +488,3 @@ def box_scores(
         total.sort_values("annotator_id", ignore_index=True),
         cells.sort_values(order, ignore_index=True),
     )
-
-
-def box_agreement_and_team(
-    con: duckdb.DuckDBPyConnection, filters: Filters, iou_threshold: float = 0.5
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`~qualitylib.metrics.boxes.box_agreement` and :func:`~qualitylib.metrics.boxes.
-    box_team_agreement` from one pass over the box pairs (a page shows both)."""
-    from qualitylib.metrics.boxes import _agreement_columns, _agreement_tables
-
-    pairs, tables, _ = _agreement_tables(con, filters, iou_threshold)
-    people, _ = _names(con)
-    columns = _agreement_columns(
-        pairs["n_items"].to_numpy(),
-        pairs["matched"].to_numpy(),
-        pairs["n_a"].to_numpy(float),
-        pairs["n_b"].to_numpy(float),
-        pairs["iou_sum"].to_numpy(),
-        pairs["iou_squares"].to_numpy(),
-        tables,
-    )
-    frame = pd.DataFrame(
-        {
-            "annotator_a": [people[int(k)] for k in pairs["key_a"]],
-            "annotator_b": [people[int(k)] for k in pairs["key_b"]],
-            **columns,
-        }
-    )
-    team = _agreement_columns(
-        np.array([pairs["n_items"].sum()]),
-        np.array([pairs["matched"].sum()]),
-        np.array([pairs["n_a"].sum()], dtype=float),
-        np.array([pairs["n_b"].sum()], dtype=float),
-        np.array([pairs["iou_sum"].sum()]),
-        np.array([pairs["iou_squares"].sum()]),
-        tables.sum(axis=0, keepdims=True),
-    )
-    return frame, pd.DataFrame({"n_pairs": [len(pairs)], **team})

@@ -49,6 +49,7 @@ __all__ = [
     "ERRORS",
     "Edges",
     "box_agreement",
+    "box_agreement_and_team",
     "box_confusion",
     "box_errors",
     "box_summary",
@@ -778,13 +779,11 @@ def _agreement_columns(
     }
 
 
-def box_agreement(
+def box_agreement_and_team(
     con: duckdb.DuckDBPyConnection, filters: Filters = NO_FILTERS, iou_threshold: float = 0.5
-) -> pd.DataFrame:
-    """Pairs of annotators on the items both labelled (current boxes): ``annotator_a,
-    annotator_b, n_items``, box counts, ``matched`` (same-label pairs at IoU >= t), ``f1`` =
-    2 matched / (boxes of a + boxes of b) (symmetric), ``mean_iou`` of matched pairs with a
-    t interval, ``label_kappa`` (Cohen) of the labels of boxes matched geometrically, ``_n``."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`box_agreement` and :func:`box_team_agreement` from one pass over the box pairs
+    (a page shows both)."""
     pairs, tables, _ = _agreement_tables(con, filters, iou_threshold)
     people, _ = _names(con)
     columns = _agreement_columns(
@@ -803,15 +802,7 @@ def box_agreement(
             **columns,
         }
     )
-    return frame
-
-
-def box_team_agreement(
-    con: duckdb.DuckDBPyConnection, filters: Filters = NO_FILTERS, iou_threshold: float = 0.5
-) -> pd.DataFrame:
-    """The team figure: :func:`box_agreement` pooled over every pair (one row)."""
-    pairs, tables, _ = _agreement_tables(con, filters, iou_threshold)
-    columns = _agreement_columns(
+    team = _agreement_columns(
         np.array([pairs["n_items"].sum()]),
         np.array([pairs["matched"].sum()]),
         np.array([pairs["n_a"].sum()], dtype=float),
@@ -820,7 +811,24 @@ def box_team_agreement(
         np.array([pairs["iou_squares"].sum()]),
         tables.sum(axis=0, keepdims=True),
     )
-    return pd.DataFrame({"n_pairs": [len(pairs)], **columns})
+    return frame, pd.DataFrame({"n_pairs": [len(pairs)], **team})
+
+
+def box_agreement(
+    con: duckdb.DuckDBPyConnection, filters: Filters = NO_FILTERS, iou_threshold: float = 0.5
+) -> pd.DataFrame:
+    """Pairs of annotators on the items both labelled (current boxes): ``annotator_a,
+    annotator_b, n_items``, box counts, ``matched`` (same-label pairs at IoU >= t), ``f1`` =
+    2 matched / (boxes of a + boxes of b) (symmetric), ``mean_iou`` of matched pairs with a
+    t interval, ``label_kappa`` (Cohen) of the labels of boxes matched geometrically, ``_n``."""
+    return box_agreement_and_team(con, filters, iou_threshold)[0]
+
+
+def box_team_agreement(
+    con: duckdb.DuckDBPyConnection, filters: Filters = NO_FILTERS, iou_threshold: float = 0.5
+) -> pd.DataFrame:
+    """The team figure: :func:`box_agreement` pooled over every pair (one row)."""
+    return box_agreement_and_team(con, filters, iou_threshold)[1]
 
 
 # ------------------------------------------------------------------------------------------
