@@ -292,6 +292,23 @@ def linked_person(ids: list[str]) -> str | None:
     return found if found in ids else None
 
 
+def person_picker(kept: list[str], names: dict[str, str], key: str) -> str:
+    """The annotator chosen among ``kept`` (shown by ``names``).
+
+    One widget per naming mode: its options' labels change with the Pseudonyms switch, and a
+    fresh widget shows them at once. The choice itself lives on in the session (and the URL),
+    so it survives the switch, other pages and a filter that still keeps the person.
+    """
+    key = f"{key}_pseudonym" if pseudonyms_on() else key
+    if st.session_state.get(key) not in names:
+        remembered = st.session_state.get("annotator_choice")
+        candidates = (linked_person(kept), remembered, kept[0])
+        st.session_state[key] = next(c for c in candidates if c in names)
+    person = st.selectbox("Annotator", kept, format_func=names.get, key=key)
+    st.session_state["annotator_choice"] = person
+    return person
+
+
 def link_to(person: str) -> None:
     """Write the chosen annotator into the URL: their pseudonym when switched on, else id."""
     st.query_params["annotator"] = display_names([person])[person] if pseudonyms_on() else person

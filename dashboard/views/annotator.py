@@ -28,16 +28,7 @@ if own is not None:
     person = own
     st.subheader(names[own])
 else:
-    # One widget per naming mode: its options' labels change with the Pseudonyms switch, and
-    # a fresh widget shows them at once. The choice itself lives on in the session (and the
-    # URL), so it survives the switch, other pages and a filter that still keeps the person.
-    key = "annotator_pseudonym" if common.pseudonyms_on() else "annotator"
-    if st.session_state.get(key) not in names:
-        remembered = st.session_state.get("annotator_choice")
-        candidates = (common.linked_person(kept), remembered, kept[0])
-        st.session_state[key] = next(c for c in candidates if c in names)
-    person = st.selectbox("Annotator", kept, format_func=names.get, key=key)
-    st.session_state["annotator_choice"] = person
+    person = common.person_picker(kept, names, "annotator")
     common.link_to(person)  # a link to this page opens this person
 name = names[person]
 row = workers.set_index("annotator_id").loc[person]

@@ -32,14 +32,7 @@ with left:
         person = own
         st.subheader(names[own])
     else:
-        # as on the Annotator page: one widget per naming mode, the choice kept in the session
-        key = "box_annotator_pseudonym" if common.pseudonyms_on() else "box_annotator"
-        if st.session_state.get(key) not in names:
-            remembered = st.session_state.get("annotator_choice")
-            candidates = (common.linked_person(kept), remembered, kept[0])
-            st.session_state[key] = next(c for c in candidates if c in names)
-        person = st.selectbox("Annotator", kept, format_func=names.get, key=key)
-        st.session_state["annotator_choice"] = person
+        person = common.person_picker(kept, names, "box_annotator")
         common.link_to(person)
 with right:
     iou = st.select_slider(
