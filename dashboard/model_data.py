@@ -17,9 +17,13 @@ from qualitylib.metrics.fixes import fix_rates
 from qualitylib.metrics.models import (
     calibration_table,
     distribution_labels,
+    has_predictions,
+    model_confusion,
     model_disagreements,
     model_name,
     model_summary,
+    model_timeline,
+    pairwise_kappa_with_models,
 )
 
 
@@ -40,6 +44,36 @@ def summary(
     the threshold for ``positive`` against the rest when given."""
     with _read(store) as con:
         return _named(model_summary(con, filters, threshold, threshold_label=positive))
+
+
+@st.cache_data(show_spinner=False)
+def confusion(store: Store, filters: Filters) -> pd.DataFrame:
+    """Tidy confusion counts per model version against the committee (``model_confusion``)."""
+    with _read(store) as con:
+        return _named(model_confusion(con, filters))
+
+
+@st.cache_data(show_spinner=False)
+def weekly(store: Store, filters: Filters) -> pd.DataFrame:
+    """Rates per model version and week (``model_timeline``), with ``model``."""
+    with _read(store) as con:
+        return _named(model_timeline(con, filters, "week"))
+
+
+@st.cache_data(show_spinner=False)
+def present(store: Store) -> bool:
+    """Whether the store holds model predictions (``has_predictions``)."""
+    with _read(store) as con:
+        return has_predictions(con)
+
+
+@st.cache_data(show_spinner=False)
+def pairs(store: Store, filters: Filters) -> pd.DataFrame:
+    """Cohen's kappa of every pair of raters, model versions among them, with ``kind``
+    (``pairwise_kappa_with_models``) for the people in scope."""
+    filters = store.only(filters)
+    with _read(store) as con:
+        return pairwise_kappa_with_models(con, filters)
 
 
 @st.cache_data(show_spinner=False)

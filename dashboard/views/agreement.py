@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import box_views, common, data
+from dashboard import box_views, common, data, model_data
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
 from qualitylib.display import COEFFICIENTS
@@ -47,7 +47,19 @@ pairs = data.pairs(store, filters)
 if pairs.empty:
     st.info("No two annotators share an item under these filters: not enough data.")
     common.stop()
+with_models = model_data.present(store) and st.toggle(
+    "Include models",
+    value=False,
+    key="include_models",
+    help="Each model version as a rater beside the people, named model:<id>@<version>; "
+    "never part of the team coefficients above.",
+)
+if with_models:
+    pairs = model_data.pairs(store, filters)
 display = common.people(pairs)
+if with_models:  # a model's name is no person's: it stays as it is
+    is_model = pairs["kind"] == "model"
+    display.loc[is_model, "annotator_a"] = pairs.loc[is_model, "annotator_a"]
 selection = alt.selection_point(fields=["annotator_a", "annotator_b"], name="pair")
 event = st.altair_chart(
     charts.kappa_heatmap(display, selection, title=""),
@@ -56,24 +68,33 @@ event = st.altair_chart(
     key="kappa_map",
     width="stretch",
 )
-st.caption("Click a cell to list the items that pair labelled differently.")
+st.caption(
+    "Click a cell to list the items that pair labelled differently."
+    + (
+        " Models are named model:<id>@<version>; where they and the people disagree is on "
+        "the Models page."
+        if with_models
+        else ""
+    )
+)
 
 order = pairs.assign(name_a=display["annotator_a"], name_b=display["annotator_b"]).sort_values(
     "kappa", na_position="first"
 )
+people_pairs = order[order["kind"] == "human"] if with_models else order
 picked = event.selection.get("pair", []) if event else []
 default = 0
 if picked:
     a, b = picked[0].get("annotator_a"), picked[0].get("annotator_b")
-    match = order.index[
-        ((order["name_a"] == a) & (order["name_b"] == b))
-        | ((order["name_a"] == b) & (order["name_b"] == a))
+    match = people_pairs.index[
+        ((people_pairs["name_a"] == a) & (people_pairs["name_b"] == b))
+        | ((people_pairs["name_a"] == b) & (people_pairs["name_b"] == a))
     ]
-    default = order.index.get_loc(match[0]) if len(match) else 0
+    default = people_pairs.index.get_loc(match[0]) if len(match) else 0
 
 
 def _pair_label(position: int) -> str:
-    row = order.iloc[position]
+    row = people_pairs.iloc[position]
     return (
         f"{row['name_a']} & {row['name_b']} · κ {common.number(row['kappa'])} "
         f"(n = {row['n_items']:,} items)"
@@ -81,9 +102,9 @@ def _pair_label(position: int) -> str:
 
 
 position = st.selectbox(
-    "Pair (lowest kappa first)", range(len(order)), index=default, format_func=_pair_label
+    "Pair (lowest kappa first)", range(len(people_pairs)), index=default, format_func=_pair_label
 )
-pair = order.iloc[position]
+pair = people_pairs.iloc[position]
 left, right = st.columns(2, border=True)
 with left:
     st.metric("Cohen's κ", common.number(pair["kappa"]))
@@ -135,6 +156,7 @@ if total:
 st.dataframe(
     pd.DataFrame(
         {
+            **({"Kind": order["kind"]} if with_models else {}),
             "Annotator": order["name_a"],
             "with": order["name_b"],
             "n shared items": order["n_items"],

@@ -2,9 +2,11 @@
 calibration, whether it could replace an annotator, and the items where it and the people
 disagree (the positives people may have missed)."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import common, model_data
+from dashboard import common, data, model_data
+from qualitylib import charts
 from qualitylib.display import votes_text
 
 store = common.store()
@@ -75,9 +77,34 @@ st.dataframe(
     },
 )
 
-if scored:
-    from qualitylib import charts
+st.subheader("One version, like a person")
+version = st.selectbox("Model version", summary["model"].tolist(), key="model_version")
+left, right = st.columns(2)
+with left:
+    confusion = model_data.confusion(store, filters)
+    st.markdown("**Confusion with the committee** (rows: committee, columns: predicted)")
+    st.altair_chart(
+        charts.confusion_heatmap(
+            confusion[confusion["model"] == version], data.options(store)["labels"], title=""
+        ),
+        width="stretch",
+    )
+with right:
+    weeks = model_data.weekly(store, filters)
+    tidy = charts.rates_long(weeks[weeks["model"] == version])
+    st.markdown("**Week by week**")
+    if tidy["value"].notna().any():
+        goal = common.objective()
+        objectives = pd.DataFrame({"metric": ["TPR", "FPR"], "value": [goal.tpr_min, goal.fpr_max]})
+        st.altair_chart(charts.rate_over_time(tidy, objectives, title=""), width="stretch")
+        st.caption(
+            "Dashed: the onboarding objective. Bands: 95 % Wilson intervals. Weeks without "
+            "predictions on reference items are left out."
+        )
+    else:
+        st.info("No week has predictions on reference items: not enough data.")
 
+if scored:
     calibration = model_data.calibration(store, filters, positive)
     if not calibration.empty:
         st.subheader("Calibration")
