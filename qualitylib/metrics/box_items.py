@@ -20,6 +20,7 @@ from qualitylib.metrics.boxes import (
     COORDINATES,
     ERRORS,
     Edges,
+    _box_counts,
     _check_threshold,
     _clusters,
     _compact,
@@ -111,17 +112,7 @@ def box_misses(
         {"low": min(0.1, iou_threshold)},
     ).fetchnumpy()
     edges = Edges(**{k: np.asarray(v) for k, v in arrays.items()})
-    given = con.execute(
-        """SELECT s.sub_id AS who, b.label_key AS label, count(*) AS n
-           FROM boxes b JOIN _box_subs s USING (item_key, annotator_key, annotated_at)
-           WHERE b.label_key IS NOT NULL GROUP BY ALL"""
-    ).df()
-    reference = con.execute(
-        """SELECT s.sub_id AS who, r.label_key AS label, count(*) AS n
-           FROM box_reference r JOIN _box_subs s
-             ON r.item_key = s.item_key AND r.decided_at = s.ref_decided_at
-           WHERE r.label_key IS NOT NULL GROUP BY ALL"""
-    ).df()
+    given, reference = _box_counts(con, "sub_id")
     subs = con.execute(
         """SELECT s.sub_id AS who, i.item_id, i.uri, i.width, i.height, s.annotated_at,
                   s.phase, s.policy_version, s.n_boxes, coalesce(s.n_ref, 0) AS n_ref

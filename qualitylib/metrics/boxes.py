@@ -385,15 +385,18 @@ def _reference_edges(
     return Edges(**{k: np.asarray(v) for k, v in arrays.items()})
 
 
-def _box_counts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Annotator boxes per (annotator, label) and committee boxes per (annotator, label)."""
+def _box_counts(
+    con: duckdb.DuckDBPyConnection, who: str = "annotator_key"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Annotator boxes per (``who``, label) and committee boxes per (``who``, label); ``who``:
+    a column of ``_box_subs`` (the annotator, or ``sub_id``: one submission)."""
     given = con.execute(
-        """SELECT b.annotator_key AS who, b.label_key AS label, count(*) AS n
+        f"""SELECT s.{who} AS who, b.label_key AS label, count(*) AS n
            FROM boxes b JOIN _box_subs s USING (item_key, annotator_key, annotated_at)
            WHERE b.label_key IS NOT NULL GROUP BY ALL"""
     ).df()
     reference = con.execute(
-        """SELECT s.annotator_key AS who, r.label_key AS label, count(*) AS n
+        f"""SELECT s.{who} AS who, r.label_key AS label, count(*) AS n
            FROM box_reference r JOIN _box_subs s
              ON r.item_key = s.item_key AND r.decided_at = s.ref_decided_at
            WHERE r.label_key IS NOT NULL GROUP BY ALL"""
