@@ -56,6 +56,16 @@ def _add_keys(
     return int(scalar(con, f"SELECT count(*) FROM {table}")) - before
 
 
+def _add_items(con: duckdb.DuckDBPyConnection) -> int:
+    """Keys for the staged rows' new ``item_id``s; how many were added."""
+    return _add_keys(con, "items", "item_key", "item_id", "item_id")
+
+
+def _add_annotators(con: duckdb.DuckDBPyConnection) -> int:
+    """Keys for the staged rows' new ``annotator_id``s; how many were added."""
+    return _add_keys(con, "annotators", "annotator_key", "annotator_id", "annotator_id")
+
+
 def _insert_new(
     con: duckdb.DuckDBPyConnection, table: str, key: str, id_column: str, columns: tuple[str, ...]
 ) -> int:
@@ -151,10 +161,8 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
     match kind:
         case "annotations":
             _add_labels(con)
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
-            new_annotators = _add_keys(
-                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
-            )
+            new_items = _add_items(con)
+            new_annotators = _add_annotators(con)
             con.execute(
                 f"""
                 INSERT INTO annotations
@@ -169,7 +177,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             )
         case "reference":
             _add_labels(con)
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_items = _add_items(con)
             con.execute(
                 f"""
                 INSERT INTO reference
@@ -183,12 +191,12 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             )
         case "predictions":
             _add_labels(con)
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_items = _add_items(con)
             _add_models(con)
             _load_predictions(con, import_id)
         case "fixes":
             _add_labels(con, ("model_label", "fixed_label"))
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_items = _add_items(con)
             _add_models(con)
             con.execute(
                 f"""
@@ -206,10 +214,8 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             )
         case "boxes":
             _add_labels(con)
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
-            new_annotators = _add_keys(
-                con, "annotators", "annotator_key", "annotator_id", "annotator_id"
-            )
+            new_items = _add_items(con)
+            new_annotators = _add_annotators(con)
             con.execute(
                 f"""
                 INSERT INTO boxes
@@ -226,7 +232,7 @@ def load(con: duckdb.DuckDBPyConnection, kind: str, import_id: int) -> LoadCount
             )
         case "reference-boxes":
             _add_labels(con)
-            new_items = _add_keys(con, "items", "item_key", "item_id", "item_id")
+            new_items = _add_items(con)
             con.execute(
                 f"""
                 INSERT INTO box_reference
