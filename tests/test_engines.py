@@ -14,7 +14,8 @@ from qualitylib import demo
 from qualitylib.check import check_store
 from qualitylib.cli import main
 from qualitylib.engines import build_cubes
-from qualitylib.engines.lake import write_lake
+from qualitylib.engines.contract import import_kind
+from qualitylib.engines.lake import demo_tables, write_lake
 from qualitylib.errors import QualitylibError
 from qualitylib.export import EXPORTS
 from qualitylib.ingest import import_files
@@ -25,6 +26,7 @@ from qualitylib.metrics.filters import Filters
 from qualitylib.store import connect
 
 N_ANNOTATIONS = 3_000
+SEED = 3
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 # Exports compared between a cubes store and an imported one (every export the tables hold),
 # without the provenance columns that name the import (a lake folder against a file).
@@ -34,18 +36,22 @@ PROVENANCE = ["source_name", "imported_at", "imported_by", "import_id"]
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The demo as a Parquet lake, and the store `qualitylib import` builds from the same data."""
+    """The demo as a Parquet lake (its model and box project too), and the store
+    `qualitylib import` builds from the same data."""
     folder = tmp_path_factory.mktemp("lake")
-    data = demo.generate(seed=3, n_annotations=N_ANNOTATIONS)
+    data = demo.generate(seed=SEED, n_annotations=N_ANNOTATIONS)
     # Label keys follow rank in a lake (Parquet rows have no order), file rows in an import;
     # the label file in rank order makes them the same keys, so key-order ties (the review
     # queue's majority label) break alike.
     data = replace(data, labels=data.labels.sort_values("rank", ignore_index=True))
-    write_lake(data, folder / "lake")
-    files = demo.write_files(data, folder / "files")
+    write_lake(data, folder / "lake", seed=SEED)
     imported = folder / "imported.duckdb"
-    for kind in demo.IMPORT_ORDER:
-        import_files(imported, kind, [files[kind]])
+    for kind, frames in demo_tables(data, SEED).items():
+        paths = [folder / "files" / f"{kind}-{number}.parquet" for number in range(len(frames))]
+        paths[0].parent.mkdir(exist_ok=True)
+        for frame, path in zip(frames, paths, strict=True):
+            frame.to_parquet(path, index=False)
+        import_files(imported, import_kind(kind), paths)
     return folder / "lake", imported
 
 
@@ -104,6 +110,72 @@ def test_embedded_cubes_dimensions_equal_an_import(lake: tuple[Path, Path], tmp_
                      EXCEPT ALL SELECT {columns} FROM {table}))"""
             ).fetchone()
             assert n_rows > 0 and differ == 0, (table, differ)
+
+
+# The model and box tables by id (keys and box ids may differ from an import's; nothing else).
+_ITEM = "JOIN items i USING (item_key)"
+_MODEL = "JOIN models m USING (model_key)"
+BY_ID = {
+    "models": "SELECT model_id, model_version FROM models",
+    "predictions": f"""SELECT i.item_id, m.model_id, m.model_version, l.label, t.score,
+        t.predicted_at FROM predictions t {_ITEM} {_MODEL} JOIN labels l USING (label_key)""",
+    "prediction_scores": f"""SELECT i.item_id, m.model_id, m.model_version, t.predicted_at,
+        l.label, t.score FROM prediction_scores t {_ITEM} {_MODEL}
+        JOIN labels l USING (label_key)""",
+    "fixes": f"""SELECT i.item_id, m.model_id, m.model_version, ml.label, fl.label, t.fixed_by,
+        t.fixed_at FROM fixes t {_ITEM} {_MODEL}
+        JOIN labels ml ON ml.label_key = t.model_label_key
+        JOIN labels fl ON fl.label_key = t.fixed_label_key""",
+    "box_reference": f"""SELECT i.item_id, l.label, t.* EXCLUDE (box_id, item_key, label_key,
+        import_id) FROM box_reference t {_ITEM} LEFT JOIN labels l USING (label_key)""",
+    "boxes": f"""SELECT i.item_id, a.annotator_id, l.label, t.* EXCLUDE (box_id, item_key,
+        annotator_key, label_key, import_id) FROM boxes t {_ITEM}
+        JOIN annotators a USING (annotator_key) LEFT JOIN labels l USING (label_key)""",
+    "box_sets": f"""SELECT i.item_id, a.annotator_id, t.* EXCLUDE (item_key, annotator_key)
+        FROM box_sets t {_ITEM} JOIN annotators a USING (annotator_key)""",
+    "box_candidates": f"""SELECT i.item_id, a.annotator_id, t.annotated_at, l.label,
+        r.label, t.iou FROM box_candidates t {_ITEM} JOIN annotators a USING (annotator_key)
+        JOIN labels l USING (label_key) JOIN labels r ON r.label_key = t.ref_label_key""",
+    "box_pairs": f"""SELECT i.item_id, a.annotator_id, b.annotator_id, la.label, lb.label, t.iou
+        FROM box_pairs t {_ITEM} JOIN annotators a ON a.annotator_key = t.key_a
+        JOIN annotators b ON b.annotator_key = t.key_b
+        JOIN labels la ON la.label_key = t.label_a JOIN labels lb ON lb.label_key = t.label_b""",
+}
+# The exports of the model and box tables, each with rows to compare (see test_engines_spark).
+MODEL_AND_BOX_EXPORTS = tuple(
+    name
+    for name in EXPORTS
+    if name.startswith(("model-", "box-")) or name in ("consensus-boxes", "label-needs")
+)
+
+
+def test_embedded_cubes_model_and_box_rows_equal_an_import(
+    lake: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, imported = lake
+    out = tmp_path / "cubes.duckdb"
+    summary = build_cubes(source, out)
+    assert summary.rows["boxes"] == 4_611 and summary.rows["fixes"] > 0
+    with connect(out, read_only=True) as con:
+        con.execute(f"ATTACH '{imported}' AS imported (READ_ONLY)")
+        for table, sql in BY_ID.items():
+            n_rows, differ = con.execute(
+                f"""WITH c AS ({sql}), x AS ({
+                    sql.replace(" FROM ", " FROM imported.").replace(" JOIN ", " JOIN imported.")
+                })
+                SELECT (SELECT count(*) FROM c), count(*) FROM (
+                    (SELECT * FROM c EXCEPT ALL SELECT * FROM x)
+                    UNION ALL (SELECT * FROM x EXCEPT ALL SELECT * FROM c))"""
+            ).fetchone()
+            assert n_rows > 0 and differ == 0, (table, n_rows, differ)
+        # a folder is one import, of the kind `qualitylib import` records
+        assert con.execute(
+            "SELECT kind, n_rows FROM imports WHERE kind IN ('reference-boxes', 'predictions')"
+            " ORDER BY kind"
+        ).fetchall() == [("predictions", 4_246), ("reference-boxes", 408)]
+    # the exports compared by test_embedded_cubes_equal_an_import are not empty
+    got = export_tables(out)
+    assert all(len(got[name]) > 0 for name in MODEL_AND_BOX_EXPORTS), MODEL_AND_BOX_EXPORTS
 
 
 def test_cli_cubes_refuses_to_overwrite(lake: tuple[Path, Path], tmp_path: Path, capsys) -> None:
@@ -181,7 +253,9 @@ def test_no_log_store_leaves_the_log_out_and_checks_clean(no_log: tuple[Path, Pa
     full, thin = no_log
     with connect(thin, read_only=True) as con:
         assert log_omitted(con)
-        assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in OMITTED] == [0] * 3
+        assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in OMITTED] == [
+            0
+        ] * len(OMITTED)
         n_kept = con.execute(
             "SELECT (SELECT count(*) FROM scored) + (SELECT count(*) FROM contested)"
         )
@@ -190,11 +264,13 @@ def test_no_log_store_leaves_the_log_out_and_checks_clean(no_log: tuple[Path, Pa
         n_items, n_named = con.execute(
             """SELECT (SELECT count(*) FROM items), count(*) FROM (
                    SELECT item_key FROM reference UNION SELECT item_key FROM scored
-                   UNION SELECT item_key FROM contested)"""
+                   UNION SELECT item_key FROM contested UNION SELECT item_key FROM fixes
+                   UNION SELECT item_key FROM boxes UNION SELECT item_key FROM box_reference)"""
         ).fetchone()
     with connect(full, read_only=True) as con:
         assert not log_omitted(con)
-        assert n_items == n_named < con.execute("SELECT count(*) FROM items").fetchone()[0] / 3
+        # (the box project's 448 images are all kept: each has boxes)
+        assert n_items == n_named < con.execute("SELECT count(*) FROM items").fetchone()[0] / 2
     findings = check_store(thin)
     assert all(finding.ok for finding in findings), findings
     assert "left out by `cubes --no-log` (3,000 labels in the lake)" in str(findings[1])
