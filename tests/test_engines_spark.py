@@ -23,6 +23,7 @@ from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
 from qualitylib.check import check_store
 from qualitylib.engines import build_cubes
 from qualitylib.engines.spark import session as spark_session
+from qualitylib.errors import QualitylibError
 from qualitylib.export import EXPORTS
 from qualitylib.log_scope import MARKER, SERVED_EXPORTS
 from qualitylib.metrics.filters import Filters
@@ -118,3 +119,17 @@ def test_spark_no_log_store_equals_the_embedded_one(
                     EXPORTS[name](con, Filters()).drop(columns=PROVENANCE, errors="ignore")
                 )
         pd.testing.assert_frame_equal(frames[1], frames[0], rtol=1e-12, atol=1e-12, obj=name)
+
+
+def test_spark_names_files_whose_types_disagree(spark: object, tmp_path: Path) -> None:
+    """A folder of a UTC and a naive time: Spark cannot merge the files; one line says so."""
+    folder = tmp_path / "lake" / "annotators"
+    folder.mkdir(parents=True)
+    for number, at in enumerate((pd.Timestamp("2026-09-01", tz="UTC"), pd.Timestamp("2026-09-01"))):
+        frame = pd.DataFrame({"annotator_id": [f"a{number}"], "started_at": [at]})
+        frame.to_parquet(folder / f"part-{number}.parquet")
+    with pytest.raises(QualitylibError) as error:
+        build_cubes(tmp_path / "lake", tmp_path / "cubes.duckdb", engine="spark", spark=spark)
+    assert str(error.value).startswith(f"{folder}: [CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE]")
+    assert "TIMESTAMP_NTZ" in str(error.value) and "\n" not in str(error.value)
+    assert not list(tmp_path.glob("cubes.duckdb*"))

@@ -70,6 +70,7 @@ def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
     (without ``log``, not the log-sized ``votes`` and ``pairs``); return the kinds found."""
     found = []
     prediction_columns: list[str] | None = None
+    checks: list[tuple[str, list[str], str]] = []  # (folder, problems, counting query)
     for kind in contract.KIND_ORDER:
         folder = _folder(source, kind)
         columns = runner.read(f"raw_{kind}", folder)
@@ -85,10 +86,18 @@ def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
             prediction_columns = columns
         runner.view(f"src_{kind}", contract.source_sql(kind, f"raw_{kind}", columns))
         if columns is not None:
-            problems, counts = contract.problems_sql(kind, columns)
-            for problem, bad in zip(problems, runner.counts(counts), strict=True):
-                if bad:
-                    raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
+            checks.append((folder, *contract.problems_sql(kind, columns)))
+    # Every folder's counts in one query: one Spark job, not one per folder.
+    counted = iter(
+        runner.counts(
+            "SELECT * FROM "
+            + " CROSS JOIN ".join(f"({sql}) AS p{n}" for n, (_, _, sql) in enumerate(checks))
+        )
+    )
+    for folder, problems, _ in checks:
+        for problem, bad in zip(problems, counted, strict=False):
+            if bad:
+                raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
     for table, sql in contract.KEYED:
         import_id = _import_id(table, found)
         runner.table(table, sql.format(import_id=import_id))

@@ -52,6 +52,7 @@ def write_lake(data: DemoData, folder: str | Path, seed: int | None = None) -> P
     for kind, frames in demo_tables(data, seed).items():
         (folder / kind).mkdir(parents=True, exist_ok=True)
         for number, frame in enumerate(frames):
+            frame = _utc(frame)
             if kind in PARTITIONED:
                 week = frame[PARTITIONED[kind]].dt.strftime("%G-W%V")
                 table = pa.Table.from_pandas(frame.assign(week=week), preserve_index=False)
@@ -59,3 +60,10 @@ def write_lake(data: DemoData, folder: str | Path, seed: int | None = None) -> P
             else:
                 frame.to_parquet(folder / kind / f"part-{number}.parquet", index=False)
     return folder
+
+
+def _utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its naive (UTC) times marked UTC: one folder's files then agree on the
+    timestamp type (Spark refuses to merge a UTC timestamp column with a naive one)."""
+    naive = [name for name in frame.columns if pd.api.types.is_datetime64_dtype(frame[name].dtype)]
+    return frame.assign(**{name: frame[name].dt.tz_localize("UTC") for name in naive})
