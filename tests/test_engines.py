@@ -222,6 +222,139 @@ def test_repeated_answers_are_refused(tmp_path: Path) -> None:
         build_cubes(lake, tmp_path / "cubes.duckdb")
 
 
+AT = pd.Timestamp("2026-09-01T10:00:00Z")
+# A small lake beside its label log: two box submissions, the committee's boxes, a prediction
+# with its distribution and a fix.
+SMALL = {
+    "annotations": {
+        "item_id": ["i1"],
+        "annotator_id": ["x"],
+        "label": ["safe"],
+        "annotated_at": [AT],
+    },
+    "boxes": {
+        "item_id": ["b1", "b1", "b2"],
+        "annotator_id": ["x", "x", "y"],
+        "label": ["car", "dog", None],
+        "x_min": [1.0, 5.0, None],
+        "y_min": [1.0, 5.0, None],
+        "x_max": [4.0, 9.0, None],
+        "y_max": [4.0, 9.0, None],
+        "annotated_at": [AT, AT, AT],
+    },
+    "reference_boxes": {
+        "item_id": ["b1"],
+        "label": ["car"],
+        "x_min": [1.0],
+        "y_min": [1.0],
+        "x_max": [4.5],
+        "y_max": [4.0],
+        "decided_at": [AT],
+    },
+    "predictions": {
+        "item_id": ["i1"],
+        "model_id": ["m"],
+        "label": ["safe"],
+        "predicted_at": [AT],
+        "score_safe": [0.75],
+        "score_nudity": [0.25],
+    },
+    "fixes": {
+        "item_id": ["i1"],
+        "model_id": ["m"],
+        "model_label": ["safe"],
+        "fixed_label": ["nudity"],
+        "fixed_at": [AT],
+    },
+}
+
+
+def small_lake(folder: Path, **changes: dict[str, list[object]]) -> Path:
+    """:data:`SMALL` under ``folder``, each table's columns updated by ``changes``."""
+    for kind, columns in SMALL.items():
+        (folder / kind).mkdir(parents=True)
+        frame = pd.DataFrame(columns | changes.get(kind, {}))
+        frame.to_parquet(folder / kind / "part-0.parquet")
+    return folder
+
+
+def test_small_lake_keys_boxes_predictions_and_fixes(tmp_path: Path) -> None:
+    out = tmp_path / "cubes.duckdb"
+    summary = build_cubes(small_lake(tmp_path / "lake"), out)
+    assert summary.rows["boxes"] == 3 and summary.rows["box_candidates"] == 1
+    with connect(out, read_only=True) as con:
+        # without a score cell, the prediction takes its label's probability
+        assert con.execute(
+            """SELECT m.model_id, m.model_version, p.score, s.n FROM predictions p
+               JOIN models m USING (model_key)
+               CROSS JOIN (SELECT count(*) AS n FROM prediction_scores) s"""
+        ).fetchall() == [("m", "", 0.75, 2)]
+        assert con.execute("SELECT iou FROM box_candidates").fetchall() == [(9 / 10.5,)]
+        assert con.execute("SELECT n_boxes, n_ref FROM box_sets ORDER BY item_key").fetchall() == [
+            (2, 1),
+            (0, None),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        (
+            {"boxes": {"x_max": [4.0, 5.0, None]}},
+            r"lake/boxes: column 'x_max' is not greater than 'x_min' in 1 rows",
+        ),
+        (
+            {"boxes": {"y_min": [1.0, None, None]}},
+            r"lake/boxes: a box without y_min in 1 rows",
+        ),
+        (
+            {"boxes": {"item_id": ["b1", "b1", "b1"], "annotator_id": ["x", "x", "x"]}},
+            r"lake/boxes: an empty row \('nothing here'\) is beside boxes of the same "
+            r"\(item_id, annotator_id, annotated_at\) in 1 rows",
+        ),
+        (
+            {"reference_boxes": {"x_min": [float("-inf")]}},
+            r"lake/reference_boxes: column 'x_min' is negative, NaN or infinite in 1 rows",
+        ),
+        (
+            {"predictions": {"score_nudity": [0.5]}},
+            r"lake/predictions: the score_<label> cells do not sum to 1 \(within 0.01\) in 1 rows",
+        ),
+        (
+            {"predictions": {"score": [1.5]}},
+            r"lake/predictions: column 'score' is not a probability between 0 and 1 in 1 rows",
+        ),
+        (
+            {"predictions": {"score_nudty": [0.0]}},
+            r"lake/predictions: column 'score_nudty' names no label of the lake",
+        ),
+        (
+            {"fixes": {"fixed_label": [None]}},
+            r"lake/fixes: column 'fixed_label' is empty in 1 rows",
+        ),
+        (
+            {
+                "fixes": {
+                    "item_id": ["i1", "i1"],
+                    "model_id": ["m", "m"],
+                    "model_label": ["safe"] * 2,
+                    "fixed_label": ["nudity"] * 2,
+                    "fixed_at": [AT, AT],
+                }
+            },
+            r"lake/fixes: rows repeat \(item_id, model_id, model_version, fixed_at\) in 1 rows",
+        ),
+    ],
+)
+def test_bad_box_prediction_and_fix_folders_are_named_and_nothing_written(
+    tmp_path: Path, changes: dict[str, dict[str, list[object]]], error: str
+) -> None:
+    out = tmp_path / "cubes.duckdb"
+    with pytest.raises(QualitylibError, match=error):
+        build_cubes(small_lake(tmp_path / "lake", **changes), out)
+    assert not list(tmp_path.glob("cubes.duckdb*"))
+
+
 def test_no_log_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(QualitylibError, match="annotations: no such folder"):
         build_cubes(tmp_path, tmp_path / "cubes.duckdb")
