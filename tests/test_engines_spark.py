@@ -92,6 +92,9 @@ def test_spark_store_equals_the_embedded_one(
     embedded, on_spark = no_log[0], tmp_path / "spark.duckdb"
     summary = build_cubes(source, on_spark, engine="spark", spark=spark)
     assert summary.engine == "spark" and summary.rows["pairs"] > 0
+    # the model and box tables are compared with rows (test_engines.py: equal to an import's)
+    new = ("models", "prediction_scores", "fixes", "box_reference", "box_candidates", "box_pairs")
+    assert all(summary.rows[table] > 0 for table in new), summary.rows
     assert_same_tables(embedded, on_spark, TABLES)
     assert all(finding.ok for finding in check_store(on_spark))
     # Every export, headlines included, as the embedded store's (which equal an import's:

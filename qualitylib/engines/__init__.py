@@ -67,7 +67,7 @@ def _folder(source: str, kind: str) -> str:
 
 def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
     """Read the lake under ``source``, check it and compute every store table on ``runner``
-    (without ``log``, not the log-sized ``votes`` and ``pairs``); return the kinds found."""
+    (without ``log``, not the log-sized ones of :data:`OMITTED`); return the kinds found."""
     found = []
     prediction_columns: list[str] | None = None
     checks: list[tuple[str, list[str], str]] = []  # (folder, problems, counting query)

@@ -119,7 +119,7 @@ def missing_columns(kind: str, columns: list[str]) -> list[str]:
     return [c.name for c in KINDS[import_kind(kind)] if c.required and c.name not in columns]
 
 
-def _box_problems(kind: str) -> list[tuple[str, str]]:
+def _box_problems() -> list[tuple[str, str]]:
     """(problem, SQL true on a bad row) for the shape of boxes, as the import's box rules:
     the IoU of the derived tables needs four coordinates and a positive area."""
     rules = [
@@ -200,7 +200,7 @@ def problems_sql(kind: str, columns: list[str] | None = None) -> tuple[list[str]
                 )
             )
     if import_kind(kind) in BOX_KINDS:
-        rules += _box_problems(kind)
+        rules += _box_problems()
     if kind == "predictions":
         rules += _score_problems(list(columns or ()))
     problems = [problem for problem, _ in rules]
