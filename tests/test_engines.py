@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -273,8 +275,9 @@ def small_lake(folder: Path, **changes: dict[str, list[object]]) -> Path:
     """:data:`SMALL` under ``folder``, each table's columns updated by ``changes``."""
     for kind, columns in SMALL.items():
         (folder / kind).mkdir(parents=True)
-        frame = pd.DataFrame(columns | changes.get(kind, {}))
-        frame.to_parquet(folder / kind / "part-0.parquet")
+        # pyarrow, not pandas: a NaN stays NaN (pandas would write it as null)
+        table = pa.Table.from_pydict(columns | changes.get(kind, {}))
+        pq.write_table(table, folder / kind / "part-0.parquet")
     return folder
 
 
@@ -313,8 +316,12 @@ def test_small_lake_keys_boxes_predictions_and_fixes(tmp_path: Path) -> None:
             r"\(item_id, annotator_id, annotated_at\) in 1 rows",
         ),
         (
-            {"reference_boxes": {"x_min": [float("-inf")]}},
+            {"reference_boxes": {"x_min": [float("nan")]}},
             r"lake/reference_boxes: column 'x_min' is negative, NaN or infinite in 1 rows",
+        ),
+        (
+            {"boxes": {"y_max": [4.0, float("inf"), None]}},
+            r"lake/boxes: column 'y_max' is negative, NaN or infinite in 1 rows",
         ),
         (
             {"predictions": {"score_nudity": [0.5]}},

@@ -18,6 +18,7 @@ from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
     assert_same_exports,
     lake,
     no_log,
+    small_lake,
 )
 
 from qualitylib.check import check_store
@@ -135,4 +136,16 @@ def test_spark_names_files_whose_types_disagree(spark: object, tmp_path: Path) -
         build_cubes(tmp_path / "lake", tmp_path / "cubes.duckdb", engine="spark", spark=spark)
     assert str(error.value).startswith(f"{folder}: [CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE]")
     assert "TIMESTAMP_NTZ" in str(error.value) and "\n" not in str(error.value)
+    assert not list(tmp_path.glob("cubes.duckdb*"))
+
+
+def test_spark_refuses_a_nan_box_as_the_embedded_engine(spark: object, tmp_path: Path) -> None:
+    """NaN compares differently in Spark and DuckDB: the transpiled check still finds it."""
+    folder = small_lake(tmp_path / "lake", reference_boxes={"x_min": [float("nan")]})
+    for engine in ("duckdb", "spark"):
+        with pytest.raises(QualitylibError) as error:
+            build_cubes(folder, tmp_path / "cubes.duckdb", engine=engine, spark=spark)
+        assert str(error.value) == (
+            f"{folder}/reference_boxes: column 'x_min' is negative, NaN or infinite in 1 rows"
+        )
     assert not list(tmp_path.glob("cubes.duckdb*"))
