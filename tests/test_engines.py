@@ -228,6 +228,7 @@ AT = pd.Timestamp("2026-09-01T10:00:00Z")
 # A small lake beside its label log: two box submissions, the committee's boxes, a prediction
 # with its distribution and a fix.
 SMALL = {
+    "items": {"item_id": ["b1", "b2"], "width": [10, 10], "height": [10, 10]},
     "annotations": {
         "item_id": ["i1"],
         "annotator_id": ["x"],
@@ -318,6 +319,11 @@ def test_small_lake_keys_boxes_predictions_and_fixes(tmp_path: Path) -> None:
         (
             {"reference_boxes": {"x_min": [float("nan")]}},
             r"lake/reference_boxes: column 'x_min' is negative, NaN or infinite in 1 rows",
+        ),
+        (
+            {"items": {"width": [6, 10]}},
+            r"lake/boxes: a box reaches past its image's width or height \(of the items folder\) "
+            r"by more than 2 px in 1 rows",
         ),
         (
             {"boxes": {"y_max": [4.0, float("inf"), None]}},

@@ -14,6 +14,7 @@ from functools import cache
 
 from qualitylib.ingest.validate import (
     BOX_KINDS,
+    BOX_TOLERANCE_PX,
     COORDINATES,
     KINDS,
     SCORE_MATCH_TOLERANCE,
@@ -211,10 +212,17 @@ def problems_sql(kind: str, columns: list[str] | None = None) -> tuple[list[str]
     if import_kind(kind) in BOX_KINDS:  # a submission is many rows: none repeats, none mixes
         key = "item_id, annotator_id, annotated_at" if kind == "boxes" else "item_id, decided_at"
         problems.append(f"an empty row ('nothing here') is beside boxes of the same ({key})")
+        problems.append(
+            "a box reaches past its image's width or height (of the items folder) by more "
+            f"than {BOX_TOLERANCE_PX:g} px"
+        )
         repeats = (
-            "SELECT coalesce(sum(n - n_boxes), 0) AS n_mixed FROM (SELECT count(*) AS n, "
-            f"count(label) AS n_boxes FROM src_{kind} GROUP BY {key} "
-            "HAVING count(label) > 0 AND count(*) > count(label)) AS d"
+            "SELECT * FROM (SELECT coalesce(sum(n - n_boxes), 0) AS n_mixed FROM (SELECT "
+            f"count(*) AS n, count(label) AS n_boxes FROM src_{kind} GROUP BY {key} "
+            "HAVING count(label) > 0 AND count(*) > count(label)) AS m) AS d CROSS JOIN ("
+            f"SELECT count(*) AS n_outside FROM src_{kind} t JOIN src_items i "
+            f"ON i.item_id = t.item_id WHERE t.x_max > i.width + {BOX_TOLERANCE_PX} "
+            f"OR t.y_max > i.height + {BOX_TOLERANCE_PX}) AS o"
         )
     else:
         key = ", ".join(UNIQUE[import_kind(kind)])
