@@ -175,11 +175,60 @@ def usual_way(db: Path, threshold: float = 0.5) -> tuple[dict[str, int], float, 
     return tp, time.perf_counter() - started, time.process_time() - cpu
 
 
+# The ASOF JOIN form of `box_sets` used before `cubes` read boxes (schema 9, session 4): the
+# portable form in store.py must give the same rows, as fast.
+ASOF_BOX_SETS_SQL = """
+    WITH s AS (
+        SELECT item_key, annotator_key, annotated_at, count(label_key) AS n_boxes,
+               any_value(policy_version) AS policy_version, any_value(phase) AS phase
+        FROM boxes GROUP BY ALL
+    ), d AS (
+        SELECT item_key, decided_at, count(label_key) AS n_ref FROM box_reference GROUP BY ALL
+    ), first AS (SELECT item_key, min(decided_at) AS decided_at FROM d GROUP BY ALL
+    ), as_of AS (
+        SELECT s.*, d.decided_at AS in_force FROM s ASOF LEFT JOIN d
+          ON s.item_key = d.item_key AND s.annotated_at >= d.decided_at
+    ), decided AS (
+        SELECT a.* EXCLUDE (in_force), coalesce(a.in_force, f.decided_at) AS ref_decided_at
+        FROM as_of a LEFT JOIN first f USING (item_key)
+    )
+    SELECT x.item_key, x.annotator_key, x.annotated_at, x.n_boxes, x.policy_version, x.phase,
+           row_number() OVER (PARTITION BY x.item_key, x.annotator_key
+                              ORDER BY x.annotated_at DESC) = 1 AS is_current,
+           x.ref_decided_at, d.n_ref
+    FROM decided x LEFT JOIN d ON d.item_key = x.item_key AND d.decided_at = x.ref_decided_at
+"""
+
+
+def box_sets_forms(con: duckdb.DuckDBPyConnection) -> None:
+    """Print `box_sets` by ASOF JOIN against the portable form (best of 3 each), and that both
+    give the same rows."""
+    from qualitylib.store import BOX_SETS_SQL
+
+    portable = BOX_SETS_SQL.format(scope="true")
+    for name, sql in (("ASOF JOIN", ASOF_BOX_SETS_SQL), ("window spans + join", portable)):
+        times = []
+        for _ in range(3):
+            started, cpu = time.perf_counter(), time.process_time()
+            con.execute(f"SELECT count(*) FROM ({sql})").fetchall()
+            times.append((time.perf_counter() - started, time.process_time() - cpu))
+        wall, cpu_s = min(times)
+        print(f"`box_sets` by {name}: {wall:.2f} s (best of 3; CPU {cpu_s:.2f} s)")
+    differ = sum(
+        con.execute(f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b}))").fetchall()[0][0]
+        for a, b in ((ASOF_BOX_SETS_SQL, portable), (portable, ASOF_BOX_SETS_SQL))
+    )
+    print(f"rows that differ between the two forms: {differ}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--committee", type=int, default=250_000)
     parser.add_argument("--annotators", type=int, default=4)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/boxbench"))
+    parser.add_argument(
+        "--box-sets-only", action="store_true", help="stop after the two forms of box_sets"
+    )
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -200,6 +249,10 @@ def main() -> None:
     import_files(db, "reference-boxes", [ref_path])
     import_files(db, "boxes", [boxes_path])
     print(f"import (validated, candidates with IoU derived): {time.perf_counter() - started:.1f} s")
+    with connect(db, read_only=True) as con:
+        box_sets_forms(con)
+    if args.box_sets_only:
+        return
     with connect(db, read_only=True) as con:
         n_candidates = con.execute("SELECT count(*) FROM box_candidates").fetchall()[0][0]
         timings = []

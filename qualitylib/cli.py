@@ -881,8 +881,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-log",
         action="store_true",
         help="leave the label log out of the store: a few percent of its size, serving the "
-        "exports that read labels on reference items and disputed items; the dashboard, report "
-        "and other exports then say they need the log",
+        "exports that read labels on reference items and disputed items, and the box exports; "
+        "the dashboard, report and other exports then say they need the log",
     )
     cub.set_defaults(handler=_cubes)
 

@@ -397,7 +397,7 @@ def generate(
     return DemoBoxes(items, annotators, reference, boxes, personas, scene)
 
 
-def _labels_table() -> pd.DataFrame:
+def labels_table() -> pd.DataFrame:
     """The box classes, declared beside the tag labels (a store has one label set)."""
     return pd.DataFrame(
         {
@@ -437,7 +437,7 @@ def build(
     items = data.items.assign(uri=[str(folder / f"{item}.png") for item in data.items["item_id"]])
     with tempfile.TemporaryDirectory(prefix="qualitylib-demo-boxes-") as tmp:
         for kind, frame in (
-            ("labels", _labels_table()),
+            ("labels", labels_table()),
             ("annotators", data.annotators),
             ("items", items[["item_id", "uri", "width", "height"]]),
             ("reference-boxes", data.reference),

@@ -3,12 +3,19 @@ refusal of everything else.
 
 Such a store holds the dimensions, the committee's decisions and the derived extracts a few
 percent of the log's size: ``scored`` (the labels on reference items, with the decision in
-force) and ``contested`` (the labels of disputed items); of ``items``, only those these name.
-It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per item) and
-``pairs`` (pairs of answers per item).
+force) and ``contested`` (the labels of disputed items); of ``items``, only those the kept
+tables name. It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per
+item) and ``pairs`` (pairs of answers per item), and a model's ``predictions`` with their
+``prediction_scores`` (one row per item and model version: as many rows as the items, more
+than the log when a model runs in several versions).
+It keeps what is not the label log and stays small: ``models``, people's ``fixes`` (one row
+per correction a person made) and the box project (``boxes``, ``box_reference`` and their
+derived tables: boxes are drawn by people, far fewer than tags, and every box export reads
+only them).
 The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
-the full store under any filter (tests/test_engines.py); every other export, the dashboard,
-the weekly report, Dawid-Skene skill and imports into the store need the log and say so.
+the full store under any filter (tests/test_engines.py); every other export (every model
+export reads the predictions), the dashboard, the weekly report, Dawid-Skene skill and
+imports into the store need the log and say so.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ from qualitylib.errors import QualitylibError
 # The marker table `cubes --no-log` writes (absent from every other store): each table left
 # out, with the rows it has in the lake. Not in the schema: a store either has it or not.
 MARKER = "log_omitted"
-OMITTED = ("annotations", "votes", "pairs")
+OMITTED = ("annotations", "votes", "pairs", "predictions", "prediction_scores")
 
-# Exports read from `scored`, `contested`, `reference` and the dimensions only.
+# Exports read from `scored`, `contested`, `reference` and the dimensions only, and the box
+# exports.
 SERVED_EXPORTS = frozenset(
     {
         "annotator-summary",
@@ -33,6 +41,19 @@ SERVED_EXPORTS = frozenset(
         "review-queue",
         "gold-budget",
         "gold-exposure",
+    }
+    # the box project's exports, from the box tables and the dimensions only
+    | {
+        "box-summary",
+        "box-errors",
+        "box-confusion",
+        "box-agreement",
+        "consensus-boxes",
+        "box-timeline",
+        "box-onboarding",
+        "box-drift-alerts",
+        "box-sizes",
+        "box-time-on-task",
     }
 )
 

@@ -99,27 +99,28 @@ OVERLAP_SQL = """
 # row is a submission of 0 boxes): whether it is the annotator's latest on the item, and the
 # committee's box set in force when it was made (as-of, like SCORING_SQL: the latest decision
 # at or before it, else the item's first), NULL on items the committee has not decided.
+# Window functions and a join, not DuckDB's ASOF JOIN, and min() of a submission's version and
+# phase (its rows share them) rather than any_value: Spark runs the same query and picks the
+# same rows (qualitylib.engines).
 BOX_SETS_SQL = """
     WITH s AS (
         SELECT item_key, annotator_key, annotated_at, count(label_key) AS n_boxes,
-               any_value(policy_version) AS policy_version, any_value(phase) AS phase
-        FROM boxes WHERE {scope} GROUP BY ALL
+               min(policy_version) AS policy_version, min(phase) AS phase
+        FROM boxes WHERE {scope} GROUP BY item_key, annotator_key, annotated_at
     ), d AS (
-        SELECT item_key, decided_at, count(label_key) AS n_ref
-        FROM box_reference WHERE {scope} GROUP BY ALL
-    ), first AS (SELECT item_key, min(decided_at) AS decided_at FROM d GROUP BY ALL
-    ), as_of AS (
-        SELECT s.*, d.decided_at AS in_force FROM s ASOF LEFT JOIN d
-          ON s.item_key = d.item_key AND s.annotated_at >= d.decided_at
-    ), decided AS (
-        SELECT a.* EXCLUDE (in_force), coalesce(a.in_force, f.decided_at) AS ref_decided_at
-        FROM as_of a LEFT JOIN first f USING (item_key)
+        SELECT item_key, decided_at, count(label_key) AS n_ref,
+               CASE WHEN row_number() OVER (PARTITION BY item_key ORDER BY decided_at) > 1
+                    THEN decided_at END AS valid_from,
+               lead(decided_at) OVER (PARTITION BY item_key ORDER BY decided_at) AS valid_until
+        FROM box_reference WHERE {scope} GROUP BY item_key, decided_at
     )
-    SELECT x.item_key, x.annotator_key, x.annotated_at, x.n_boxes, x.policy_version, x.phase,
-           row_number() OVER (PARTITION BY x.item_key, x.annotator_key
-                              ORDER BY x.annotated_at DESC) = 1 AS is_current,
-           x.ref_decided_at, d.n_ref
-    FROM decided x LEFT JOIN d ON d.item_key = x.item_key AND d.decided_at = x.ref_decided_at
+    SELECT s.item_key, s.annotator_key, s.annotated_at, s.n_boxes, s.policy_version, s.phase,
+           row_number() OVER (PARTITION BY s.item_key, s.annotator_key
+                              ORDER BY s.annotated_at DESC) = 1 AS is_current,
+           d.decided_at AS ref_decided_at, d.n_ref
+    FROM s LEFT JOIN d ON d.item_key = s.item_key
+        AND (d.valid_from IS NULL OR s.annotated_at >= d.valid_from)
+        AND (d.valid_until IS NULL OR s.annotated_at < d.valid_until)
 """
 
 # Every overlapping (annotator box, committee box) pair of a submission and the committee set

@@ -18,11 +18,13 @@ from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
     assert_same_exports,
     lake,
     no_log,
+    small_lake,
 )
 
 from qualitylib.check import check_store
 from qualitylib.engines import build_cubes
 from qualitylib.engines.spark import session as spark_session
+from qualitylib.errors import QualitylibError
 from qualitylib.export import EXPORTS
 from qualitylib.log_scope import MARKER, SERVED_EXPORTS
 from qualitylib.metrics.filters import Filters
@@ -91,6 +93,9 @@ def test_spark_store_equals_the_embedded_one(
     embedded, on_spark = no_log[0], tmp_path / "spark.duckdb"
     summary = build_cubes(source, on_spark, engine="spark", spark=spark)
     assert summary.engine == "spark" and summary.rows["pairs"] > 0
+    # the model and box tables are compared with rows (test_engines.py: equal to an import's)
+    new = ("models", "prediction_scores", "fixes", "box_reference", "box_candidates", "box_pairs")
+    assert all(summary.rows[table] > 0 for table in new), summary.rows
     assert_same_tables(embedded, on_spark, TABLES)
     assert all(finding.ok for finding in check_store(on_spark))
     # Every export, headlines included, as the embedded store's (which equal an import's:
@@ -118,3 +123,29 @@ def test_spark_no_log_store_equals_the_embedded_one(
                     EXPORTS[name](con, Filters()).drop(columns=PROVENANCE, errors="ignore")
                 )
         pd.testing.assert_frame_equal(frames[1], frames[0], rtol=1e-12, atol=1e-12, obj=name)
+
+
+def test_spark_names_files_whose_types_disagree(spark: object, tmp_path: Path) -> None:
+    """A folder of a UTC and a naive time: Spark cannot merge the files; one line says so."""
+    folder = tmp_path / "lake" / "annotators"
+    folder.mkdir(parents=True)
+    for number, at in enumerate((pd.Timestamp("2026-09-01", tz="UTC"), pd.Timestamp("2026-09-01"))):
+        frame = pd.DataFrame({"annotator_id": [f"a{number}"], "started_at": [at]})
+        frame.to_parquet(folder / f"part-{number}.parquet")
+    with pytest.raises(QualitylibError) as error:
+        build_cubes(tmp_path / "lake", tmp_path / "cubes.duckdb", engine="spark", spark=spark)
+    assert str(error.value).startswith(f"{folder}: [CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE]")
+    assert "TIMESTAMP_NTZ" in str(error.value) and "\n" not in str(error.value)
+    assert not list(tmp_path.glob("cubes.duckdb*"))
+
+
+def test_spark_refuses_a_nan_box_as_the_embedded_engine(spark: object, tmp_path: Path) -> None:
+    """NaN compares differently in Spark and DuckDB: the transpiled check still finds it."""
+    folder = small_lake(tmp_path / "lake", reference_boxes={"x_min": [float("nan")]})
+    for engine in ("duckdb", "spark"):
+        with pytest.raises(QualitylibError) as error:
+            build_cubes(folder, tmp_path / "cubes.duckdb", engine=engine, spark=spark)
+        assert str(error.value) == (
+            f"{folder}/reference_boxes: column 'x_min' is negative, NaN or infinite in 1 rows"
+        )
+    assert not list(tmp_path.glob("cubes.duckdb*"))

@@ -21,11 +21,11 @@ import duckdb
 from qualitylib.engines import contract
 from qualitylib.errors import QualitylibError
 from qualitylib.log_scope import MARKER, OMITTED, SERVED_EXPORTS
-from qualitylib.store import DERIVED, connect, scalar
+from qualitylib.store import DERIVED, DERIVED_BOXES, connect, scalar
 
 Engine = Literal["duckdb", "spark"]
 # The kept tables whose items a store without the log keeps (the pages join no other).
-KEEPS_ITEMS = ("reference", "scored", "contested")
+KEEPS_ITEMS = ("reference", "scored", "contested", "fixes", "boxes", "box_reference")
 
 
 class Runner(Protocol):
@@ -67,8 +67,10 @@ def _folder(source: str, kind: str) -> str:
 
 def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
     """Read the lake under ``source``, check it and compute every store table on ``runner``
-    (without ``log``, not the log-sized ``votes`` and ``pairs``); return the kinds found."""
+    (without ``log``, not the log-sized ones of :data:`OMITTED`); return the kinds found."""
     found = []
+    prediction_columns: list[str] | None = None
+    checks: list[tuple[str, list[str], str]] = []  # (folder, problems, counting query)
     for kind in contract.KIND_ORDER:
         folder = _folder(source, kind)
         columns = runner.read(f"raw_{kind}", folder)
@@ -80,23 +82,64 @@ def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
             missing = contract.missing_columns(kind, columns)
             if missing:
                 raise QualitylibError(f"{folder}: missing required column {missing[0]!r}")
+        if kind == "predictions":
+            prediction_columns = columns
         runner.view(f"src_{kind}", contract.source_sql(kind, f"raw_{kind}", columns))
         if columns is not None:
-            problems, counts = contract.problems_sql(kind)
-            for problem, bad in zip(problems, runner.counts(counts), strict=True):
-                if bad:
-                    raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
+            checks.append((folder, *contract.problems_sql(kind, columns)))
+    # Every folder's counts in one query: one Spark job, not one per folder.
+    counted = iter(
+        runner.counts(
+            "SELECT * FROM "
+            + " CROSS JOIN ".join(f"({sql}) AS p{n}" for n, (_, _, sql) in enumerate(checks))
+        )
+    )
+    for folder, problems, _ in checks:
+        for problem, bad in zip(problems, counted, strict=False):
+            if bad:
+                raise QualitylibError(f"{folder}: {problem} in {bad:,} rows")
     for table, sql in contract.KEYED:
         import_id = _import_id(table, found)
         runner.table(table, sql.format(import_id=import_id))
-    for table, sql in contract.derived():
+    _check_score_labels(runner, source, prediction_columns)
+    for table, sql in contract.keyed_more(prediction_columns):
+        if log or table not in OMITTED:
+            runner.table(table, sql.format(import_id=_import_id(table, found)))
+    for table, sql in contract.derived() + contract.derived_boxes():
         if log or table not in OMITTED:
             runner.table(table, sql)
     return found
 
 
-def _import_id(kind: str, found: list[str]) -> int:
-    """Each lake folder is recorded as one import, numbered in load order."""
+def _check_score_labels(runner: Runner, source: str, columns: list[str] | None) -> None:
+    """Each ``score_<label>`` column of the predictions names a label of the lake (a misspelt
+    one is refused, as by the import, not added)."""
+    from qualitylib.ingest.validate import SCORE_PREFIX, score_columns
+
+    cells = score_columns("predictions", list(columns or ()))
+    if not cells:
+        return
+    labels = [name.removeprefix(SCORE_PREFIX) for name in cells]
+    found = runner.counts(
+        "SELECT "
+        + ", ".join(
+            "count(CASE WHEN label = '" + label.replace("'", "''") + "' THEN 1 END)"
+            for label in labels
+        )
+        + " FROM labels"
+    )
+    for name, n in zip(cells, found, strict=True):
+        if not n:
+            raise QualitylibError(
+                f"{_folder(source, 'predictions')}: column {name!r} names no label of the lake "
+                "(name each score column score_<label>)"
+            )
+
+
+def _import_id(table: str, found: list[str]) -> int:
+    """Each lake folder is recorded as one import, numbered in load order (``table``: a store
+    table, named as its folder or in :data:`contract.FOLDER_OF`)."""
+    kind = contract.FOLDER_OF.get(table, table)
     return found.index(kind) + 1 if kind in found else 0
 
 
@@ -111,7 +154,9 @@ def _write(
     """Load every computed table into the store (without ``log``, not the log-sized ones, and
     the marker that says so) and record one import per folder."""
     rows = {}
-    tables = [table for table, _ in contract.KEYED] + [table for table, _ in DERIVED]
+    tables = [
+        table for table, _ in (*contract.KEYED, *contract.keyed_more([]), *DERIVED, *DERIVED_BOXES)
+    ]
     tables = [table for table in tables if log or table not in OMITTED]
     # Qualified: the embedded engine's temp tables have the store tables' names.
     store = '"' + str(scalar(con, "SELECT current_database()")).replace('"', '""') + '".main'
@@ -127,23 +172,25 @@ def _write(
         rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
     if not log:
         rows["annotations"] = runner.counts("SELECT count(*) FROM annotations")[0]
+        if "predictions" in found:  # every row keys: the lake's count is the table's
+            rows["predictions"] = runner.counts("SELECT count(*) FROM src_predictions")[0]
         con.execute(f"CREATE TABLE {store}.{MARKER} (table_name VARCHAR, n_rows BIGINT)")
         for table in OMITTED:
             con.execute(f"INSERT INTO {store}.{MARKER} VALUES (?, ?)", [table, rows.get(table)])
     now = datetime.now(UTC).replace(tzinfo=None)
     for kind in found:
         folder = _folder(source, kind)
-        n_rows = rows.get(kind, 0)
+        n_rows = rows.get(contract.TABLE_OF.get(kind, kind), 0)
         # The digest names the folder, not its bytes: a lake's files can be terabytes.
         digest = hashlib.sha256(f"cubes:{engine}:{folder}".encode()).hexdigest()
         con.execute(
             f"INSERT INTO {store}.imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
             [
                 _import_id(kind, found),
-                kind,
+                contract.import_kind(kind),
                 folder,
                 digest,
-                n_rows if kind in ("annotations", "reference") else 0,
+                n_rows if kind in contract.LOG_KINDS else 0,
                 rows["annotators"] if kind == "annotations" else 0,
                 rows["items"] if kind == "annotations" else 0,
                 getpass.getuser(),

@@ -61,6 +61,7 @@ class SparkEngine:
     def read(self, name: str, folder: str) -> list[str] | None:
         """View ``name`` over the Parquet dataset at ``folder`` (Hive partitions become columns);
         its columns, or None when there is no such folder."""
+        from py4j.protocol import Py4JJavaError
         from pyspark.errors import AnalysisException
 
         try:
@@ -69,6 +70,11 @@ class SparkEngine:
             if "PATH_NOT_FOUND" in str(error) or "does not exist" in str(error):
                 return None
             raise QualitylibError(f"{folder}: {str(error).splitlines()[0]}") from error
+        except Py4JJavaError as error:  # the files' schemas do not merge: name the root cause
+            cause = error.java_exception
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            raise QualitylibError(f"{folder}: {str(cause.getMessage()).splitlines()[0]}") from error
         frame.createOrReplaceTempView(name)
         return list(frame.columns)
 
