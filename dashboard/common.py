@@ -90,11 +90,23 @@ def store() -> data.Store:
             f"(or `--demo`), or set {DB_ENV}. Got {path or 'nothing'}."
         )
         st.stop()
-    found = data.Store(path, data.store_version(path), user().scope)
-    if data.log_omitted(found):
-        st.error(needs_log_message("The dashboard"))
-        st.stop()
-    return found
+    return data.Store(path, data.store_version(path), user().scope)
+
+
+def needs_log(what: str) -> bool:
+    """Whether ``what`` needs the label log, which the store leaves out (`qualitylib cubes
+    --no-log`); when it does, the page says so in one line in its place."""
+    if not data.log_omitted(store()):
+        return False
+    st.info(needs_log_message(what), icon=":material/database_off:")
+    return True
+
+
+def require_log(what: str) -> None:
+    """End the page (:func:`stop`) with the one line of :func:`needs_log` when ``what``, the
+    rest of the page, needs the label log the store leaves out."""
+    if needs_log(what):
+        stop()
 
 
 def store_has_boxes() -> bool:

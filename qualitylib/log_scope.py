@@ -5,10 +5,14 @@ Such a store holds the dimensions, the committee's decisions and the derived ext
 percent of the log's size: ``scored`` (the labels on reference items, with the decision in
 force) and ``contested`` (the labels of disputed items); of ``items``, only those these name.
 It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per item) and
-``pairs`` (pairs of answers per item).
+``pairs`` (pairs of answers per item), and keeps count tables computed from them instead
+(:data:`qualitylib.engines.contract.COUNTS`: ``activity``, labels per annotator, day, policy
+version and phase, which serves the filters' choices, who labelled when, and label volumes).
 The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
-the full store under any filter (tests/test_engines.py); every other export, the dashboard,
-the weekly report, Dawid-Skene skill and imports into the store need the log and say so.
+the full store under any filter (tests/test_engines.py); so do the dashboard's pages and the
+weekly report's sections but those that need the log, which say so in one line
+(:func:`needs_log_message`; tests/test_no_log_pages.py). Every other export, Dawid-Skene skill
+and imports into the store need the log and refuse.
 """
 
 from __future__ import annotations
@@ -33,7 +37,17 @@ SERVED_EXPORTS = frozenset(
         "review-queue",
         "gold-budget",
         "gold-exposure",
+        "timeline",  # its label volumes from the activity count table
     }
+)
+
+
+# What the dashboard and the report say of such a store: they show what it serves.
+LOG_SECTIONS_NOTE = (
+    "this store leaves out the label log (built by `qualitylib cubes --no-log`): the dashboard "
+    "and the report show what its kept tables serve, with the same numbers as the full store, "
+    "and say in one line which sections need the log (agreement between annotators, "
+    "Dawid-Skene, behaviour, time on task)"
 )
 
 

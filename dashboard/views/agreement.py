@@ -22,6 +22,7 @@ st.caption(
 if box_views.kind(store, "agreement_kind") == "Boxes":
     box_views.agreement(store, filters)
     common.stop()
+common.require_log("Agreement between annotators (the pairs of answers on each item)")
 
 table, paradox = data.team_agreement(store, filters)
 shown = table.set_index("metric").loc[SHOWN].reset_index()

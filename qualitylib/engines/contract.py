@@ -170,6 +170,26 @@ KEYED: tuple[tuple[str, str], ...] = (
 )
 
 
+# The count tables a store without the log keeps in its place (`cubes --no-log`, see
+# qualitylib.log_scope), keyed by every filter dimension but the item: ``activity`` holds the
+# labels per annotator, day (UTC), policy version and phase, so the sidebar's choices, who
+# labelled in a window, its first and last label and label volumes are sums over its cells
+# (qualitylib.metrics.counts.activity_sql reads it, or the log where there is one).
+COUNTS: tuple[tuple[str, str], ...] = (
+    (
+        "activity",
+        """
+        SELECT annotator_key, CAST(annotated_at AS DATE) AS day, policy_version, phase,
+               count(*) AS n_labels, count(CASE WHEN unsure THEN 1 END) AS n_unsure,
+               count(duration_s) AS n_timed, sum(duration_s) AS seconds,
+               min(annotated_at) AS first_at, max(annotated_at) AS last_at
+        FROM annotations
+        GROUP BY annotator_key, CAST(annotated_at AS DATE), policy_version, phase
+        """,
+    ),
+)
+
+
 def derived() -> tuple[tuple[str, str], ...]:
     """The store's derived tables over the whole log, in dependency order."""
     return tuple((table, sql.format(scope="true")) for table, sql in DERIVED)

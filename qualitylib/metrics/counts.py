@@ -8,12 +8,15 @@ depends on annotators, labels and pairs, not on the number of labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, time
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.metrics.filters import Filters
+from qualitylib.errors import QualitylibError
+from qualitylib.log_scope import log_omitted, needs_log_message
+from qualitylib.metrics.filters import COLUMNS, Filters
 from qualitylib.store import label_set
 
 
@@ -21,6 +24,45 @@ def filtered_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     """A subquery of the annotations passing ``filters``, and its parameters."""
     where, params = filters.where("x")
     return f"(SELECT x.* FROM annotations x WHERE {where})", params
+
+
+# The columns of table ``activity`` a filter reads: its cells are whole days.
+_ACTIVITY = COLUMNS | {"annotated_at": "day"}
+
+
+def _whole_days(filters: Filters) -> bool:
+    """Whether a window starts and ends at midnight (UTC): a sum of day cells is then exact."""
+    since = filters.since
+    starts = not isinstance(since, datetime) or since.time() == time()
+    return starts and not isinstance(filters.until, datetime)
+
+
+def activity_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict[str, object]]:
+    """The labels passing ``filters`` as activity cells: ``annotator_key, policy_version,
+    phase, first_at, last_at, n_labels, n_unsure`` (sum ``n_labels`` to count labels, take
+    ``max(last_at)`` for the latest).
+
+    On a store with the log each label is a cell; on one built without it (``cubes
+    --no-log``) the cells are the count table ``activity`` (per annotator, day, policy version
+    and phase), which gives the same sums for any window of whole days; a window within a day
+    or a slice of items needs the log.
+    """
+    if not log_omitted(con):
+        where, params = filters.where("x")
+        return (
+            "(SELECT x.annotator_key, x.policy_version, x.phase, x.annotated_at AS first_at, "
+            "x.annotated_at AS last_at, 1 AS n_labels, CAST(x.unsure AS INTEGER) AS n_unsure "
+            f"FROM annotations x WHERE {where})"
+        ), params
+    if filters.slice_column is not None:
+        raise QualitylibError(needs_log_message("A slice of items"))
+    if not _whole_days(filters):
+        raise QualitylibError(needs_log_message("A window within a day"))
+    where, params = filters.where("c", _ACTIVITY)
+    return (
+        "(SELECT c.annotator_key, c.policy_version, c.phase, c.first_at, c.last_at, c.n_labels, "
+        f"c.n_unsure FROM activity c WHERE {where})"
+    ), params
 
 
 def scored_sql(filters: Filters) -> tuple[str, dict[str, object]]:

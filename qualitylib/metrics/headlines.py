@@ -9,7 +9,8 @@ report's first page and ``qualitylib export headlines`` all show.
   :mod:`~qualitylib.metrics.onboarding`), for the team members who labelled in the selection;
 - **review queue size**: every item the queue holds (:func:`~qualitylib.metrics.review.
   review_queue_size`);
-- **raters**: annotators who share an item with someone (the people of the pairwise kappas).
+- **raters**: annotators who share an item with someone (the people of the pairwise kappas);
+  None on a store without the label log (it needs the pairs of answers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from qualitylib.log_scope import log_omitted
 from qualitylib.metrics import catalog
 from qualitylib.metrics.drift import ALERT_COLUMNS, DriftRule, drift_alerts, open_alerts
 from qualitylib.metrics.filters import Filters
@@ -54,7 +56,7 @@ class Headlines:
     alerts: pd.DataFrame = field(repr=False)
     status: pd.DataFrame = field(repr=False)
     review_queue_size: int
-    raters: int
+    raters: int | None
 
     @property
     def in_training(self) -> list[str]:
@@ -130,5 +132,5 @@ def headlines(
         alerts=alerts,
         status=status,
         review_queue_size=review_queue_size(con, filters),
-        raters=raters(con, filters),
+        raters=None if log_omitted(con) else raters(con, filters),
     )

@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.metrics.counts import LabelIndex, filtered_sql, label_index, scored_sql
+from qualitylib.metrics.counts import LabelIndex, activity_sql, label_index, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import Period, check_period
 from qualitylib.metrics.reference import rates_from_counts
@@ -65,10 +65,10 @@ def timeline(
     """
     check_period(period)
     filters = filters or Filters()
-    source, params = filtered_sql(filters)
+    source, params = activity_sql(con, filters)  # a day's cells fall in one period
     volume = con.execute(
-        f"""SELECT annotator_key, date_trunc($period, annotated_at)::DATE AS period_start,
-                   count(*) AS n_labels
+        f"""SELECT annotator_key, date_trunc($period, first_at)::DATE AS period_start,
+                   CAST(sum(n_labels) AS BIGINT) AS n_labels
             FROM {source} AS f GROUP BY ALL""",
         params | {"period": period},
     ).df()

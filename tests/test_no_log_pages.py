@@ -1,0 +1,179 @@
+"""The dashboard and the weekly report on a store without the label log (`cubes --no-log`):
+every number the kept tables and the activity count table serve equals the full store's, and
+each section that needs the log says so in one line."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
+    APP,
+    SELECTIONS,
+    lake,
+    no_log,
+)
+
+from qualitylib.errors import QualitylibError
+from qualitylib.log_scope import needs_log_message
+from qualitylib.metrics import catalog
+from qualitylib.metrics.counts import activity_sql
+from qualitylib.metrics.filters import Filters, annotators_kept
+from qualitylib.metrics.headlines import headlines
+from qualitylib.metrics.onboarding import onboarding_as_of
+from qualitylib.metrics.timeline import timeline
+from qualitylib.store import connect
+
+# What each page shows only with the log, in the page's one line (common.needs_log).
+NEEDS_LOG = {
+    "agreement": "Agreement between annotators (the pairs of answers on each item)",
+    "behaviour": "The behaviour flags and time on task",
+    "review": "Each item's confidence and 'More labels' (every answer on the item)",
+}
+# Pages the kept tables serve whole.
+SERVED_PAGES = ("overview", "controls", "annotator", "onboarding", "reference")
+
+
+@pytest.fixture(scope="module")
+def stores(no_log: tuple[Path, Path]) -> tuple[Path, Path]:  # noqa: F811
+    """The full store and the one without the log, of the same lake."""
+    return no_log
+
+
+def _both(stores: tuple[Path, Path], ask) -> tuple[object, object]:
+    """``ask(con)`` on the full store and on the one without the log."""
+    found = []
+    for db in stores:
+        with connect(db, read_only=True) as con:
+            found.append(ask(con))
+    return found[0], found[1]
+
+
+def test_sidebar_choices_equal_the_full_stores(stores: tuple[Path, Path]) -> None:
+    full, thin = _both(stores, catalog.filter_options)
+    assert full == thin and thin["first_day"] is not None and thin["policy_versions"]
+
+
+@pytest.mark.parametrize("filters", SELECTIONS, ids=["all", "window", "team-v2"])
+def test_activity_serves_who_labelled_when_and_how_much(
+    stores: tuple[Path, Path], filters: Filters
+) -> None:
+    for ask in (
+        lambda con: annotators_kept(con, filters),
+        lambda con: catalog.latest_week(con, filters),
+        lambda con: catalog.last_day(con, Filters(teams=filters.teams, since=filters.since)),
+        lambda con: catalog.newcomers(con, replace(filters, phases=(), policy_versions=())),
+        lambda con: catalog.n_labels(con, filters),
+        lambda con: catalog.last_week_with_labels(con, filters, date(2026, 11, 30)),
+    ):
+        full, thin = _both(stores, ask)
+        assert full == thin and full  # each is something: the demo has labels in each
+    for ask in (
+        lambda con: catalog.people(con, filters),
+        lambda con: catalog.policy_versions(con, filters, date(2026, 10, 1)),
+        lambda con: timeline(con, filters, "week"),
+        lambda con: onboarding_as_of(con, filters),
+    ):
+        full, thin = _both(stores, ask)
+        assert len(full) > 0
+        pd.testing.assert_frame_equal(thin, full)
+
+
+def test_headlines_equal_the_full_stores_but_raters(stores: tuple[Path, Path]) -> None:
+    full, thin = _both(stores, lambda con: headlines(con, SELECTIONS[1]).row())
+    assert thin.loc[0, "raters"] is None and full.loc[0, "raters"] > 0
+    pd.testing.assert_frame_equal(thin.drop(columns="raters"), full.drop(columns="raters"))
+
+
+@pytest.mark.parametrize(
+    ("filters", "what"),
+    [
+        (Filters(slice_column="source", slice_values=("net-a",)), "A slice of items"),
+        (Filters(since=datetime(2026, 9, 14, 12)), "A window within a day"),
+        (Filters(until=datetime(2026, 9, 14, 12)), "A window within a day"),
+    ],
+)
+def test_activity_refuses_what_day_cells_cannot_tell(
+    stores: tuple[Path, Path], filters: Filters, what: str
+) -> None:
+    with connect(stores[1], read_only=True) as con:
+        with pytest.raises(QualitylibError, match=f"^{what} needs the label log"):
+            activity_sql(con, filters)
+        activity_sql(con, Filters(since=datetime(2026, 9, 14), until=date(2026, 9, 20)))
+
+
+def _open(db: Path, page: str, monkeypatch: pytest.MonkeyPatch, **chosen: object) -> AppTest:
+    """``page`` of the app on ``db``, with sidebar choices ``chosen`` (by session key)."""
+    monkeypatch.setenv("QUALITYLIB_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if page != "overview":  # the default page; AppTest cannot switch to it by file
+        at.switch_page(f"views/{page}.py").run()
+    for key, value in chosen.items():
+        at.session_state[key] = value
+    if chosen:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _shown(at: AppTest) -> list[tuple[str, object]]:
+    """What a page shows: its metrics, texts and tables, in order."""
+    out: list[tuple[str, object]] = []
+    for kind in ("metric", "subheader", "caption", "markdown", "info", "success", "warning"):
+        for element in getattr(at, kind):
+            value = (element.label, element.value) if kind == "metric" else element.value
+            out.append((kind, value))
+    out += [("dataframe", frame.value.to_csv()) for frame in at.dataframe]
+    return out
+
+
+@pytest.mark.parametrize("page", SERVED_PAGES)
+def test_served_pages_show_what_the_full_store_shows(
+    stores: tuple[Path, Path], page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, thin = stores
+    chosen = {"f_teams": ["team-a"], "f_dates": (date(2026, 9, 14), date(2026, 10, 20))}
+    for selection in ({}, chosen):
+        want = _shown(_open(full, page, monkeypatch, **selection))
+        got = _shown(_open(thin, page, monkeypatch, **selection))
+        assert got == want
+        assert any(kind in ("metric", "dataframe") for kind, _ in got)
+
+
+@pytest.mark.parametrize("page", sorted(NEEDS_LOG))
+def test_other_pages_say_which_section_needs_the_log(
+    stores: tuple[Path, Path], page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, thin = stores
+    at = _open(thin, page, monkeypatch)
+    message = needs_log_message(NEEDS_LOG[page])
+    assert [e.value for e in at.info if "label log" in e.value] == [message]
+    assert message not in [e.value for e in _open(full, page, monkeypatch).info]
+
+
+def test_review_queue_shows_the_full_stores_items(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue itself is served; only the confidence columns need the log."""
+    full, thin = stores
+    tables = [_open(db, "review", monkeypatch).dataframe[0].value for db in (full, thin)]
+    want, got = (t.drop(columns=["confidence", "more_labels"]) for t in tables)
+    assert len(want) > 0 and tables[1]["confidence"].isna().all()
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_behaviour_page_still_plans_control_items(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, thin = stores
+    budgets = [
+        [e.value for e in _open(db, "behaviour", monkeypatch).dataframe] for db in (full, thin)
+    ]
+    budgets = [[f for f in frames if "Control labels" in f.columns] for frames in budgets]
+    assert len(budgets[1]) == 1 and len(budgets[1][0]) > 0
+    pd.testing.assert_frame_equal(budgets[1][0], budgets[0][0])
