@@ -38,6 +38,7 @@ SERVED_EXPORTS = frozenset(
         "gold-budget",
         "gold-exposure",
         "timeline",  # its label volumes from the activity count table
+        "stale-policy",  # labels on re-decided items: reference items, all in `scored`
     }
 )
 

@@ -4,12 +4,14 @@ each section that needs the log says so in one line."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+from dataclasses import fields, replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
     APP,
@@ -18,6 +20,7 @@ from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
     no_log,
 )
 
+from qualitylib.cli import main
 from qualitylib.errors import QualitylibError
 from qualitylib.log_scope import needs_log_message
 from qualitylib.metrics import catalog
@@ -26,13 +29,17 @@ from qualitylib.metrics.filters import Filters, annotators_kept
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.onboarding import onboarding_as_of
 from qualitylib.metrics.timeline import timeline
+from qualitylib.reports import build_weekly_report
+from qualitylib.reports.weekly import NEEDS_LOG as REPORT_NEEDS_LOG
+from qualitylib.reports.weekly import WeeklyReport
 from qualitylib.store import connect
 
 # What each page shows only with the log, in the page's one line (common.needs_log).
 NEEDS_LOG = {
     "agreement": "Agreement between annotators (the pairs of answers on each item)",
-    "behaviour": "The behaviour flags and time on task",
-    "review": "Each item's confidence and 'More labels' (every answer on the item)",
+    "behaviour": "The section on behaviour flags and time on task",
+    "review": "Estimating each item's confidence and 'More labels' (all its answers)",
+    "imports": "An import",
 }
 # Pages the kept tables serve whole.
 SERVED_PAGES = ("overview", "controls", "annotator", "onboarding", "reference")
@@ -177,3 +184,58 @@ def test_behaviour_page_still_plans_control_items(
     budgets = [[f for f in frames if "Control labels" in f.columns] for frames in budgets]
     assert len(budgets[1]) == 1 and len(budgets[1][0]) > 0
     pd.testing.assert_frame_equal(budgets[1][0], budgets[0][0])
+
+
+@pytest.fixture(scope="module")
+def week(stores: tuple[Path, Path]) -> str:
+    """The demo's last complete week with labels."""
+    with connect(stores[0], read_only=True) as con:
+        found = catalog.last_week_with_labels(con, None, date(2026, 12, 31))
+    assert found is not None
+    return found
+
+
+def test_report_without_the_log_equals_the_full_one_but_the_sections_needing_it(
+    stores: tuple[Path, Path], week: str
+) -> None:
+    full, thin = _both(stores, lambda con: build_weekly_report(con, week))
+    assert (full.needs_log, thin.needs_log) == ([], ["agreement", "behaviour"])
+    left_out = {"agreement", "pairs", "behaviour", "flags"}
+    for name, table in thin.tables().items():
+        if name in left_out:
+            assert table.empty and list(table.columns) == list(full.tables()[name].columns)
+            assert len(full.tables()[name]) > 0 or name == "flags", name
+        else:
+            pd.testing.assert_frame_equal(table, full.tables()[name], obj=name)
+    others = {f.name for f in fields(WeeklyReport)} - set(full.tables()) - {"needs_log"}
+    assert {f: getattr(thin, f) for f in others} == {f: getattr(full, f) for f in others}
+    assert WeeklyReport.from_json(thin.to_json()).needs_log == thin.needs_log
+
+
+def test_report_command_writes_the_served_sections_and_says_which_need_the_log(
+    stores: tuple[Path, Path], week: str, tmp_path: Path, capsys
+) -> None:
+    _, thin = stores
+    assert main(["report", "--db", str(thin), "--week", week, "--out", str(tmp_path)]) == 0
+    lines = [needs_log_message(REPORT_NEEDS_LOG[section]) for section in ("agreement", "behaviour")]
+    assert capsys.readouterr().err.splitlines() == [f"note: {line}" for line in lines]
+    pdf = " ".join(page.extract_text() for page in PdfReader(tmp_path / f"report-{week}.pdf").pages)
+    pdf = re.sub(r"\s+", " ", pdf)
+    assert all(line in pdf for line in lines)
+    assert "Review queue" in pdf and "Trainees decided by the sequential test" in pdf
+    folder = tmp_path / f"report-{week}"
+    readme = (folder / "README.txt").read_text()
+    assert all(line in readme for line in lines)
+    assert len(pd.read_csv(folder / "agreement.csv")) == 0
+    assert len(pd.read_csv(folder / "annotators.csv")) > 0
+
+
+def test_report_page_says_which_sections_need_the_log(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(stores[1], "reports", monkeypatch)
+    lines = [needs_log_message(REPORT_NEEDS_LOG[section]) for section in ("agreement", "behaviour")]
+    assert [e.value for e in at.info if "label log" in e.value] == lines
+    assert [m.value for m in at.metric] == [
+        m.value for m in _open(stores[0], "reports", monkeypatch).metric
+    ]

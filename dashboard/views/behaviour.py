@@ -102,7 +102,7 @@ def flags_and_time() -> None:
     )
 
 
-if not common.needs_log("The behaviour flags and time on task"):
+if not common.needs_log("The section on behaviour flags and time on task"):
     flags_and_time()
 
 st.subheader("Control items: budget and exposure")

@@ -57,7 +57,7 @@ unsure_only = middle.toggle("Only items flagged unsure")
 undecided = right.toggle("Only items without a committee decision")
 most = int(items["n_annotators"].max())
 minimum = st.slider("At least this many annotators", 1, most, 1) if most > 1 else 1
-if common.needs_log("Each item's confidence and 'More labels' (every answer on the item)"):
+if common.needs_log("Estimating each item's confidence and 'More labels' (all its answers)"):
     needs = pd.DataFrame(columns=["item_id", "confidence", "more_labels"])
 else:
     target = st.number_input(

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from qualitylib.log_scope import log_omitted
 from qualitylib.metrics import catalog
 from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
 from qualitylib.metrics.box_items import (
@@ -65,6 +66,7 @@ __all__ = [
     "box_names",
     "box_overlays",
     "build_weekly_report",
+    "NEEDS_LOG",
     "iso_week",
     "last_complete_week",
     "parse_week",
@@ -100,6 +102,13 @@ GOLD_COLUMNS = {  # gold_budget's column -> the report's (its "last week" is the
     "team_tpr": "team_tpr",
     "team_fpr": "team_fpr",
     "positive_share": "positive_share",
+}
+
+
+# The report's sections that need the label log, by key, with the name each one's line uses.
+NEEDS_LOG = {
+    "agreement": "Agreement between annotators (team coefficients and pairs of annotators)",
+    "behaviour": "The section on behaviour flags",
 }
 
 
@@ -187,6 +196,9 @@ class WeeklyReport:
     has_models: bool = False  # the store holds model predictions: the report has a model section
     models: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     model_queue: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # Sections left out because the store has no label log (`cubes --no-log`): keys of
+    # NEEDS_LOG; their tables are empty and the PDF, CSV README and dashboard say so.
+    needs_log: list[str] = field(default_factory=list)
 
     @property
     def monday(self) -> date:
@@ -568,6 +580,13 @@ def build_weekly_report(
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week, REVIEW_TOP)
     behaving, flags = _behaviour(con, this_week, ids, behaviour_rule or BehaviourRule())
+    agreement = agreement_table(agreement_results(con, this_week))
+    pairs = pairwise_kappa(con, this_week)[PAIR_COLUMNS]
+    needs_log = list(NEEDS_LOG) if log_omitted(con) else []
+    if needs_log:  # computed on the left-out (empty) tables: their columns, none of their rows
+        agreement, pairs, behaving, flags = (
+            t.iloc[:0] for t in (agreement, pairs, behaving, flags)
+        )
     models, model_queue = _models(con, this_week) if has_predictions(con) else (None, None)
     return WeeklyReport(
         project=project,
@@ -588,8 +607,8 @@ def build_weekly_report(
         annotators=_annotators(con, base, monday, active),
         annotator_weeks=weeks,
         confusions=_confusions(con, this_week, ids),
-        agreement=agreement_table(agreement_results(con, this_week)),
-        pairs=pairwise_kappa(con, this_week)[PAIR_COLUMNS],
+        agreement=agreement,
+        pairs=pairs,
         review=queue.drop(columns="uri"),
         behaviour=behaving,
         flags=flags,
@@ -599,6 +618,7 @@ def build_weekly_report(
         has_models=models is not None,
         models=pd.DataFrame() if models is None else models,
         model_queue=pd.DataFrame() if model_queue is None else model_queue,
+        needs_log=needs_log,
     )
 
 
