@@ -32,7 +32,7 @@ from qualitylib.display import is_number as is_number
 from qualitylib.display import number as number
 from qualitylib.display import percent as percent
 from qualitylib.export import neutralise
-from qualitylib.log_scope import needs_log_message
+from qualitylib.log_scope import LogNeeded, needs_log_message
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
@@ -41,6 +41,7 @@ DB_ENV = "QUALITYLIB_DB"
 KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # set it to make pseudonyms unguessable from the ids
 THUMBNAIL_MAX_BYTES = 2_000_000
 ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
+NEEDS_LOG_ICON = ":material/database_off:"
 
 
 class PageEnd(Exception):
@@ -52,12 +53,16 @@ _IN_APP: ContextVar[bool] = ContextVar("in_app", default=False)
 
 def run_page(page: st.Page) -> None:
     """Run ``page`` for ``app.py``; a :func:`stop` in it ends the page, not the run, so the
-    entry file still draws the sidebar's filters after it."""
+    entry file still draws the sidebar's filters after it. On a store without the label log,
+    a choice its count tables cannot serve (a window that cuts a week of the pair counts) ends
+    the page with the line that says so."""
     token = _IN_APP.set(True)
     try:
         page.run()
     except PageEnd:
         pass
+    except LogNeeded as needed:  # a choice the store's count tables cannot serve exactly
+        st.info(str(needed), icon=NEEDS_LOG_ICON)
     finally:
         _IN_APP.reset(token)
 
@@ -98,7 +103,7 @@ def needs_log(what: str) -> bool:
     --no-log`); when it does, the page says so in one line in its place."""
     if not data.log_omitted(store()):
         return False
-    st.info(needs_log_message(what), icon=":material/database_off:")
+    st.info(needs_log_message(what), icon=NEEDS_LOG_ICON)
     return True
 
 

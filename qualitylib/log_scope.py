@@ -71,6 +71,13 @@ def needs_log_message(what: str) -> str:
     )
 
 
+class LogNeeded(QualitylibError):
+    """``what`` needs the label log, which the store leaves out: the message says so."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(needs_log_message(what))
+
+
 def require_log(con: duckdb.DuckDBPyConnection, what: str) -> None:
     """Refuse ``what`` on a store built without the label log."""
     if log_omitted(con):

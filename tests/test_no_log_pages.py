@@ -24,10 +24,11 @@ from qualitylib.cli import main
 from qualitylib.errors import QualitylibError
 from qualitylib.log_scope import needs_log_message
 from qualitylib.metrics import catalog
-from qualitylib.metrics.counts import activity_sql
+from qualitylib.metrics.counts import TEAM_COEFFICIENTS, activity_sql
 from qualitylib.metrics.filters import Filters, annotators_kept
 from qualitylib.metrics.headlines import headlines
 from qualitylib.metrics.onboarding import onboarding_as_of
+from qualitylib.metrics.team_agreement import pairwise_kappa, raters
 from qualitylib.metrics.timeline import timeline
 from qualitylib.reports import build_weekly_report
 from qualitylib.reports.weekly import NEEDS_LOG as REPORT_NEEDS_LOG
@@ -36,7 +37,7 @@ from qualitylib.store import connect
 
 # What each page shows only with the log, in the page's one line (common.needs_log).
 NEEDS_LOG = {
-    "agreement": "Agreement between annotators (the pairs of answers on each item)",
+    "agreement": TEAM_COEFFICIENTS,
     "behaviour": "The section on behaviour flags and time on task",
     "review": "Estimating each item's confidence and 'More labels' (all its answers)",
     "imports": "An import",
@@ -88,6 +89,19 @@ def test_activity_serves_who_labelled_when_and_how_much(
         full, thin = _both(stores, ask)
         assert len(full) > 0
         pd.testing.assert_frame_equal(thin, full)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [SELECTIONS[0], SELECTIONS[2], Filters(since=date(2026, 9, 14), until=date(2026, 10, 25))],
+    ids=["all", "team-v2", "whole-weeks"],
+)
+def test_pair_counts_serve_every_pairs_kappa(stores: tuple[Path, Path], filters: Filters) -> None:
+    full, thin = _both(stores, lambda con: pairwise_kappa(con, filters))
+    assert len(full) > 0
+    pd.testing.assert_frame_equal(thin, full)
+    full, thin = _both(stores, lambda con: raters(con, filters))
+    assert full == thin > 0
 
 
 def test_headlines_equal_the_full_stores_but_raters(stores: tuple[Path, Path]) -> None:
@@ -159,7 +173,7 @@ def test_other_pages_say_which_section_needs_the_log(
     full, thin = stores
     at = _open(thin, page, monkeypatch)
     message = needs_log_message(NEEDS_LOG[page])
-    assert [e.value for e in at.info if "label log" in e.value] == [message]
+    assert [e.value for e in at.info if "label log" in e.value][0] == message
     assert message not in [e.value for e in _open(full, page, monkeypatch).info]
 
 
@@ -200,7 +214,7 @@ def test_report_without_the_log_equals_the_full_one_but_the_sections_needing_it(
 ) -> None:
     full, thin = _both(stores, lambda con: build_weekly_report(con, week))
     assert (full.needs_log, thin.needs_log) == ([], ["agreement", "behaviour"])
-    left_out = {"agreement", "pairs", "behaviour", "flags"}
+    left_out = {"agreement", "behaviour", "flags"}
     for name, table in thin.tables().items():
         if name in left_out:
             assert table.empty and list(table.columns) == list(full.tables()[name].columns)
@@ -223,6 +237,7 @@ def test_report_command_writes_the_served_sections_and_says_which_need_the_log(
     pdf = re.sub(r"\s+", " ", pdf)
     assert all(line in pdf for line in lines)
     assert "Review queue" in pdf and "Trainees decided by the sequential test" in pdf
+    assert "Pairs with the lowest kappa" in pdf
     folder = tmp_path / f"report-{week}"
     readme = (folder / "README.txt").read_text()
     assert all(line in readme for line in lines)
@@ -239,3 +254,45 @@ def test_report_page_says_which_sections_need_the_log(
     assert [m.value for m in at.metric] == [
         m.value for m in _open(stores[0], "reports", monkeypatch).metric
     ]
+
+
+def test_agreement_page_serves_the_pairs_and_says_what_needs_the_log(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cohen's kappa of every pair comes from the pair counts; the team coefficients, the
+    items a pair labelled differently and Dawid-Skene skill need the log."""
+    full, thin = stores
+    for chosen in ({}, {"f_teams": ["team-a"], "f_policies": ["v2"]}):
+        got, want = (_open(db, "agreement", monkeypatch, **chosen) for db in (thin, full))
+        assert [e.value for e in got.info if "label log" in e.value] == [
+            needs_log_message(what)
+            for what in (
+                TEAM_COEFFICIENTS,
+                "The items a pair labelled differently",
+                "Skill without the committee (Dawid-Skene over every answer)",
+            )
+        ]
+        tables = [
+            [t.value for t in at.dataframe if "n shared items" in t.value] for at in (got, want)
+        ]
+        assert len(tables[0]) == 1 and len(tables[0][0]) > 0
+        pd.testing.assert_frame_equal(tables[0][0], tables[1][0])
+        kappas = [
+            [(m.label, m.value) for m in at.metric if m.label == "Cohen's κ"] for at in (got, want)
+        ]
+        assert kappas[0] == kappas[1] and kappas[0]
+
+
+def test_a_window_cutting_a_week_says_agreement_needs_the_log(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = {"f_dates": (date(2026, 9, 14), date(2026, 10, 20))}  # Monday to a Tuesday
+    at = _open(stores[1], "agreement", monkeypatch, **window)
+    assert [e.value for e in at.info if "label log" in e.value][-1] == needs_log_message(
+        "Agreement between annotators in a window that cuts a week"
+    )
+    whole_weeks = {"f_dates": (date(2026, 9, 14), date(2026, 10, 25))}  # Monday to a Sunday
+    want, got = (_open(db, "agreement", monkeypatch, **whole_weeks) for db in stores)
+    # the chosen pair's kappa and raw agreement (the full store's team cards come first)
+    assert [m.value for m in got.metric] == [m.value for m in want.metric][-2:]
+    assert [m.label for m in got.metric][0] == "Cohen's κ"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import duckdb
 import pandas as pd
 
+from qualitylib.log_scope import LogNeeded, log_omitted
 from qualitylib.metrics.counts import latest_sql, pairs_sql, scored_sql
 from qualitylib.metrics.filters import Filters
 
@@ -83,6 +84,8 @@ def disagreements(
     answer, the pairs :func:`~qualitylib.metrics.team_agreement.pairwise_kappa` counts), by
     item id. Columns: ``item_id, uri, label_a, label_b`` (``label_a`` is ``annotator_a``'s)."""
     _check_limit(limit)
+    if log_omitted(con):
+        raise LogNeeded("The items a pair labelled differently")
     paired, params = pairs_sql(replace(filters, annotators=(annotator_a, annotator_b)))
     frame = con.execute(
         f"""WITH p AS (

@@ -421,7 +421,7 @@ def _agreement(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     """Team coefficients with intervals, the prevalence note and the coefficient chart."""
     if "agreement" in report.needs_log:
         heading = _p("Agreement between annotators", styles.h1)
-        return [heading, _p(_needs_log(report, "agreement"), styles.note)]
+        return [heading, _p(_needs_log(report, "agreement"), styles.note), *_pairs(report, styles)]
     table = report.agreement.set_index("metric")
     names = [m for m in COEFFICIENTS if m in table.index]
     rows = [["Coefficient", "Value", "95 % CI", "n items", "Raters"]]

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.log_scope import log_omitted
+from qualitylib.log_scope import LogNeeded, log_omitted
 from qualitylib.metrics import catalog
 from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
 from qualitylib.metrics.box_items import (
@@ -32,6 +32,7 @@ from qualitylib.metrics.box_timeline import box_drift_alerts, box_onboarding, bo
 from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
 from qualitylib.metrics.boxes import box_errors, box_summary
 from qualitylib.metrics.catalog import policy_versions
+from qualitylib.metrics.counts import TEAM_COEFFICIENTS
 from qualitylib.metrics.drift import DriftRule, open_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.fixes import fix_rates
@@ -55,7 +56,12 @@ from qualitylib.metrics.reference import (
 )
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding
-from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
+from qualitylib.metrics.team_agreement import (
+    AGREEMENT_COLUMNS,
+    agreement_results,
+    agreement_table,
+    pairwise_kappa,
+)
 from qualitylib.metrics.timeline import timeline
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonym_map, pseudonymize
 from qualitylib.store import label_set
@@ -107,7 +113,7 @@ GOLD_COLUMNS = {  # gold_budget's column -> the report's (its "last week" is the
 
 # The report's sections that need the label log, by key, with the name each one's line uses.
 NEEDS_LOG = {
-    "agreement": "Agreement between annotators (team coefficients and pairs of annotators)",
+    "agreement": TEAM_COEFFICIENTS,
     "behaviour": "The section on behaviour flags",
 }
 
@@ -580,13 +586,13 @@ def build_weekly_report(
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week, REVIEW_TOP)
     behaving, flags = _behaviour(con, this_week, ids, behaviour_rule or BehaviourRule())
-    agreement = agreement_table(agreement_results(con, this_week))
-    pairs = pairwise_kappa(con, this_week)[PAIR_COLUMNS]
-    needs_log = list(NEEDS_LOG) if log_omitted(con) else []
-    if needs_log:  # computed on the left-out (empty) tables: their columns, none of their rows
-        agreement, pairs, behaving, flags = (
-            t.iloc[:0] for t in (agreement, pairs, behaving, flags)
-        )
+    needs_log = []
+    try:
+        agreement = agreement_table(agreement_results(con, this_week))
+    except LogNeeded:  # a store without the log: the coefficients need each item's answers
+        agreement, needs_log = pd.DataFrame(columns=AGREEMENT_COLUMNS), ["agreement"]
+    if log_omitted(con):  # computed on the left-out (empty) log: its columns, none of its rows
+        behaving, flags, needs_log = behaving.iloc[:0], flags.iloc[:0], [*needs_log, "behaviour"]
     models, model_queue = _models(con, this_week) if has_predictions(con) else (None, None)
     return WeeklyReport(
         project=project,
@@ -608,7 +614,7 @@ def build_weekly_report(
         annotator_weeks=weeks,
         confusions=_confusions(con, this_week, ids),
         agreement=agreement,
-        pairs=pairs,
+        pairs=pairwise_kappa(con, this_week)[PAIR_COLUMNS],
         review=queue.drop(columns="uri"),
         behaviour=behaving,
         flags=flags,
