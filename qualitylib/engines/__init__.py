@@ -56,8 +56,9 @@ class CubesSummary:
             return written
         return (
             f"{written}; without the label log ({', '.join(OMITTED)} left out), it serves the "
-            f"exports {', '.join(sorted(SERVED_EXPORTS))}; the dashboard, the report and the "
-            "other exports need the log"
+            f"exports {', '.join(sorted(SERVED_EXPORTS))}, and the dashboard and the report "
+            "from its count tables (each section that needs the log says so); the other "
+            "exports need the log"
         )
 
 
