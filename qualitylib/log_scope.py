@@ -81,4 +81,4 @@ class LogNeeded(QualitylibError):
 def require_log(con: duckdb.DuckDBPyConnection, what: str) -> None:
     """Refuse ``what`` on a store built without the label log."""
     if log_omitted(con):
-        raise QualitylibError(needs_log_message(what))
+        raise LogNeeded(what)

@@ -22,13 +22,17 @@ from test_engines import (  # noqa: F401  (lake and no_log are fixtures)
 
 from qualitylib.cli import main
 from qualitylib.errors import QualitylibError
-from qualitylib.log_scope import needs_log_message
+from qualitylib.log_scope import LogNeeded, needs_log_message
 from qualitylib.metrics import catalog
 from qualitylib.metrics.counts import TEAM_COEFFICIENTS, activity_sql
 from qualitylib.metrics.filters import Filters, annotators_kept
 from qualitylib.metrics.headlines import headlines
+from qualitylib.metrics.items import disagreements, long_table
+from qualitylib.metrics.label_needs import label_needs
 from qualitylib.metrics.onboarding import onboarding_as_of
-from qualitylib.metrics.team_agreement import pairwise_kappa, raters
+from qualitylib.metrics.skill import annotator_skill
+from qualitylib.metrics.slices import slice_values
+from qualitylib.metrics.team_agreement import agreement_results, pairwise_kappa, raters
 from qualitylib.metrics.timeline import timeline
 from qualitylib.reports import build_weekly_report
 from qualitylib.reports.weekly import NEEDS_LOG as REPORT_NEEDS_LOG
@@ -296,3 +300,24 @@ def test_a_window_cutting_a_week_says_agreement_needs_the_log(
     # the chosen pair's kappa and raw agreement (the full store's team cards come first)
     assert [m.value for m in got.metric] == [m.value for m in want.metric][-2:]
     assert [m.label for m in got.metric][0] == "Cohen's κ"
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda con: annotator_skill(con, Filters()),
+        lambda con: label_needs(con, Filters(), 0.95),
+        lambda con: long_table(con),
+        lambda con: disagreements(con, Filters(), "a", "b"),
+        lambda con: agreement_results(con, Filters()),
+        lambda con: slice_values(con, None, "source"),
+    ],
+    ids=["skill", "label-needs", "long-table", "disagreements", "team-coefficients", "slices"],
+)
+def test_what_needs_each_answer_says_so_instead_of_counting_nothing(
+    stores: tuple[Path, Path], ask
+) -> None:
+    """On the left-out (empty) log these would count nothing: they say they need it."""
+    with connect(stores[1], read_only=True) as con:
+        with pytest.raises(LogNeeded, match=r"^[A-Z].* needs the label log, which this store"):
+            ask(con)

@@ -115,6 +115,7 @@ GOLD_COLUMNS = {  # gold_budget's column -> the report's (its "last week" is the
 NEEDS_LOG = {
     "agreement": TEAM_COEFFICIENTS,
     "behaviour": "The section on behaviour flags",
+    "models": "The section on models (where models and the people disagree)",
 }
 
 
@@ -593,7 +594,12 @@ def build_weekly_report(
         agreement, needs_log = pd.DataFrame(columns=AGREEMENT_COLUMNS), ["agreement"]
     if log_omitted(con):  # computed on the left-out (empty) log: its columns, none of its rows
         behaving, flags, needs_log = behaving.iloc[:0], flags.iloc[:0], [*needs_log, "behaviour"]
-    models, model_queue = _models(con, this_week) if has_predictions(con) else (None, None)
+    models = model_queue = None
+    if has_predictions(con):
+        try:
+            models, model_queue = _models(con, this_week)
+        except LogNeeded:  # its queue compares each item's answers with the model's
+            needs_log = [*needs_log, "models"]
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
