@@ -31,14 +31,14 @@ import pandas as pd
 from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import LabelIndex, PairTables, label_index, latest_sql
 from qualitylib.metrics.filters import Filters
-
-# The timeline's grouping of count tables into (n_groups, k, k) confusion counts is reused
-# as is: a model version is grouped exactly like an annotator.
-from qualitylib.metrics.periods import Period, check_period
-from qualitylib.metrics.reference import rate_columns, rates_from_counts, summary_from_counts
+from qualitylib.metrics.periods import Period
+from qualitylib.metrics.reference import rate_columns, summary_from_counts
 from qualitylib.metrics.review import votes_ctes
 from qualitylib.metrics.team_agreement import kappa_table, pairwise_kappa
-from qualitylib.metrics.timeline import _fill_unscored, _grouped_confusion
+
+# The timeline's grouping of count tables and its rates per period are reused as they are:
+# a model version is grouped exactly like an annotator.
+from qualitylib.metrics.timeline import _grouped_confusion, period_rates
 
 __all__ = [
     "calibration_table",
@@ -421,30 +421,16 @@ def model_timeline(
     ``n_reference`` (predictions on reference items), then ``accuracy, tpr, fpr`` and
     ``tpr_<label>`` with ``_ci_low, _ci_high, _n``.
     """
-    check_period(period)
     filters = filters or Filters()
     where, params = _where(filters)
-    volume = con.execute(
-        f"""SELECT model_key, date_trunc($period, predicted_at)::DATE AS period_start,
-                   count(*) AS n_labels
-            FROM predictions p WHERE {where} GROUP BY ALL""",
-        params | {"period": period},
-    ).df()
-    scored, params = model_scored_sql(filters)
-    table = con.execute(
-        f"""SELECT model_key, date_trunc($period, predicted_at)::DATE AS period_start,
-                   ref_label_key, label_key, count(*) AS n
-            FROM {scored} AS s GROUP BY ALL""",
-        params | {"period": period},
-    ).df()
-    index = label_index(con)
-    keys = ["model_key", "period_start"]
-    groups, counts = _grouped_confusion(table, keys, index)
-    rates = pd.DataFrame(
-        {"n_reference": counts.sum(axis=(1, 2))}
-        | rates_from_counts(counts, index.names, index.positive, per_class=("tpr",))
+    scored, scored_params = model_scored_sql(filters)
+    out = period_rates(
+        con,
+        "model_key",
+        (f"predictions p WHERE {where}", params, "predicted_at", "count(*)"),
+        (scored, scored_params, "predicted_at"),
+        period,
     )
-    out = _fill_unscored(volume.merge(pd.concat([groups, rates], axis=1), on=keys, how="left"))
     out = _with_models(con, out)
     return out.sort_values(["model_id", "model_version", "period_start"], ignore_index=True)
 

@@ -63,36 +63,59 @@ def timeline(
     one against the rest), each with
     ``_ci_low, _ci_high, _n`` (95 % Wilson interval and denominator; NaN when ``_n`` is 0).
     """
-    check_period(period)
     filters = filters or Filters()
-    source, params = activity_sql(con, filters)  # a day's cells fall in one period
+    source, source_params = activity_sql(con, filters)  # a day's cells fall in one period
+    scored, scored_params = scored_sql(filters)
+    out = period_rates(
+        con,
+        "annotator_key",
+        (f"{source} AS f", source_params, "first_at", "sum(n_labels)"),
+        (scored, scored_params, "annotated_at"),
+        period,
+    )
+    out = out.merge(_annotator_ids(con), on="annotator_key", how="left")
+    out = out.sort_values(["annotator_id", "period_start"], ignore_index=True)
+    columns = ["annotator_id", "period_start", "n_labels", "n_reference"]
+    return out[columns + [c for c in out.columns if c not in columns and c != "annotator_key"]]
+
+
+def period_rates(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    labels: tuple[str, dict, str, str],
+    scored: tuple[str, dict, str],
+    period: Period,
+) -> pd.DataFrame:
+    """One row per rater ``key`` x period: ``n_labels`` counted over ``labels`` and the rates
+    against the reference counted over ``scored``, each given as ``(FROM clause, parameters,
+    time column)``, ``labels`` with its count (``count(*)`` over labels, ``sum(n_labels)``
+    over count cells); a period without reference labels has counts 0 and rates NaN.
+
+    The one computation behind the annotators' timeline and the models' (a rater is a person
+    or a model version)."""
+    check_period(period)
+    source, params, at, count = labels
     volume = con.execute(
-        f"""SELECT annotator_key, date_trunc($period, first_at)::DATE AS period_start,
-                   CAST(sum(n_labels) AS BIGINT) AS n_labels
-            FROM {source} AS f GROUP BY ALL""",
+        f"""SELECT {key}, date_trunc($period, {at})::DATE AS period_start,
+                   CAST({count} AS BIGINT) AS n_labels
+            FROM {source} GROUP BY ALL""",
         params | {"period": period},
     ).df()
-    scored, params = scored_sql(filters)
+    source, params, at = scored
     table = con.execute(
-        f"""SELECT annotator_key, date_trunc($period, annotated_at)::DATE AS period_start,
+        f"""SELECT {key}, date_trunc($period, {at})::DATE AS period_start,
                    ref_label_key, label_key, count(*) AS n
-            FROM {scored} AS s GROUP BY ALL""",
+            FROM {source} AS s GROUP BY ALL""",
         params | {"period": period},
     ).df()
     index = label_index(con)
-    keys = ["annotator_key", "period_start"]
+    keys = [key, "period_start"]
     groups, counts = _grouped_confusion(table, keys, index)
     rates = pd.DataFrame(
         {"n_reference": counts.sum(axis=(1, 2))}
         | rates_from_counts(counts, index.names, index.positive, per_class=("tpr",))
     )
-    scored_groups = pd.concat([groups, rates], axis=1)
-    out = volume.merge(scored_groups, on=keys, how="left")
-    out = _fill_unscored(out)
-    out = out.merge(_annotator_ids(con), on="annotator_key", how="left")
-    out = out.sort_values(["annotator_id", "period_start"], ignore_index=True)
-    columns = ["annotator_id", "period_start", "n_labels", "n_reference"]
-    return out[columns + [c for c in rates.columns if c != "n_reference"]]
+    return _fill_unscored(volume.merge(pd.concat([groups, rates], axis=1), on=keys, how="left"))
 
 
 def _fill_unscored(frame: pd.DataFrame) -> pd.DataFrame:
