@@ -7,7 +7,9 @@ force) and ``contested`` (the labels of disputed items); of ``items``, only thos
 It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per item) and
 ``pairs`` (pairs of answers per item), and keeps count tables computed from them instead
 (:data:`qualitylib.engines.contract.COUNTS`: ``activity``, labels per annotator, day, policy
-version and phase, which serves the filters' choices, who labelled when, and label volumes).
+version and phase, which serves the filters' choices, who labelled when, and label volumes;
+``pair_counts``, pairs of answers per annotator pair, label pair and each side's week, version
+and phase, which serves every pair's Cohen's kappa).
 The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
 the full store under any filter (tests/test_engines.py); so do the dashboard's pages and the
 weekly report's sections but those that need the log, which say so in one line
@@ -47,7 +49,7 @@ SERVED_EXPORTS = frozenset(
 LOG_SECTIONS_NOTE = (
     "this store leaves out the label log (built by `qualitylib cubes --no-log`): the dashboard "
     "and the report show what its kept tables serve, with the same numbers as the full store, "
-    "and say in one line which sections need the log (agreement between annotators, "
+    "and say in one line which sections need the log (team agreement coefficients, "
     "Dawid-Skene, behaviour, time on task)"
 )
 
