@@ -32,7 +32,7 @@ from qualitylib.display import is_number as is_number
 from qualitylib.display import number as number
 from qualitylib.display import percent as percent
 from qualitylib.export import neutralise
-from qualitylib.log_scope import needs_log_message
+from qualitylib.log_scope import LogNeeded, needs_log_message
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.onboarding import Objective
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonymize
@@ -41,6 +41,7 @@ DB_ENV = "QUALITYLIB_DB"
 KEY_ENV = "QUALITYLIB_PSEUDONYM_KEY"  # set it to make pseudonyms unguessable from the ids
 THUMBNAIL_MAX_BYTES = 2_000_000
 ID_COLUMNS = ("annotator_id", "annotator_a", "annotator_b", "annotator")
+NEEDS_LOG_ICON = ":material/database_off:"
 
 
 class PageEnd(Exception):
@@ -52,12 +53,16 @@ _IN_APP: ContextVar[bool] = ContextVar("in_app", default=False)
 
 def run_page(page: st.Page) -> None:
     """Run ``page`` for ``app.py``; a :func:`stop` in it ends the page, not the run, so the
-    entry file still draws the sidebar's filters after it."""
+    entry file still draws the sidebar's filters after it. On a store without the label log,
+    a choice its count tables cannot serve (a window that cuts a week of the pair counts) ends
+    the page with the line that says so."""
     token = _IN_APP.set(True)
     try:
         page.run()
     except PageEnd:
         pass
+    except LogNeeded as needed:  # a choice the store's count tables cannot serve exactly
+        st.info(str(needed), icon=NEEDS_LOG_ICON)
     finally:
         _IN_APP.reset(token)
 
@@ -90,11 +95,23 @@ def store() -> data.Store:
             f"(or `--demo`), or set {DB_ENV}. Got {path or 'nothing'}."
         )
         st.stop()
-    found = data.Store(path, data.store_version(path), user().scope)
-    if data.log_omitted(found):
-        st.error(needs_log_message("The dashboard"))
-        st.stop()
-    return found
+    return data.Store(path, data.store_version(path), user().scope)
+
+
+def needs_log(what: str) -> bool:
+    """Whether ``what`` needs the label log, which the store leaves out (`qualitylib cubes
+    --no-log`); when it does, the page says so in one line in its place."""
+    if not data.log_omitted(store()):
+        return False
+    st.info(needs_log_message(what), icon=NEEDS_LOG_ICON)
+    return True
+
+
+def require_log(what: str) -> None:
+    """End the page (:func:`stop`) with the one line of :func:`needs_log` when ``what``, the
+    rest of the page, needs the label log the store leaves out."""
+    if needs_log(what):
+        stop()
 
 
 def store_has_boxes() -> bool:

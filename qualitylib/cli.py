@@ -426,11 +426,11 @@ def _date(text: str) -> date:
 def _report(args: argparse.Namespace) -> int:
     from datetime import UTC
 
-    from qualitylib.log_scope import require_log
+    from qualitylib.log_scope import needs_log_message
     from qualitylib.metrics.known import require_known
     from qualitylib.pseudonyms import DEFAULT_KEY
     from qualitylib.reports import build_weekly_report, write_report
-    from qualitylib.reports.weekly import parse_week, project_name
+    from qualitylib.reports.weekly import NEEDS_LOG, parse_week, project_name
     from qualitylib.store import connect
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -441,7 +441,6 @@ def _report(args: argparse.Namespace) -> int:
             print(f"error: --week: {error}", file=sys.stderr)
             return 2
     with connect(args.db, read_only=True) as con:
-        require_log(con, "the weekly report")
         require_known(con, "team", [args.team] if args.team else [])
         week = args.week or _default_week(con, now.date(), args.team)
         report = build_weekly_report(
@@ -452,6 +451,8 @@ def _report(args: argparse.Namespace) -> int:
     pdf, folder = write_report(report, args.out, now, images=not args.no_images)
     if report.empty:
         print(f"no labels in {report.week}: wrote an empty report", file=sys.stderr)
+    for section in report.needs_log:  # left out of the files, which say so too
+        print(f"note: {needs_log_message(NEEDS_LOG[section])}", file=sys.stderr)
     print(f"wrote {pdf} and {folder}{os.sep}")
     return 0
 
@@ -518,11 +519,12 @@ def _dashboard(args: argparse.Namespace) -> int:
         print(f"generating the demo team into {db} (first run only)...", file=sys.stderr)
         demo.build(db)
     from qualitylib.access import USERS_ENV, load_accounts
-    from qualitylib.log_scope import require_log
+    from qualitylib.log_scope import LOG_SECTIONS_NOTE, log_omitted
     from qualitylib.store import connect
 
     with connect(db) as con:  # migrates an older store once; the app then only reads
-        require_log(con, "the dashboard")
+        if log_omitted(con):
+            print(f"note: {LOG_SECTIONS_NOTE}", file=sys.stderr)
 
     env = {**os.environ, "QUALITYLIB_DB": str(db.resolve())}
     users = args.users or env.get(USERS_ENV)

@@ -7,15 +7,21 @@ force) and ``contested`` (the labels of disputed items); of ``items``, only thos
 tables name. It leaves out the log-sized tables: ``annotations``, ``votes`` (each answer per
 item) and ``pairs`` (pairs of answers per item), and a model's ``predictions`` with their
 ``prediction_scores`` (one row per item and model version: as many rows as the items, more
-than the log when a model runs in several versions).
+than the log when a model runs in several versions). It keeps count tables computed from the
+log instead (:data:`qualitylib.engines.contract.COUNTS`: ``activity``, labels per annotator,
+day, policy version and phase, which serves the filters' choices, who labelled when, and label
+volumes; ``pair_counts``, pairs of answers per annotator pair, label pair and each side's week,
+version and phase, which serves every pair's Cohen's kappa).
 It keeps what is not the label log and stays small: ``models``, people's ``fixes`` (one row
 per correction a person made) and the box project (``boxes``, ``box_reference`` and their
 derived tables: boxes are drawn by people, far fewer than tags, and every box export reads
 only them).
 The exports in :data:`SERVED_EXPORTS` read only the kept tables and give the same rows as on
-the full store under any filter (tests/test_engines.py); every other export (every model
-export reads the predictions), the dashboard, the weekly report, Dawid-Skene skill and
-imports into the store need the log and say so.
+the full store under any filter (tests/test_engines.py); so do the dashboard's pages and the
+weekly report's sections but those that need the log, which say so in one line
+(:func:`needs_log_message`; tests/test_no_log_pages.py). Every other export (every model
+export reads the predictions), Dawid-Skene skill and imports into the store need the log and
+refuse.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ SERVED_EXPORTS = frozenset(
         "review-queue",
         "gold-budget",
         "gold-exposure",
+        "timeline",  # its label volumes from the activity count table
+        "stale-policy",  # labels on re-decided items: reference items, all in `scored`
     }
     # the box project's exports, from the box tables and the dimensions only
     | {
@@ -55,6 +63,15 @@ SERVED_EXPORTS = frozenset(
         "box-sizes",
         "box-time-on-task",
     }
+)
+
+
+# What the dashboard and the report say of such a store: they show what it serves.
+LOG_SECTIONS_NOTE = (
+    "this store leaves out the label log (built by `qualitylib cubes --no-log`): the dashboard "
+    "and the report show what its kept tables serve, with the same numbers as the full store, "
+    "and say in one line which sections need the log (team agreement coefficients, "
+    "Dawid-Skene, behaviour, time on task)"
 )
 
 
@@ -77,7 +94,14 @@ def needs_log_message(what: str) -> str:
     )
 
 
+class LogNeeded(QualitylibError):
+    """``what`` needs the label log, which the store leaves out: the message says so."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(needs_log_message(what))
+
+
 def require_log(con: duckdb.DuckDBPyConnection, what: str) -> None:
     """Refuse ``what`` on a store built without the label log."""
     if log_omitted(con):
-        raise QualitylibError(needs_log_message(what))
+        raise LogNeeded(what)

@@ -10,7 +10,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from qualitylib import demo
 from qualitylib.check import check_store
@@ -22,7 +21,12 @@ from qualitylib.errors import QualitylibError
 from qualitylib.export import EXPORTS
 from qualitylib.ingest import import_files
 from qualitylib.ingest.undo import remove_import
-from qualitylib.log_scope import OMITTED, SERVED_EXPORTS, log_omitted, needs_log_message
+from qualitylib.log_scope import (
+    LOG_SECTIONS_NOTE,
+    OMITTED,
+    SERVED_EXPORTS,
+    log_omitted,
+)
 from qualitylib.metrics.drift import DriftRule, drift_alerts
 from qualitylib.metrics.filters import Filters
 from qualitylib.store import connect
@@ -463,14 +467,11 @@ def test_no_log_store_says_what_needs_the_log(
         (["export", "--db", str(thin), "agreement"], "export agreement"),
         (["export", "--db", str(thin), "skill"], "export skill"),  # Dawid-Skene over the log
         (["export", "--db", str(thin), "annotations"], "export annotations"),
-        (["report", "--db", str(thin), "--out", str(tmp_path)], "the weekly report"),
-        (["dashboard", "--db", str(thin)], "the dashboard"),
     ):
         capsys.readouterr()
         assert main(argv) == 1, argv
         error = capsys.readouterr().err
         assert error.startswith(f"error: {what} {needs_log}") and "review-queue" in error
-    assert not list(tmp_path.glob("*.pdf"))
 
 
 def test_no_log_store_refuses_imports_and_changes_nothing(
@@ -488,11 +489,15 @@ def test_no_log_store_refuses_imports_and_changes_nothing(
     assert copy.read_bytes() == thin.read_bytes()
 
 
-def test_dashboard_on_a_no_log_store_says_it_needs_the_log(
-    no_log: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+def test_dashboard_command_serves_a_no_log_store(
+    no_log: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """The command starts the app (tests/test_no_log_pages.py: what its pages show), saying
+    which sections need the log."""
     _, thin = no_log
-    monkeypatch.setenv("QUALITYLIB_DB", str(thin))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert [e.value for e in at.error] == [needs_log_message("The dashboard")]
+    started = []
+    monkeypatch.setattr("qualitylib.cli._serve", lambda command, env: started.append(env) or 0)
+    monkeypatch.setattr("qualitylib.cli._warm_dashboard", lambda url, open_browser: None)
+    assert main(["dashboard", "--db", str(thin), "--headless"]) == 0
+    assert started[0]["QUALITYLIB_DB"] == str(thin.resolve())
+    assert f"note: {LOG_SECTIONS_NOTE}" in capsys.readouterr().err

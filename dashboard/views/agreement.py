@@ -9,6 +9,7 @@ from dashboard import box_views, common, data, model_data
 from qualitylib import charts
 from qualitylib.agreement import PARADOX_NOTE
 from qualitylib.display import COEFFICIENTS
+from qualitylib.metrics.counts import TEAM_COEFFICIENTS
 
 SHOWN = ["fleiss_kappa", "krippendorff_alpha_nominal", "gwet_ac1", "pabak", "percent_agreement"]
 
@@ -23,24 +24,33 @@ if box_views.kind(store, "agreement_kind") == "Boxes":
     box_views.agreement(store, filters)
     common.stop()
 
-table, paradox = data.team_agreement(store, filters)
-shown = table.set_index("metric").loc[SHOWN].reset_index()
-shown["metric"] = shown["metric"].map(COEFFICIENTS)
+
+def team_coefficients() -> bool:
+    """The team coefficients' cards and chart; whether kappa shows the prevalence paradox."""
+    table, paradox = data.team_agreement(store, filters)
+    shown = table.set_index("metric").loc[SHOWN].reset_index()
+    shown["metric"] = shown["metric"].map(COEFFICIENTS)
+
+    cards = st.columns(len(shown), border=True)
+    for card, row in zip(cards, shown.itertuples(), strict=True):
+        with card:
+            as_percent = row.metric == COEFFICIENTS["percent_agreement"]
+            st.metric(
+                row.metric, common.percent(row.value) if as_percent else common.number(row.value)
+            )
+            st.caption(
+                f"n = {row.n_items:,} items · {row.n_raters} raters  \n"
+                f"{common.interval(row.ci_low, row.ci_high, as_percent=as_percent)}"
+            )
+    if shown["value"].notna().any():
+        st.altair_chart(charts.coefficient_chart(shown, title=""), width="stretch")
+    if paradox:
+        st.info(PARADOX_NOTE, icon=":material/balance:")
+    return paradox
+
 
 st.subheader("Team coefficients")
-cards = st.columns(len(shown), border=True)
-for card, row in zip(cards, shown.itertuples(), strict=True):
-    with card:
-        as_percent = row.metric == COEFFICIENTS["percent_agreement"]
-        st.metric(row.metric, common.percent(row.value) if as_percent else common.number(row.value))
-        st.caption(
-            f"n = {row.n_items:,} items · {row.n_raters} raters  \n"
-            f"{common.interval(row.ci_low, row.ci_high, as_percent=as_percent)}"
-        )
-if shown["value"].notna().any():
-    st.altair_chart(charts.coefficient_chart(shown, title=""), width="stretch")
-if paradox:
-    st.info(PARADOX_NOTE, icon=":material/balance:")
+paradox = not common.needs_log(TEAM_COEFFICIENTS) and team_coefficients()
 
 st.subheader("Pairs")
 pairs = data.pairs(store, filters)
@@ -122,36 +132,43 @@ if pair["prevalence_paradox"] and paradox:
 elif pair["prevalence_paradox"]:
     st.info(PARADOX_NOTE, icon=":material/balance:")
 
-items, total = data.disagreements(store, filters, pair["annotator_a"], pair["annotator_b"])
-hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
-st.markdown(
-    f"**{total:,} items** labelled differently"
-    + (" (first 500 shown)" if total > len(items) else "")
-)
-if total:
-    items = items.assign(image=[common.thumbnail(u, hide) for u in items["uri"]])
-    st.dataframe(
-        items[["image", "item_id", "label_a", "label_b", "uri"]],
-        hide_index=True,
-        column_config={
-            "image": st.column_config.ImageColumn("Image"),
-            "item_id": "Item",
-            "label_a": pair["name_a"],
-            "label_b": pair["name_b"],
-            "uri": st.column_config.TextColumn("URI"),
-        },
+
+def differences() -> None:
+    """The items the chosen pair labelled differently, with images and a download."""
+    items, total = data.disagreements(store, filters, pair["annotator_a"], pair["annotator_b"])
+    hide = st.toggle("Hide images", value=True, help="Images can be distasteful: off shows them.")
+    st.markdown(
+        f"**{total:,} items** labelled differently"
+        + (" (first 500 shown)" if total > len(items) else "")
     )
-    name = f"disagreements_{pair['name_a']}_{pair['name_b']}.csv".replace(" ", "-")
-    st.download_button(
-        "Download these items (CSV)",
-        common.csv_bytes(
-            items.drop(columns="image").rename(
-                columns={"label_a": pair["name_a"], "label_b": pair["name_b"]}
-            )
-        ),
-        file_name=name,
-        mime="text/csv",
-    )
+    if total:
+        items = items.assign(image=[common.thumbnail(u, hide) for u in items["uri"]])
+        st.dataframe(
+            items[["image", "item_id", "label_a", "label_b", "uri"]],
+            hide_index=True,
+            column_config={
+                "image": st.column_config.ImageColumn("Image"),
+                "item_id": "Item",
+                "label_a": pair["name_a"],
+                "label_b": pair["name_b"],
+                "uri": st.column_config.TextColumn("URI"),
+            },
+        )
+        name = f"disagreements_{pair['name_a']}_{pair['name_b']}.csv".replace(" ", "-")
+        st.download_button(
+            "Download these items (CSV)",
+            common.csv_bytes(
+                items.drop(columns="image").rename(
+                    columns={"label_a": pair["name_a"], "label_b": pair["name_b"]}
+                )
+            ),
+            file_name=name,
+            mime="text/csv",
+        )
+
+
+if not common.needs_log("The items a pair labelled differently"):
+    differences()
 
 st.dataframe(
     pd.DataFrame(
@@ -168,37 +185,45 @@ st.dataframe(
 )
 
 st.subheader("Skill without the committee")
-skills, fit = data.skill(store, filters)
-if skills.empty:
-    st.info("No answers under these filters: not enough data.")
-else:
-    st.caption(
-        "Each annotator's accuracy estimated from the answers alone (Dawid & Skene 1979: no "
-        "reference needed), beside their accuracy against the committee on reference items. "
-        + (
-            f"Across {fit.n:,} annotators the two correlate at r = {common.number(fit.value)} "
-            f"({common.interval(fit.ci_low, fit.ci_high, as_percent=False)}); mean gap "
-            f"{common.percent(fit.mean_abs_difference)}."
-            if fit.reason is None
-            else f"Their agreement: not enough data ({fit.reason})."
+
+
+def skill() -> None:
+    """Dawid-Skene accuracy beside accuracy against the committee."""
+    skills, fit = data.skill(store, filters)
+    if skills.empty:
+        st.info("No answers under these filters: not enough data.")
+    else:
+        st.caption(
+            "Each annotator's accuracy estimated from the answers alone (Dawid & Skene 1979: no "
+            "reference needed), beside their accuracy against the committee on reference items. "
+            + (
+                f"Across {fit.n:,} annotators the two correlate at r = {common.number(fit.value)} "
+                f"({common.interval(fit.ci_low, fit.ci_high, as_percent=False)}); mean gap "
+                f"{common.percent(fit.mean_abs_difference)}."
+                if fit.reason is None
+                else f"Their agreement: not enough data ({fit.reason})."
+            )
         )
-    )
-    shown = common.people(skills)
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "Annotator": shown["annotator_id"],
-                "Answers": shown["n_items"],
-                "Dawid-Skene accuracy": [common.percent(v) for v in shown["ds_accuracy"]],
-                "Against the committee": [common.percent(v) for v in shown["accuracy"]],
-                "95 % CI": [
-                    common.interval(lo, hi, prefix=False)
-                    for lo, hi in zip(
-                        shown["accuracy_ci_low"], shown["accuracy_ci_high"], strict=True
-                    )
-                ],
-                "n reference labels": shown["accuracy_n"],
-            }
-        ),
-        hide_index=True,
-    )
+        shown = common.people(skills)
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Annotator": shown["annotator_id"],
+                    "Answers": shown["n_items"],
+                    "Dawid-Skene accuracy": [common.percent(v) for v in shown["ds_accuracy"]],
+                    "Against the committee": [common.percent(v) for v in shown["accuracy"]],
+                    "95 % CI": [
+                        common.interval(lo, hi, prefix=False)
+                        for lo, hi in zip(
+                            shown["accuracy_ci_low"], shown["accuracy_ci_high"], strict=True
+                        )
+                    ],
+                    "n reference labels": shown["accuracy_n"],
+                }
+            ),
+            hide_index=True,
+        )
+
+
+if not common.needs_log("Skill without the committee (Dawid-Skene over every answer)"):
+    skill()

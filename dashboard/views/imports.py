@@ -64,65 +64,74 @@ st.caption(
     "none, and a file imported before is skipped. Canonical files: import in order labels, "
     "annotators, items, reference, then annotations. Labelling-tool exports keep the tool's ids."
 )
-kind = st.selectbox(
-    "What the files hold", [*KINDS, *EXPORTS], index=list(KINDS).index("annotations")
-)
-uploads = st.file_uploader(
-    "Files",
-    type=SUFFIXES,
-    accept_multiple_files=True,
-    max_upload_size=MAX_UPLOAD_MB,
-    help=f"Up to {MAX_UPLOAD_MB} MB per file.",
-)
-gold: list[UploadedFile] = []
-undated: datetime | None = None
-if kind in EXPORTS:
-    gold = st.file_uploader(
-        "Gold answers (optional)",
-        type=["csv"],
+
+
+def import_form() -> None:
+    """What the files hold, the files, and the import with its summary or errors."""
+    kind = st.selectbox(
+        "What the files hold", [*KINDS, *EXPORTS], index=list(KINDS).index("annotations")
+    )
+    uploads = st.file_uploader(
+        "Files",
+        type=SUFFIXES,
         accept_multiple_files=True,
         max_upload_size=MAX_UPLOAD_MB,
-        help="A `task,label` CSV keyed by the export's item ids: they become reference decisions.",
+        help=f"Up to {MAX_UPLOAD_MB} MB per file.",
     )
-    day = st.date_input(
-        "Date of records without a timestamp",
-        value=None,
-        help="Empty: the upload's time. The summary says how many records were dated so.",
-    )
-    undated = None if day is None else datetime.combine(day, time(), tzinfo=UTC)
-if st.button("Import", type="primary", disabled=not uploads):
-    too_big = [u.name for u in [*uploads, *gold] if u.size > MAX_UPLOAD_MB * 1_000_000]
-    if too_big:
-        st.error(f"error: larger than {MAX_UPLOAD_MB} MB: {', '.join(too_big)}; use the CLI")
-    else:
-        with tempfile.TemporaryDirectory(prefix="qualitylib-upload-") as folder:
-            paths = _save([*uploads, *gold], Path(folder))
-            try:
-                with st.spinner("Validating and importing…"):
-                    if kind in EXPORTS:
-                        summary = import_exports(
-                            store.path,
-                            EXPORTS[kind],
-                            paths[: len(uploads)],
-                            gold=paths[len(uploads) :],
-                            at=undated,
-                            imported_by=imported_by,
-                        )
-                    else:
-                        summary = import_files(store.path, kind, paths, imported_by=imported_by)
-            except ValidationError as error:
-                for message in error.errors:  # every bad file's, not only the first
-                    st.error(f"error: {message}")
-            except QualitylibError as error:
-                st.error(f"error: {_without_paths(str(error), folder, store.path)}")
-            except Exception as error:  # never a traceback or a server path in the browser
-                LOG.exception("import of uploaded files failed")
-                st.error(
-                    f"error: the import failed on the server ({type(error).__name__}); nothing "
-                    "was written. The server's log has the details."
-                )
-            else:
-                st.success(str(summary))
+    gold: list[UploadedFile] = []
+    undated: datetime | None = None
+    if kind in EXPORTS:
+        gold = st.file_uploader(
+            "Gold answers (optional)",
+            type=["csv"],
+            accept_multiple_files=True,
+            max_upload_size=MAX_UPLOAD_MB,
+            help="A `task,label` CSV keyed by the export's item ids: they become reference "
+            "decisions.",
+        )
+        day = st.date_input(
+            "Date of records without a timestamp",
+            value=None,
+            help="Empty: the upload's time. The summary says how many records were dated so.",
+        )
+        undated = None if day is None else datetime.combine(day, time(), tzinfo=UTC)
+    if st.button("Import", type="primary", disabled=not uploads):
+        too_big = [u.name for u in [*uploads, *gold] if u.size > MAX_UPLOAD_MB * 1_000_000]
+        if too_big:
+            st.error(f"error: larger than {MAX_UPLOAD_MB} MB: {', '.join(too_big)}; use the CLI")
+        else:
+            with tempfile.TemporaryDirectory(prefix="qualitylib-upload-") as folder:
+                paths = _save([*uploads, *gold], Path(folder))
+                try:
+                    with st.spinner("Validating and importing…"):
+                        if kind in EXPORTS:
+                            summary = import_exports(
+                                store.path,
+                                EXPORTS[kind],
+                                paths[: len(uploads)],
+                                gold=paths[len(uploads) :],
+                                at=undated,
+                                imported_by=imported_by,
+                            )
+                        else:
+                            summary = import_files(store.path, kind, paths, imported_by=imported_by)
+                except ValidationError as error:
+                    for message in error.errors:  # every bad file's, not only the first
+                        st.error(f"error: {message}")
+                except QualitylibError as error:
+                    st.error(f"error: {_without_paths(str(error), folder, store.path)}")
+                except Exception as error:  # never a traceback or a server path in the browser
+                    LOG.exception("import of uploaded files failed")
+                    st.error(
+                        f"error: the import failed on the server ({type(error).__name__}); nothing "
+                        "was written. The server's log has the details."
+                    )
+                else:
+                    st.success(str(summary))
+
+
+if not common.needs_log("An import"):
+    import_form()
 
 st.subheader("Import history")
 history = data.imports(common.store())

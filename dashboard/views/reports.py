@@ -11,7 +11,7 @@ from qualitylib.metrics.periods import iso_week, last_complete_week
 from qualitylib.pseudonyms import DEFAULT_KEY
 from qualitylib.reports.csv import csv_zip
 from qualitylib.reports.pdf import pdf_bytes
-from qualitylib.reports.weekly import WeeklyReport
+from qualitylib.reports.weekly import NEEDS_LOG, WeeklyReport
 
 ALL_TEAMS = "All teams"
 
@@ -42,6 +42,8 @@ report = WeeklyReport.from_json(
 if common.pseudonyms_on():
     report = report.pseudonymize(os.environ.get(common.KEY_ENV, DEFAULT_KEY))
 
+for section in report.needs_log:  # left out of the files, which say so too
+    common.needs_log(NEEDS_LOG[section])
 if report.empty:
     st.warning(f"No labels in this week ({week}): the files say so and hold empty tables.")
 else:

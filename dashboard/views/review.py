@@ -57,17 +57,20 @@ unsure_only = middle.toggle("Only items flagged unsure")
 undecided = right.toggle("Only items without a committee decision")
 most = int(items["n_annotators"].max())
 minimum = st.slider("At least this many annotators", 1, most, 1) if most > 1 else 1
-target = st.number_input(
-    "Target confidence",
-    0.5,
-    0.999,
-    0.95,
-    0.01,
-    key="needs_target",
-    help="Posterior confidence an item should reach (Dawid-Skene with each annotator's "
-    "confusion from the reference set); 'More labels' is how many more it likely needs.",
-)
-needs = data.label_needs(store, filters, target)
+if common.needs_log("Estimating each item's confidence and 'More labels' (all its answers)"):
+    needs = pd.DataFrame(columns=["item_id", "confidence", "more_labels"])
+else:
+    target = st.number_input(
+        "Target confidence",
+        0.5,
+        0.999,
+        0.95,
+        0.01,
+        key="needs_target",
+        help="Posterior confidence an item should reach (Dawid-Skene with each annotator's "
+        "confusion from the reference set); 'More labels' is how many more it likely needs.",
+    )
+    needs = data.label_needs(store, filters, target)
 
 shown = common.only_labels(items, "majority_label")
 shown = shown.merge(needs[["item_id", "confidence", "more_labels"]], on="item_id", how="left")

@@ -56,8 +56,9 @@ class CubesSummary:
             return written
         return (
             f"{written}; without the label log ({', '.join(OMITTED)} left out), it serves the "
-            f"exports {', '.join(sorted(SERVED_EXPORTS))}; the dashboard, the report and the "
-            "other exports need the log"
+            f"exports {', '.join(sorted(SERVED_EXPORTS))}, and the dashboard and the report "
+            "from its count tables (each section that needs the log says so); the other "
+            "exports need the log"
         )
 
 
@@ -67,7 +68,8 @@ def _folder(source: str, kind: str) -> str:
 
 def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
     """Read the lake under ``source``, check it and compute every store table on ``runner``
-    (without ``log``, not the log-sized ones of :data:`OMITTED`); return the kinds found."""
+    (without ``log``, the log-sized tables of :data:`OMITTED` are left out, and ``votes`` and
+    ``pairs`` computed only as views the count tables read); return the kinds found."""
     found = []
     prediction_columns: list[str] | None = None
     checks: list[tuple[str, list[str], str]] = []  # (folder, problems, counting query)
@@ -107,6 +109,11 @@ def compute(runner: Runner, source: str, log: bool = True) -> list[str]:
             runner.table(table, sql.format(import_id=_import_id(table, found)))
     for table, sql in contract.derived() + contract.derived_boxes():
         if log or table not in OMITTED:
+            runner.table(table, sql)
+        else:  # computed only where a count table reads it, never stored
+            runner.view(table, sql)
+    if not log:
+        for table, sql in contract.COUNTS:
             runner.table(table, sql)
     return found
 
@@ -171,6 +178,9 @@ def _write(
         con.execute(f"INSERT INTO {store}.{table} BY NAME {rows_of}")
         rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
     if not log:
+        for table, _ in contract.COUNTS:  # not in the schema either: only such a store has them
+            con.execute(f"CREATE TABLE {store}.{table} AS SELECT * FROM {runner.relation(table)}")
+            rows[table] = int(scalar(con, f"SELECT count(*) FROM {store}.{table}"))
         rows["annotations"] = runner.counts("SELECT count(*) FROM annotations")[0]
         if "predictions" in found:  # every row keys: the lake's count is the table's
             rows["predictions"] = runner.counts("SELECT count(*) FROM src_predictions")[0]

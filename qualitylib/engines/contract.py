@@ -434,6 +434,44 @@ def keyed_more(prediction_columns: list[str] | None) -> tuple[tuple[str, str], .
     )
 
 
+# The count tables a store without the log keeps in its place (`cubes --no-log`, see
+# qualitylib.log_scope), keyed by every filter dimension but the item: ``activity`` holds the
+# labels per annotator, day (UTC), policy version and phase, so the sidebar's choices, who
+# labelled in a window, its first and last label and label volumes are sums over its cells
+# (qualitylib.metrics.counts.activity_sql reads it, or the log where there is one);
+# ``pair_counts`` holds the pairs of current answers per annotator pair, label pair, and each
+# answer's ISO week, policy version and phase, with each side's first and last time, so every
+# pair's contingency table under a window that cuts no cell is a sum over its cells
+# (qualitylib.metrics.counts.pair_counts_sql).
+COUNTS: tuple[tuple[str, str], ...] = (
+    (
+        "activity",
+        """
+        SELECT annotator_key, CAST(annotated_at AS DATE) AS day, policy_version, phase,
+               count(*) AS n_labels, count(CASE WHEN unsure THEN 1 END) AS n_unsure,
+               count(duration_s) AS n_timed, sum(duration_s) AS seconds,
+               min(annotated_at) AS first_at, max(annotated_at) AS last_at
+        FROM annotations
+        GROUP BY annotator_key, CAST(annotated_at AS DATE), policy_version, phase
+        """,
+    ),
+    (
+        "pair_counts",
+        """
+        SELECT key_a, key_b, label_a, label_b,
+               CAST(date_trunc('week', at_a) AS DATE) AS week_a,
+               CAST(date_trunc('week', at_b) AS DATE) AS week_b,
+               policy_a, policy_b, phase_a, phase_b, count(*) AS n_items,
+               min(at_a) AS first_a, max(at_a) AS last_a, min(at_b) AS first_b,
+               max(at_b) AS last_b
+        FROM pairs
+        GROUP BY key_a, key_b, label_a, label_b, CAST(date_trunc('week', at_a) AS DATE),
+                 CAST(date_trunc('week', at_b) AS DATE), policy_a, policy_b, phase_a, phase_b
+        """,
+    ),
+)
+
+
 def derived() -> tuple[tuple[str, str], ...]:
     """The store's derived tables over the whole log, in dependency order."""
     return tuple((table, sql.format(scope="true")) for table, sql in DERIVED)

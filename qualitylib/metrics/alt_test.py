@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import latest_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.models import _models, model_latest_sql
@@ -107,6 +108,7 @@ def _win_counts(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFram
     label, minus the person if they gave it too. Both shares have the same denominator, so
     comparing counts compares :math:`S`.
     """
+    require_log(con, "Comparing models with the people (every answer on each item)")
     models, model_params = model_latest_sql(filters)
     people, people_params = latest_sql(filters)
     return con.execute(

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pandas as pd
 
-from qualitylib.metrics.counts import filtered_sql
+from qualitylib.metrics.counts import activity_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import iso_week
 from qualitylib.store import label_set
@@ -44,16 +44,19 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     model predictions, so the Models page can select their days; UTC; None when there are none),
     ``teams``, ``policy_versions``, ``labels`` (the tag label set, in rank order) and
     ``box_labels`` (the classes of boxes, sorted)."""
+    labelled, params = activity_sql(con, Filters())
     first, last = con.execute(
         "SELECT min(lo)::DATE, max(hi)::DATE FROM ("
-        "SELECT min(annotated_at) AS lo, max(annotated_at) AS hi FROM annotations "
+        f"SELECT min(first_at) AS lo, max(last_at) AS hi FROM {labelled} AS f "
         "UNION ALL SELECT min(predicted_at), max(predicted_at) FROM predictions "
-        "UNION ALL SELECT min(annotated_at), max(annotated_at) FROM boxes)"
+        "UNION ALL SELECT min(annotated_at), max(annotated_at) FROM boxes)",
+        params,
     ).fetchall()[0]
     policies = con.execute(
-        "SELECT DISTINCT policy_version FROM (SELECT policy_version FROM annotations "
+        f"SELECT DISTINCT policy_version FROM (SELECT policy_version FROM {labelled} AS f "
         "UNION ALL SELECT policy_version FROM boxes) "
-        "WHERE policy_version IS NOT NULL ORDER BY policy_version"
+        "WHERE policy_version IS NOT NULL ORDER BY policy_version",
+        params,
     ).fetchall()
     return {
         "first_day": first,
@@ -86,7 +89,7 @@ def annotators(
 
 def people(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
     """Everyone with labels under ``filters``: ``annotator_id, name, team, role``."""
-    source, params = filtered_sql(filters or Filters())
+    source, params = activity_sql(con, filters or Filters())
     return con.execute(
         f"""SELECT annotator_id, name, team, role FROM annotators
             WHERE annotator_key IN (SELECT annotator_key FROM {source} AS f)
@@ -97,15 +100,16 @@ def people(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd
 
 def n_labels(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
     """Labels made under ``filters`` (every label, on reference items or not)."""
-    source, params = filtered_sql(filters or Filters())
-    return int(con.execute(f"SELECT count(*) FROM {source} AS f", params).fetchall()[0][0])
+    source, params = activity_sql(con, filters or Filters())
+    found = con.execute(f"SELECT sum(n_labels) FROM {source} AS f", params).fetchall()[0][0]
+    return int(found or 0)
 
 
 def latest_week(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> date | None:
     """Monday of the latest ISO week with labels under ``filters`` (None when there are none)."""
-    source, params = filtered_sql(filters or Filters())
+    source, params = activity_sql(con, filters or Filters())
     return con.execute(
-        f"SELECT date_trunc('week', max(annotated_at))::DATE FROM {source} AS f", params
+        f"SELECT date_trunc('week', max(last_at))::DATE FROM {source} AS f", params
     ).fetchall()[0][0]
 
 
@@ -116,10 +120,8 @@ def last_day(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> 
     if filters.until is not None:
         until = filters.until
         return until.date() if isinstance(until, datetime) else until
-    source, params = filtered_sql(filters)
-    return con.execute(f"SELECT max(annotated_at)::DATE FROM {source} AS f", params).fetchall()[0][
-        0
-    ]
+    source, params = activity_sql(con, filters)
+    return con.execute(f"SELECT max(last_at)::DATE FROM {source} AS f", params).fetchall()[0][0]
 
 
 def last_week_with_labels(
@@ -130,8 +132,8 @@ def last_week_with_labels(
     None when there are none."""
     sunday = before - timedelta(days=before.isoweekday())
     chosen = replace(filters or Filters(), until=sunday)
-    source, params = filtered_sql(chosen)
-    latest = con.execute(f"SELECT max(annotated_at) FROM {source} AS f", params).fetchall()[0][0]
+    source, params = activity_sql(con, chosen)
+    latest = con.execute(f"SELECT max(last_at) FROM {source} AS f", params).fetchall()[0][0]
     where, box_params = chosen.where("s")  # boxes are labels too
     boxed = con.execute(
         f"SELECT max(s.annotated_at) FROM box_sets s WHERE {where}", box_params
@@ -142,7 +144,7 @@ def last_week_with_labels(
 
 def newcomers(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> list[str]:
     """Annotators with labels in the training phase under ``filters``, sorted."""
-    source, params = filtered_sql(filters or Filters())
+    source, params = activity_sql(con, filters or Filters())
     rows = con.execute(
         f"""SELECT DISTINCT a.annotator_id FROM {source} AS f
             JOIN annotators a USING (annotator_key)
@@ -157,10 +159,11 @@ def policy_versions(
 ) -> pd.DataFrame:
     """Policy versions labelled under ``filters``, oldest first: ``policy_version,
     first_label_at, n_labels_week`` (labels under it from ``counted_from`` on; all without)."""
-    source, params = filtered_sql(filters or Filters())
+    source, params = activity_sql(con, filters or Filters())
     return con.execute(
-        f"""SELECT policy_version, min(annotated_at) AS first_label_at,
-                   count(*) FILTER (WHERE $since IS NULL OR annotated_at >= $since)
+        f"""SELECT policy_version, min(first_at) AS first_label_at,
+                   CAST(coalesce(sum(n_labels) FILTER (
+                       WHERE $since IS NULL OR first_at >= $since), 0) AS BIGINT)
                        AS n_labels_week
             FROM {source} AS f WHERE policy_version IS NOT NULL
             GROUP BY policy_version ORDER BY first_label_at, policy_version""",

@@ -8,12 +8,14 @@ depends on annotators, labels and pairs, not on the number of labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, time
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.metrics.filters import Filters
+from qualitylib.log_scope import LogNeeded, log_omitted
+from qualitylib.metrics.filters import COLUMNS, Filters
 from qualitylib.store import label_set
 
 
@@ -21,6 +23,51 @@ def filtered_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     """A subquery of the annotations passing ``filters``, and its parameters."""
     where, params = filters.where("x")
     return f"(SELECT x.* FROM annotations x WHERE {where})", params
+
+
+# What needs each item's answers apart, so the label log (the one line that says so).
+TEAM_COEFFICIENTS = (
+    "The team coefficients (Fleiss, Krippendorff, Gwet, PABAK, percent agreement: each item's "
+    "answers)"
+)
+
+# The columns of table ``activity`` a filter reads: its cells are whole days.
+_ACTIVITY = COLUMNS | {"annotated_at": "day"}
+
+
+def _whole_days(filters: Filters) -> bool:
+    """Whether a window starts and ends at midnight (UTC): a sum of day cells is then exact."""
+    since = filters.since
+    starts = not isinstance(since, datetime) or since.time() == time()
+    return starts and not isinstance(filters.until, datetime)
+
+
+def activity_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict[str, object]]:
+    """The labels passing ``filters`` as activity cells: ``annotator_key, policy_version,
+    phase, first_at, last_at, n_labels, n_unsure`` (sum ``n_labels`` to count labels, take
+    ``max(last_at)`` for the latest).
+
+    On a store with the log each label is a cell; on one built without it (``cubes
+    --no-log``) the cells are the count table ``activity`` (per annotator, day, policy version
+    and phase), which gives the same sums for any window of whole days; a window within a day
+    or a slice of items needs the log.
+    """
+    if not log_omitted(con):
+        where, params = filters.where("x")
+        return (
+            "(SELECT x.annotator_key, x.policy_version, x.phase, x.annotated_at AS first_at, "
+            "x.annotated_at AS last_at, 1 AS n_labels, CAST(x.unsure AS INTEGER) AS n_unsure "
+            f"FROM annotations x WHERE {where})"
+        ), params
+    if filters.slice_column is not None:
+        raise LogNeeded("A slice of items")
+    if not _whole_days(filters):
+        raise LogNeeded("A window within a day")
+    where, params = filters.where("c", _ACTIVITY)
+    return (
+        "(SELECT c.annotator_key, c.policy_version, c.phase, c.first_at, c.last_at, c.n_labels, "
+        f"c.n_unsure FROM activity c WHERE {where})"
+    ), params
 
 
 def scored_sql(filters: Filters) -> tuple[str, dict[str, object]]:
@@ -50,6 +97,70 @@ def contested_sql(filters: Filters) -> tuple[str, dict[str, object]]:
     its labels passing the filters."""
     where, params = filters.where("c")
     return f"(SELECT c.* FROM contested c WHERE {where})", params
+
+
+def _cell_side(side: str, at: str) -> dict[str, str]:
+    """The columns of one side of table ``pair_counts``, its time read from column ``at``."""
+    return _side(side) | {"annotated_at": at}
+
+
+def _window_cuts_cells(
+    con: duckdb.DuckDBPyConnection, filters: Filters, where: str, params: dict[str, object]
+) -> bool:
+    """Whether the window of ``filters`` keeps part of a ``pair_counts`` cell that ``where``
+    (the other filters) keeps: then that cell's sum is not the window's count."""
+    window = Filters(since=filters.since, until=filters.until)
+    inside, outside = [], []
+    for side in ("a", "b"):
+        first, window_params = window.where("c", _cell_side(side, f"first_{side}"))
+        last, _ = window.where("c", _cell_side(side, f"last_{side}"))
+        inside.append(f"({first} AND {last})")
+        # a window is an interval: a side is out when both ends are out on the same side
+        before = f"c.last_{side} < $f_since" if window.since is not None else "false"
+        after = f"c.first_{side} >= $f_until" if window.until is not None else "false"
+        outside.append(f"({before} OR {after})")
+    partial = [f"(NOT {i} AND NOT {o})" for i, o in zip(inside, outside, strict=True)]
+    cut = f"({partial[0]} AND NOT {outside[1]}) OR ({partial[1]} AND NOT {outside[0]})"
+    return bool(
+        con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM pair_counts c WHERE {where} AND ({cut}))",
+            params | window_params,
+        ).fetchall()[0][0]
+    )
+
+
+def pair_counts_sql(
+    con: duckdb.DuckDBPyConnection, filters: Filters
+) -> tuple[str, dict[str, object]]:
+    """Pairs of current answers passing ``filters`` as count cells: ``key_a, key_b, label_a,
+    label_b, n_items`` (sum ``n_items`` for a pair's contingency table).
+
+    On a store with the log each pair is a cell (:func:`pairs_sql`); on one built without it,
+    the cells of table ``pair_counts`` (per pair, label pair, each side's week, version and
+    phase), which give the same sums for any window that keeps or drops each cell whole (any
+    window of whole weeks, the whole log); another window, or a slice of items, needs the log.
+    """
+    if not log_omitted(con):
+        paired, params = pairs_sql(filters)
+        return (
+            f"(SELECT q.key_a, q.key_b, q.label_a, q.label_b, 1 AS n_items FROM {paired} AS q)",
+            params,
+        )
+    if filters.slice_column is not None:
+        raise LogNeeded("A slice of items")
+    if not _whole_days(filters):
+        raise LogNeeded("A window within a day")
+    others = replace(filters, since=None, until=None)
+    where_a, params = others.where("c", _side("a"))
+    where_b, _ = others.where("c", _side("b"))
+    if _window_cuts_cells(con, filters, f"{where_a} AND {where_b}", params):
+        raise LogNeeded("Agreement between annotators in a window that cuts a week")
+    where_a, params = filters.where("c", _cell_side("a", "first_a"))
+    where_b, _ = filters.where("c", _cell_side("b", "first_b"))
+    return (
+        "(SELECT c.key_a, c.key_b, c.label_a, c.label_b, c.n_items FROM pair_counts c "
+        f"WHERE {where_a} AND {where_b})"
+    ), params
 
 
 def _side(side: str) -> dict[str, str]:
@@ -169,9 +280,9 @@ class PairTables:
 
 def pair_tables(con: duckdb.DuckDBPyConnection, filters: Filters) -> PairTables:
     """Counts of label pairs for every annotator pair: one GROUP BY over table ``pairs``."""
-    paired, params = pairs_sql(filters)
+    paired, params = pair_counts_sql(con, filters)
     table = con.execute(
-        f"SELECT key_a, key_b, label_a, label_b, count(*) AS n FROM {paired} AS p GROUP BY ALL",
+        f"SELECT key_a, key_b, label_a, label_b, sum(n_items) AS n FROM {paired} AS p GROUP BY ALL",
         params,
     ).df()
     index = label_index(con)
@@ -318,6 +429,8 @@ def item_patterns(con: duckdb.DuckDBPyConnection, filters: Filters) -> ItemPatte
     Items with one answer are the rest of the filtered answers, per category. Both are one
     pass over narrow tables, where grouping all of ``votes`` by item is a hash table of every item.
     """
+    if log_omitted(con):  # per-item patterns: no count table keeps the items apart
+        raise LogNeeded(TEAM_COEFFICIENTS)
     index = label_index(con)
     # Label keys are small integers from the store (never user text): safe in column names.
     keys = [int(key) for key in index.labels["label_key"]]

@@ -100,11 +100,14 @@ class Filters:
 def annotators_kept(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
     """Ids of the annotators (not the committee) with labels under ``filters``, sorted: the
     people a filtered view can be about (a person picker lists these and no one else)."""
-    where, params = filters.where("x")
+    # here, not at the top: counts builds on this module
+    from qualitylib.metrics.counts import activity_sql
+
+    source, params = activity_sql(con, filters)
     rows = con.execute(
         f"""SELECT annotator_id FROM annotators
             WHERE role IS DISTINCT FROM 'committee' AND annotator_key IN (
-                SELECT x.annotator_key FROM annotations x WHERE {where})
+                SELECT f.annotator_key FROM {source} AS f)
             ORDER BY annotator_id""",
         params,
     ).fetchall()

@@ -9,7 +9,9 @@ report's first page and ``qualitylib export headlines`` all show.
   :mod:`~qualitylib.metrics.onboarding`), for the team members who labelled in the selection;
 - **review queue size**: every item the queue holds (:func:`~qualitylib.metrics.review.
   review_queue_size`);
-- **raters**: annotators who share an item with someone (the people of the pairwise kappas).
+- **raters**: annotators who share an item with someone (the people of the pairwise kappas);
+  None on a store without the label log for a window that cuts a week (its pair counts are
+  per week).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from qualitylib.log_scope import LogNeeded
 from qualitylib.metrics import catalog
 from qualitylib.metrics.drift import ALERT_COLUMNS, DriftRule, drift_alerts, open_alerts
 from qualitylib.metrics.filters import Filters
@@ -54,7 +57,7 @@ class Headlines:
     alerts: pd.DataFrame = field(repr=False)
     status: pd.DataFrame = field(repr=False)
     review_queue_size: int
-    raters: int
+    raters: int | None
 
     @property
     def in_training(self) -> list[str]:
@@ -101,6 +104,15 @@ def open_drift_alerts(
     return open_alerts(history, day), day
 
 
+def _raters(con: duckdb.DuckDBPyConnection, filters: Filters) -> int | None:
+    """:func:`raters`; None where the store has no label log and its pair counts cannot tell
+    (a window that cuts a week)."""
+    try:
+        return raters(con, filters)
+    except LogNeeded:
+        return None
+
+
 def headlines(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
@@ -130,5 +142,5 @@ def headlines(
         alerts=alerts,
         status=status,
         review_queue_size=review_queue_size(con, filters),
-        raters=raters(con, filters),
+        raters=_raters(con, filters),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import duckdb
 import pandas as pd
 
+from qualitylib.log_scope import LogNeeded, log_omitted, require_log
 from qualitylib.metrics.counts import latest_sql, pairs_sql, scored_sql
 from qualitylib.metrics.filters import Filters
 
@@ -83,6 +84,8 @@ def disagreements(
     answer, the pairs :func:`~qualitylib.metrics.team_agreement.pairwise_kappa` counts), by
     item id. Columns: ``item_id, uri, label_a, label_b`` (``label_a`` is ``annotator_a``'s)."""
     _check_limit(limit)
+    if log_omitted(con):
+        raise LogNeeded("The items a pair labelled differently")
     paired, params = pairs_sql(replace(filters, annotators=(annotator_a, annotator_b)))
     frame = con.execute(
         f"""WITH p AS (
@@ -109,6 +112,7 @@ def long_table(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -
     under ``filters`` (as agreement counts them), for :mod:`qualitylib.agreement` and other
     tools that take the long table. One row per answer: for small stores and samples; the
     store-facing metrics never need it."""
+    require_log(con, "The long table of answers")
     latest, params = latest_sql(filters or Filters())
     return con.execute(
         f"""SELECT i.item_id, a.annotator_id, l.label FROM {latest} AS v

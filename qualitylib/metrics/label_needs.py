@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from qualitylib.errors import QualitylibError
+from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import confusion_counts, latest_sql
 from qualitylib.metrics.filters import Filters
 
@@ -73,6 +74,7 @@ def label_needs(
     Columns: ``item_id, n_labels`` (current answers), ``posterior_label, confidence,
     gain_one_more, more_labels, cost`` (``more_labels * price``).
     """
+    require_log(con, "Label needs (every answer on each item)")
     if not 0 < target < 1:
         raise ValueError(f"target must be between 0 and 1 (got {target!r})")
     if price < 0:

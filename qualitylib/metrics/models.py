@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import LabelIndex, PairTables, label_index, latest_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import Period
@@ -426,7 +427,7 @@ def model_timeline(
     out = period_rates(
         con,
         "model_key",
-        (f"predictions p WHERE {where}", params, "predicted_at"),
+        (f"predictions p WHERE {where}", params, "predicted_at", "count(*)"),
         (scored, scored_params, "predicted_at"),
         period,
     )
@@ -440,6 +441,7 @@ def model_pair_tables(con: duckdb.DuckDBPyConnection, filters: Filters | None = 
     ``tables[p, i, j]``: items the model version labelled ``i`` (its latest prediction) and the
     annotator ``j`` (their current answer, table ``votes``). One GROUP BY over the join.
     """
+    require_log(con, "Agreement between models and people (every answer on each item)")
     filters = filters or Filters()
     models, model_params = model_latest_sql(filters)
     people, people_params = latest_sql(filters)
@@ -497,6 +499,7 @@ def model_disagreements(
     queue's: :func:`qualitylib.display.votes_text` writes it), ``reference_label`` (the
     decision in force now, if any).
     """
+    require_log(con, "Where models and the people disagree (every answer on each item)")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None (got {limit!r})")
     filters = filters or Filters()

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from qualitylib.intervals import wilson
-from qualitylib.metrics.counts import label_index, scored_sql
+from qualitylib.metrics.counts import activity_sql, label_index, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import rate_columns
 
@@ -260,10 +260,10 @@ def onboarding_as_of(
     """
     filters = filters or Filters()
     status = onboarding_status(con, replace(filters, since=None), objective)
-    where, params = filters.where("x")
+    source, params = activity_sql(con, filters)
     active = con.execute(
-        f"""SELECT DISTINCT a.annotator_id FROM annotations x
-            JOIN annotators a USING (annotator_key) WHERE {where}""",
+        f"""SELECT DISTINCT a.annotator_id FROM {source} AS f
+            JOIN annotators a USING (annotator_key)""",
         params,
     ).fetchall()
     keep = status["annotator_id"].isin([row[0] for row in active])

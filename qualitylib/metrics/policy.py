@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.metrics.counts import filtered_sql, label_index, scored_sql
+from qualitylib.metrics.counts import label_index, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import rate_columns, rates_from_counts
 from qualitylib.metrics.timeline import _grouped_confusion
@@ -81,7 +81,8 @@ def stale_policy(
     ``stale``: the Wilson lower bound of ``old_share`` is at least ``min_share`` (most of their
     labels on changed items, with evidence, still follow the old policy). Sorted by share.
     """
-    source, params = filtered_sql(filters or Filters())
+    # Changed items are reference items: ``scored`` holds every label on them.
+    source, params = scored_sql(filters or Filters())
     table = con.execute(
         f"""WITH decisions AS (
                 SELECT item_key, label_key, decided_at,

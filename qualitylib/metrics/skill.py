@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from qualitylib.dawid_skene import DawidSkene, Triples
+from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import filtered_sql, label_index, latest_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.reference import annotator_summary
@@ -35,6 +36,7 @@ def vote_triples(con: duckdb.DuckDBPyConnection, filters: Filters | None = None)
     ``items`` holds item keys (not ids: naming millions of items is not needed to rate
     annotators), ``annotators`` annotator ids, ``classes`` label names.
     """
+    require_log(con, "Dawid-Skene skill (every answer on each item)")
     latest, params = latest_sql(filters or Filters())
     found = con.execute(
         f"SELECT item_key, annotator_key, label_key FROM {latest} AS v", params

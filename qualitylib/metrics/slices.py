@@ -13,6 +13,7 @@ from dataclasses import replace
 import duckdb
 import pandas as pd
 
+from qualitylib.log_scope import require_log
 from qualitylib.metrics.counts import filtered_sql
 from qualitylib.metrics.filters import Filters
 
@@ -24,6 +25,7 @@ def slice_values(
 ) -> pd.DataFrame:
     """Values of item metadata ``column`` among labelled items: ``value, n_items, n_labels``,
     most labels first (items without the column are left out)."""
+    require_log(con, "A slice of items")
     source, params = filtered_sql(filters or Filters())
     return con.execute(
         f"""SELECT json_extract_string(i.metadata, '$.' || $column) AS value,

@@ -27,11 +27,15 @@ from qualitylib.metrics.counts import (
     LabelIndex,
     PairTables,
     item_patterns,
+    pair_counts_sql,
     pair_tables,
-    pairs_sql,
 )
 from qualitylib.metrics.filters import Filters
 
+AGREEMENT_COLUMNS = [
+    "metric", "value", "ci_low", "ci_high", "se", "n_items", "n_raters", "prevalence_paradox",
+    "reason",
+]  # fmt: skip
 WEIGHTINGS = {"": None, "_linear": "linear", "_quadratic": "quadratic"}
 REASON_NO_RANK = (
     "the labels have no rank (no label set was imported), so the label order that weights "
@@ -153,7 +157,7 @@ def agreement_results(
 
 def raters(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
     """Annotators who share at least one item with another annotator under ``filters``."""
-    paired, params = pairs_sql(filters or Filters())
+    paired, params = pair_counts_sql(con, filters or Filters())
     found = con.execute(f"SELECT DISTINCT key_a, key_b FROM {paired} AS p", params).fetchnumpy()
     return len(np.union1d(found["key_a"], found["key_b"]))
 
@@ -176,7 +180,7 @@ def agreement_table(results: dict[str, AgreementResult]) -> pd.DataFrame:
         }
         for name, result in results.items()
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
 def agreement_summary(

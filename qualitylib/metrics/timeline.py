@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.metrics.counts import LabelIndex, filtered_sql, label_index, scored_sql
+from qualitylib.metrics.counts import LabelIndex, activity_sql, label_index, scored_sql
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.periods import Period, check_period
 from qualitylib.metrics.reference import rates_from_counts
@@ -64,12 +64,12 @@ def timeline(
     ``_ci_low, _ci_high, _n`` (95 % Wilson interval and denominator; NaN when ``_n`` is 0).
     """
     filters = filters or Filters()
-    source, source_params = filtered_sql(filters)
+    source, source_params = activity_sql(con, filters)  # a day's cells fall in one period
     scored, scored_params = scored_sql(filters)
     out = period_rates(
         con,
         "annotator_key",
-        (f"{source} AS f", source_params, "annotated_at"),
+        (f"{source} AS f", source_params, "first_at", "sum(n_labels)"),
         (scored, scored_params, "annotated_at"),
         period,
     )
@@ -82,20 +82,22 @@ def timeline(
 def period_rates(
     con: duckdb.DuckDBPyConnection,
     key: str,
-    labels: tuple[str, dict, str],
+    labels: tuple[str, dict, str, str],
     scored: tuple[str, dict, str],
     period: Period,
 ) -> pd.DataFrame:
     """One row per rater ``key`` x period: ``n_labels`` counted over ``labels`` and the rates
     against the reference counted over ``scored``, each given as ``(FROM clause, parameters,
-    time column)``; a period without reference labels has counts 0 and rates NaN.
+    time column)``, ``labels`` with its count (``count(*)`` over labels, ``sum(n_labels)``
+    over count cells); a period without reference labels has counts 0 and rates NaN.
 
     The one computation behind the annotators' timeline and the models' (a rater is a person
     or a model version)."""
     check_period(period)
-    source, params, at = labels
+    source, params, at, count = labels
     volume = con.execute(
-        f"""SELECT {key}, date_trunc($period, {at})::DATE AS period_start, count(*) AS n_labels
+        f"""SELECT {key}, date_trunc($period, {at})::DATE AS period_start,
+                   CAST({count} AS BIGINT) AS n_labels
             FROM {source} GROUP BY ALL""",
         params | {"period": period},
     ).df()

@@ -14,7 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from qualitylib.export import neutralise, with_votes_text
-from qualitylib.reports.weekly import HISTORY_WEEKS, REVIEW_TOP, WeeklyReport, box_overlays
+from qualitylib.log_scope import needs_log_message
+from qualitylib.reports.weekly import (
+    HISTORY_WEEKS,
+    NEEDS_LOG,
+    REVIEW_TOP,
+    WeeklyReport,
+    box_overlays,
+)
 
 __all__ = [
     "BOX_FILES",
@@ -549,7 +556,9 @@ def _summary(report: WeeklyReport) -> pd.DataFrame:
             "n_active_annotators": [len(report.annotators)],
             "n_open_alerts": [len(report.alerts)],
             "n_in_training": [int((report.onboarding["status"] == "in_training").sum())],
-            "n_raters": [int(report.agreement["n_raters"].iloc[0])],
+            "n_raters": [
+                None if report.agreement.empty else int(report.agreement["n_raters"].iloc[0])
+            ],
             "review_queue_size": [report.review_queue_size],
             "policy_in_force": [report.policy_in_force],
         }
@@ -600,6 +609,8 @@ def readme(report: WeeklyReport) -> str:
         "spreadsheet shows them instead of running them.",
         "",
     ]
+    for section in report.needs_log:  # left out: their files hold headers and no rows
+        lines += [needs_log_message(NEEDS_LOG[section]), ""]
     for name, frame in frames(report).items():
         lines += [name, f"  {(FILES | BOX_FILES | MODEL_FILES)[name][1]}."]
         lines += [f"  - {column}: {describe(name, str(column))}" for column in frame.columns]

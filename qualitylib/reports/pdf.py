@@ -56,10 +56,17 @@ from qualitylib.display import (
     votes_text,
 )
 from qualitylib.display import interval as _interval
+from qualitylib.log_scope import needs_log_message
 from qualitylib.metrics.box_timeline import BoxObjective
 from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
 from qualitylib.metrics.models import model_name
-from qualitylib.reports.weekly import HISTORY_WEEKS, WeeklyReport, box_names, box_overlays
+from qualitylib.reports.weekly import (
+    HISTORY_WEEKS,
+    NEEDS_LOG,
+    WeeklyReport,
+    box_names,
+    box_overlays,
+)
 
 __all__ = ["NO_LABELS", "pdf_bytes", "write_pdf"]
 
@@ -266,7 +273,7 @@ def _summary(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
         ["Regressed", who(status["status"] == "regressed")],
         ["Decided by the sequential test", _decided(report) or "nobody this week"],
         ["Still applying an old policy", _names(report, stale["annotator_id"])],
-        ["Behaviour flags", flag_text or "nobody flagged"],
+        ["Behaviour flags", _needs_log(report, "behaviour") or flag_text or "nobody flagged"],
         ["Control items", _shortfall(report)],
         [
             "Review queue",
@@ -405,8 +412,16 @@ def _annotator(report: WeeklyReport, row: pd.Series, styles: _Styles) -> Flowabl
     return KeepTogether([_p(title, styles.h2), body])
 
 
+def _needs_log(report: WeeklyReport, section: str) -> str:
+    """The line saying ``section`` needs the label log, when the report left it out; else ""."""
+    return needs_log_message(NEEDS_LOG[section]) if section in report.needs_log else ""
+
+
 def _agreement(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
     """Team coefficients with intervals, the prevalence note and the coefficient chart."""
+    if "agreement" in report.needs_log:
+        heading = _p("Agreement between annotators", styles.h1)
+        return [heading, _p(_needs_log(report, "agreement"), styles.note), *_pairs(report, styles)]
     table = report.agreement.set_index("metric")
     names = [m for m in COEFFICIENTS if m in table.index]
     rows = [["Coefficient", "Value", "95 % CI", "n items", "Raters"]]
@@ -487,7 +502,9 @@ def _people_lines(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
             styles.small,
         ),
     ]
-    if report.flags.empty:
+    if "behaviour" in report.needs_log:
+        flow.append(_p(_needs_log(report, "behaviour"), styles.note))
+    elif report.flags.empty:
         flow.append(_p(f"No flags among {len(report.behaviour):,} annotators.", styles.body))
     else:
         rows = [["Annotator", "Flag", "Evidence"]]

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from qualitylib.log_scope import LogNeeded, log_omitted
 from qualitylib.metrics import catalog
 from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
 from qualitylib.metrics.box_items import (
@@ -31,6 +32,7 @@ from qualitylib.metrics.box_timeline import box_drift_alerts, box_onboarding, bo
 from qualitylib.metrics.boxes import ERRORS as BOX_ERRORS
 from qualitylib.metrics.boxes import box_errors, box_summary
 from qualitylib.metrics.catalog import policy_versions
+from qualitylib.metrics.counts import TEAM_COEFFICIENTS
 from qualitylib.metrics.drift import DriftRule, open_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.fixes import fix_rates
@@ -54,7 +56,12 @@ from qualitylib.metrics.reference import (
 )
 from qualitylib.metrics.review import review_queue
 from qualitylib.metrics.sprt import SPRT, sprt_onboarding
-from qualitylib.metrics.team_agreement import agreement_results, agreement_table, pairwise_kappa
+from qualitylib.metrics.team_agreement import (
+    AGREEMENT_COLUMNS,
+    agreement_results,
+    agreement_table,
+    pairwise_kappa,
+)
 from qualitylib.metrics.timeline import timeline
 from qualitylib.pseudonyms import DEFAULT_KEY, pseudonym_map, pseudonymize
 from qualitylib.store import label_set
@@ -65,6 +72,7 @@ __all__ = [
     "box_names",
     "box_overlays",
     "build_weekly_report",
+    "NEEDS_LOG",
     "iso_week",
     "last_complete_week",
     "parse_week",
@@ -100,6 +108,14 @@ GOLD_COLUMNS = {  # gold_budget's column -> the report's (its "last week" is the
     "team_tpr": "team_tpr",
     "team_fpr": "team_fpr",
     "positive_share": "positive_share",
+}
+
+
+# The report's sections that need the label log, by key, with the name each one's line uses.
+NEEDS_LOG = {
+    "agreement": TEAM_COEFFICIENTS,
+    "behaviour": "The section on behaviour flags",
+    "models": "The section on models (where models and the people disagree)",
 }
 
 
@@ -187,6 +203,9 @@ class WeeklyReport:
     has_models: bool = False  # the store holds model predictions: the report has a model section
     models: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     model_queue: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # Sections left out because the store has no label log (`cubes --no-log`): keys of
+    # NEEDS_LOG; their tables are empty and the PDF, CSV README and dashboard say so.
+    needs_log: list[str] = field(default_factory=list)
 
     @property
     def monday(self) -> date:
@@ -568,7 +587,19 @@ def build_weekly_report(
     divergence = weekly_divergence(con, recent).drop(columns="label")
     queue = review_queue(con, this_week, REVIEW_TOP)
     behaving, flags = _behaviour(con, this_week, ids, behaviour_rule or BehaviourRule())
-    models, model_queue = _models(con, this_week) if has_predictions(con) else (None, None)
+    needs_log = []
+    try:
+        agreement = agreement_table(agreement_results(con, this_week))
+    except LogNeeded:  # a store without the log: the coefficients need each item's answers
+        agreement, needs_log = pd.DataFrame(columns=AGREEMENT_COLUMNS), ["agreement"]
+    if log_omitted(con):  # computed on the left-out (empty) log: its columns, none of its rows
+        behaving, flags, needs_log = behaving.iloc[:0], flags.iloc[:0], [*needs_log, "behaviour"]
+    models = model_queue = None
+    if has_predictions(con):
+        try:
+            models, model_queue = _models(con, this_week)
+        except LogNeeded:  # its queue compares each item's answers with the model's
+            needs_log = [*needs_log, "models"]
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
@@ -588,7 +619,7 @@ def build_weekly_report(
         annotators=_annotators(con, base, monday, active),
         annotator_weeks=weeks,
         confusions=_confusions(con, this_week, ids),
-        agreement=agreement_table(agreement_results(con, this_week)),
+        agreement=agreement,
         pairs=pairwise_kappa(con, this_week)[PAIR_COLUMNS],
         review=queue.drop(columns="uri"),
         behaviour=behaving,
@@ -599,6 +630,7 @@ def build_weekly_report(
         has_models=models is not None,
         models=pd.DataFrame() if models is None else models,
         model_queue=pd.DataFrame() if model_queue is None else model_queue,
+        needs_log=needs_log,
     )
 
 
