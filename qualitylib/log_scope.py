@@ -71,7 +71,7 @@ LOG_SECTIONS_NOTE = (
     "this store leaves out the label log (built by `qualitylib cubes --no-log`): the dashboard "
     "and the report show what its kept tables serve, with the same numbers as the full store, "
     "and say in one line which sections need the log (team agreement coefficients, "
-    "Dawid-Skene, behaviour, time on task)"
+    "Dawid-Skene, behaviour, time on task, models)"
 )
 
 
@@ -83,6 +83,14 @@ def log_omitted(con: duckdb.DuckDBPyConnection) -> bool:
         [MARKER],
     ).fetchone()
     return bool(found and found[0])
+
+
+def left_out_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rows the lake held of ``table`` that the store left out (0 on a store with the log)."""
+    if not log_omitted(con):
+        return 0
+    found = con.execute(f"SELECT n_rows FROM {MARKER} WHERE table_name = ?", [table]).fetchone()
+    return int(found[0] or 0) if found else 0
 
 
 def needs_log_message(what: str) -> str:

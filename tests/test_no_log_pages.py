@@ -45,6 +45,7 @@ NEEDS_LOG = {
     "behaviour": "The section on behaviour flags and time on task",
     "review": "Estimating each item's confidence and 'More labels' (all its answers)",
     "imports": "An import",
+    "models": "The Models page (the models' predictions, left out with it)",
 }
 # Pages the kept tables serve whole.
 SERVED_PAGES = ("overview", "controls", "annotator", "onboarding", "reference")
@@ -217,15 +218,19 @@ def test_report_without_the_log_equals_the_full_one_but_the_sections_needing_it(
     stores: tuple[Path, Path], week: str
 ) -> None:
     full, thin = _both(stores, lambda con: build_weekly_report(con, week))
-    assert (full.needs_log, thin.needs_log) == ([], ["agreement", "behaviour"])
+    assert (full.needs_log, thin.needs_log) == ([], ["agreement", "behaviour", "models"])
+    assert (full.has_models, thin.has_models) == (True, False)  # the predictions are left out
     left_out = {"agreement", "behaviour", "flags"}
     for name, table in thin.tables().items():
-        if name in left_out:
+        if name in ("models", "model_queue"):
+            assert table.empty
+        elif name in left_out:
             assert table.empty and list(table.columns) == list(full.tables()[name].columns)
             assert len(full.tables()[name]) > 0 or name == "flags", name
         else:
             pd.testing.assert_frame_equal(table, full.tables()[name], obj=name)
-    others = {f.name for f in fields(WeeklyReport)} - set(full.tables()) - {"needs_log"}
+    others = {f.name for f in fields(WeeklyReport)} - set(full.tables())
+    others -= {"needs_log", "has_models"}
     assert {f: getattr(thin, f) for f in others} == {f: getattr(full, f) for f in others}
     assert WeeklyReport.from_json(thin.to_json()).needs_log == thin.needs_log
 
@@ -235,7 +240,10 @@ def test_report_command_writes_the_served_sections_and_says_which_need_the_log(
 ) -> None:
     _, thin = stores
     assert main(["report", "--db", str(thin), "--week", week, "--out", str(tmp_path)]) == 0
-    lines = [needs_log_message(REPORT_NEEDS_LOG[section]) for section in ("agreement", "behaviour")]
+    lines = [
+        needs_log_message(REPORT_NEEDS_LOG[section])
+        for section in ("agreement", "behaviour", "models")
+    ]
     assert capsys.readouterr().err.splitlines() == [f"note: {line}" for line in lines]
     pdf = " ".join(page.extract_text() for page in PdfReader(tmp_path / f"report-{week}.pdf").pages)
     pdf = re.sub(r"\s+", " ", pdf)
@@ -253,7 +261,10 @@ def test_report_page_says_which_sections_need_the_log(
     stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = _open(stores[1], "reports", monkeypatch)
-    lines = [needs_log_message(REPORT_NEEDS_LOG[section]) for section in ("agreement", "behaviour")]
+    lines = [
+        needs_log_message(REPORT_NEEDS_LOG[section])
+        for section in ("agreement", "behaviour", "models")
+    ]
     assert [e.value for e in at.info if "label log" in e.value] == lines
     assert [m.value for m in at.metric] == [
         m.value for m in _open(stores[0], "reports", monkeypatch).metric

@@ -16,6 +16,7 @@ st.caption(
     "Model versions are raters of their own kind: scored against the committee like a "
     "person, never part of the team's numbers."
 )
+common.require_log("The Models page (the models' predictions, left out with it)")
 
 threshold = st.slider(
     "Score threshold",

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from qualitylib.log_scope import log_omitted
 from qualitylib.metrics.boxes import (
     COORDINATES,
     ERRORS,
@@ -60,8 +61,10 @@ def has_boxes(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def has_tags(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the store holds any tag (one label per item) annotation."""
-    return bool(con.execute("SELECT EXISTS (SELECT 1 FROM annotations)").fetchone()[0])
+    """Whether the store holds any tag (one label per item) annotation (a store without the
+    log has them all in the lake: its label log is required)."""
+    found = con.execute("SELECT EXISTS (SELECT 1 FROM annotations)").fetchone()[0]
+    return bool(found) or log_omitted(con)
 
 
 def box_images(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:

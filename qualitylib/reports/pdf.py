@@ -784,6 +784,8 @@ def _models(report: WeeklyReport, styles: _Styles) -> list[Flowable]:
             styles.small,
         ),
     ]
+    if "models" in report.needs_log:
+        return [*flow, _p(_needs_log(report, "models"), styles.note)]
     if report.models.empty:
         return [*flow, _p("No model predictions this week.", styles.body)]
     scored = "ece" in report.models.columns
@@ -883,7 +885,7 @@ def _story(
     story += [PageBreak(), *_agreement(report, styles), Spacer(1, 8), *_review(report, styles)]
     if report.has_boxes:
         story += [PageBreak(), *_boxes(report, styles, images)]
-    if report.has_models:
+    if report.has_models or "models" in report.needs_log:
         story += [Spacer(1, 8), *_models(report, styles)]
     return story
 

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from qualitylib.log_scope import LogNeeded, log_omitted
+from qualitylib.log_scope import LogNeeded, left_out_rows, log_omitted
 from qualitylib.metrics import catalog
 from qualitylib.metrics.behaviour import FLAGS, BehaviourRule, behaviour, flag_evidence
 from qualitylib.metrics.box_items import (
@@ -600,6 +600,8 @@ def build_weekly_report(
             models, model_queue = _models(con, this_week)
         except LogNeeded:  # its queue compares each item's answers with the model's
             needs_log = [*needs_log, "models"]
+    elif left_out_rows(con, "predictions"):  # the model's rows are left out with the log
+        needs_log = [*needs_log, "models"]
     return WeeklyReport(
         project=project,
         week=iso_week(monday),
