@@ -170,7 +170,7 @@ def onboarding(
     """Box onboarding status against the objective (``box_onboarding``)."""
     with _read(store) as con:
         return box_timeline.box_onboarding(
-            con, store.only(filters), recall, precision, threshold=iou
+            con, store.only(filters), recall, precision, iou_threshold=iou
         )
 
 
@@ -185,5 +185,5 @@ def alerts(
             store.only(filters),
             recall_objective=recall,
             precision_objective=precision,
-            threshold=iou,
+            iou_threshold=iou,
         )

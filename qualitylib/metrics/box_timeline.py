@@ -104,14 +104,14 @@ def grouped_box_counts(
     con: duckdb.DuckDBPyConnection,
     filters: Filters,
     keys: Mapping[str, str],
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
     params: Mapping[str, object] | None = None,
     classes: Literal["label", "size"] = "label",
 ) -> BoxCounts:
     """:class:`BoxCounts` of the scored submissions under ``filters`` grouped by ``keys``
     (output column -> SQL expression over the submission ``s``, a ``box_sets`` row), groups in
     the order of their keys; columns per label, or per COCO object size (:data:`SIZES`)."""
-    _check_threshold(threshold)
+    _check_threshold(iou_threshold)
     if classes not in ("label", "size"):
         raise ValueError(f"classes must be 'label' or 'size', got {classes!r}")
     _submissions(con, filters)
@@ -148,7 +148,7 @@ def grouped_box_counts(
             FROM box_candidates c JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
             JOIN box_reference r ON r.box_id = c.ref_box_id
             WHERE c.iou >= $t AND c.label_key = c.ref_label_key""",
-        {"t": threshold},
+        {"t": iou_threshold},
     ).fetchnumpy()
     cls = np.asarray(arrays.pop("cls"), dtype=np.int64)
     edges = Edges(**{k: np.asarray(v) for k, v in arrays.items()})
@@ -164,7 +164,7 @@ def grouped_box_counts(
         cell = np.asarray(gid, dtype=np.int64) * k + np.searchsorted(keys_present, key)
         return np.bincount(cell, weights=weights, minlength=n_groups * k).reshape(n_groups, k)
 
-    tp = classify(edges, threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
+    tp = classify(edges, iou_threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
     ious = edges.iou[tp]
     return BoxCounts(
         groups=groups.drop(columns="gid"),
@@ -207,7 +207,7 @@ def box_timeline(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
     period: Period = "week",
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """One row per annotator x period: box volume and scores against the committee.
 
@@ -217,7 +217,7 @@ def box_timeline(
     in force when drawn), ``tp, fp, fn``, ``precision`` and ``recall`` with ``_ci_low,
     _ci_high, _n`` (95 % Wilson; ``_n`` = boxes given / expected), ``f1, f1_n`` (given +
     expected), ``mean_iou`` with ``_ci_low, _ci_high, _n`` (t interval over the matched
-    pairs). Rates are NaN (never 0) where their ``_n`` is 0. ``threshold``: the IoU a match
+    pairs). Rates are NaN (never 0) where their ``_n`` is 0. ``iou_threshold``: the IoU a match
     needs.
     """
     check_period(period)
@@ -227,7 +227,7 @@ def box_timeline(
         con,
         filters,
         {"annotator_key": "s.annotator_key", "period_start": bucket},
-        threshold,
+        iou_threshold,
         {"period": period},
     )
     where, params = filters.where("s")
@@ -253,7 +253,7 @@ def box_timeline(
 
 
 def box_sizes(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, iou_threshold: float = 0.5
 ) -> pd.DataFrame:
     """Recall by object size: one row per annotator x COCO size of the committee's boxes
     (:data:`SIZES`: area below 32^2 px, below 96^2, above), so a person who misses small
@@ -263,7 +263,7 @@ def box_sizes(
     """
     filters = filters or Filters()
     counts = grouped_box_counts(
-        con, filters, {"annotator_key": "s.annotator_key"}, threshold, classes="size"
+        con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold, classes="size"
     )
     n_groups, k = counts.tp.shape
     tp, expected = counts.tp.ravel(), counts.expected.ravel()
@@ -328,7 +328,7 @@ def _windows(owner: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _submission_windows(
-    con: duckdb.DuckDBPyConnection, filters: Filters, objective: BoxObjective, threshold: float
+    con: duckdb.DuckDBPyConnection, filters: Filters, objective: BoxObjective, iou_threshold: float
 ) -> pd.DataFrame:
     """Every scored submission in time order per annotator, with its window's counts and
     whether the window is ``enough``, ``meets`` or clearly ``fails`` the objective."""
@@ -340,7 +340,7 @@ def _submission_windows(
             "annotated_at": "s.annotated_at",
             "item_key": "s.item_key",
         },
-        threshold,
+        iou_threshold,
     )
     table = counts.groups.drop(columns="n_images")
     owner = table["annotator_key"].to_numpy(np.int64)
@@ -425,7 +425,7 @@ def box_onboarding(
     precision_objective: float = 0.90,
     window: int = 30,
     min_boxes: int = 50,
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Each annotator's box onboarding status after their latest reference image.
 
@@ -449,7 +449,7 @@ def box_onboarding(
     """
     objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
     filters = filters or Filters()
-    table = _submission_windows(con, replace(filters, since=None), objective, threshold)
+    table = _submission_windows(con, replace(filters, since=None), objective, iou_threshold)
     columns = ["annotator_id", "name", "team", "status", "since", "first_aligned"]
     counts = ["n_reference_images", "window_n"]
     if table.empty:
@@ -481,7 +481,7 @@ def box_onboarding(
 
 
 def box_weekly_controls(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, iou_threshold: float = 0.5
 ) -> WeeklyControls:
     """Production box submissions on control images as drift counts per annotator x ISO week
     x label: ``x`` = (FP + FN) / 2 mistakes, ``n`` = (given + expected) / 2 boxes per side
@@ -491,7 +491,7 @@ def box_weekly_controls(
         con,
         production,
         {"annotator_key": "s.annotator_key", "week_start": "date_trunc('week', s.annotated_at)"},
-        threshold,
+        iou_threshold,
     )
     k = len(counts.classes)
     if counts.groups.empty:
@@ -517,7 +517,7 @@ def box_drift_alerts(
     rule: DriftRule | None = None,
     recall_objective: float = 0.85,
     precision_objective: float = 0.90,
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Box drift alerts, individual and team, raised in the weeks ``filters`` select.
 
@@ -537,10 +537,10 @@ def box_drift_alerts(
         replace(history, phases=()),
         recall_objective=recall_objective,
         precision_objective=precision_objective,
-        threshold=threshold,
+        iou_threshold=iou_threshold,
     )
     aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
-    controls = box_weekly_controls(con, history, threshold)
+    controls = box_weekly_controls(con, history, iou_threshold)
     table = alerts_from_controls(controls, rule or DriftRule(), aligned_at)
     table["n"], table["errors"] = table["n"] * 2, table["errors"] * 2  # boxes, not halves
     table[["n", "errors"]] = table[["n", "errors"]].round().astype(np.int64)
