@@ -58,10 +58,17 @@ def summary(
 
 
 @st.cache_data(show_spinner=False)
-def scores(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Box scores per annotator and per annotator and label, one matching (``box_scores``)."""
+def history(store: Store, filters: Filters, iou: float) -> box_timeline.BoxHistory:
+    """The selection's scored submissions matched once (``box_history``, weeks): what the
+    debrief's scores, week by week, onboarding and drift alerts are derived from."""
     with _read(store) as con:
-        return box_items.box_scores(con, store.only(filters), iou)
+        return box_timeline.box_history(con, store.only(filters), iou, "week")
+
+
+@st.cache_data(show_spinner=False)
+def scores(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Box scores per annotator and per annotator and label (``box_scores``)."""
+    return history(store, filters, iou).scores()
 
 
 @st.cache_data(show_spinner=False)
@@ -159,8 +166,7 @@ def consensus_overlay(
 @st.cache_data(show_spinner=False)
 def timeline(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
     """Box precision, recall, F1 and mean IoU per annotator and week (``box_timeline``)."""
-    with _read(store) as con:
-        return box_timeline.box_timeline(con, store.only(filters), "week", iou)
+    return history(store, filters, iou).timeline()
 
 
 @st.cache_data(show_spinner=False)
@@ -168,10 +174,7 @@ def onboarding(
     store: Store, filters: Filters, recall: float, precision: float, iou: float
 ) -> pd.DataFrame:
     """Box onboarding status against the objective (``box_onboarding``)."""
-    with _read(store) as con:
-        return box_timeline.box_onboarding(
-            con, store.only(filters), recall, precision, iou_threshold=iou
-        )
+    return history(store, filters, iou).onboarding(recall, precision)
 
 
 @st.cache_data(show_spinner=False)
@@ -179,11 +182,6 @@ def alerts(
     store: Store, filters: Filters, recall: float, precision: float, iou: float
 ) -> pd.DataFrame:
     """Box drift alerts on control images raised in the window (``box_drift_alerts``)."""
-    with _read(store) as con:
-        return box_timeline.box_drift_alerts(
-            con,
-            store.only(filters),
-            recall_objective=recall,
-            precision_objective=precision,
-            iou_threshold=iou,
-        )
+    return history(store, filters, iou).drift_alerts(
+        recall_objective=recall, precision_objective=precision
+    )

@@ -458,24 +458,8 @@ def box_scores(
     (``label``), ``n_items``, ``tp, fp, fn``, precision and recall (Wilson), ``f1, f1_n``,
     mean IoU (t). The values of :func:`~qualitylib.metrics.boxes.box_summary` (and its
     ``by_label``) without its ten COCO thresholds: what a page shows, at a page's speed."""
-    from qualitylib.metrics.box_timeline import box_rates, grouped_box_counts
+    from qualitylib.metrics.box_timeline import _scores, grouped_box_counts
 
     counts = grouped_box_counts(con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold)
     people, _ = _names(con)
-    ids = [people[int(k)] for k in counts.groups["annotator_key"]]
-    n_items = counts.groups["n_images"].to_numpy(np.int64)
-    arrays = (counts.tp, counts.given, counts.expected, counts.iou_sum, counts.iou_squares)
-    total = pd.DataFrame(box_rates(*(a.sum(axis=1) for a in arrays)))
-    total.insert(0, "annotator_id", ids)
-    total.insert(1, "n_items", n_items)
-    k = len(counts.classes)
-    cells = pd.DataFrame(box_rates(*(a.ravel() for a in arrays)))
-    cells.insert(0, "annotator_id", np.repeat(ids, k))
-    cells.insert(1, "label", np.tile(counts.classes, len(ids)))
-    cells.insert(2, "n_items", np.repeat(n_items, k))
-    cells = cells[cells["f1_n"] > 0]
-    order = ["annotator_id", "label"]
-    return (
-        total.sort_values("annotator_id", ignore_index=True),
-        cells.sort_values(order, ignore_index=True),
-    )
+    return _scores(counts, people)
