@@ -89,9 +89,13 @@ def confusion(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
 def misses(
     store: Store, filters: Filters, person: str, labels: tuple[str, ...], iou: float
 ) -> tuple[pd.DataFrame, int]:
-    """A person's images with box errors, latest first, and their count (``box_misses``)."""
+    """A person's images with box errors, latest first, and their count (``box_misses``, told
+    which have errors by the matching of :func:`history`)."""
+    matched = history(store, filters, iou)
     with _read(store) as con:
-        found = box_items.box_misses(con, store.only(filters), person, labels, iou, MAX_ROWS)
+        found = box_items.box_misses(
+            con, store.only(filters), person, labels, iou, MAX_ROWS, history=matched
+        )
     return found.items, found.total
 
 

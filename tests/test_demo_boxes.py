@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from qualitylib import demo_boxes
-from qualitylib.metrics.box_items import box_scores
+from qualitylib.metrics.box_items import box_misses, box_scores
 from qualitylib.metrics.box_timeline import (
     box_drift_alerts,
     box_history,
@@ -166,7 +166,8 @@ def test_one_matching_gives_what_the_separate_calls_give(
     boxes_db: Path, personas: dict[str, str], filters: Filters
 ) -> None:
     # the debrief's numbers from one matching (box_history) equal the separate calls, for the
-    # team and for each persona alone (the drifter's alerts, the learner's onboarding)
+    # team and for each persona alone (the drifter's alerts, the learner's onboarding, the
+    # confuser's images with errors)
     chosen = [filters] + [replace(filters, annotators=(who,)) for who in personas.values()]
     shown = []
     with connect(boxes_db, read_only=True) as con:
@@ -187,6 +188,12 @@ def test_one_matching_gives_what_the_separate_calls_give(
                     con, f, recall_objective=0.8, precision_objective=0.85, iou_threshold=0.6
                 ),
             )
+            who = f.annotators[0] if f.annotators else personas["confuser"]
+            for labels in [(), ("car",)]:  # the images with errors, told which by the matching
+                alone = box_misses(con, f, who, labels, 0.6, limit=20)
+                told = box_misses(con, f, who, labels, 0.6, limit=20, history=history)
+                pd.testing.assert_frame_equal(told.items, alone.items)
+                assert told.total == alone.total
             shown.append(len(by_label))
     assert shown[0] > 0  # the team's tables are not empty
 

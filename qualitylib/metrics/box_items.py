@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -23,18 +24,18 @@ from qualitylib.metrics.boxes import (
     _box_counts,
     _check_threshold,
     _clusters,
-    _compact,
-    _dense,
     _error_table,
     _names,
     _same_label_pairs,
-    _submissions,
     classify,
     iou_matrix,
     match,
 )
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.items import LIMIT, ItemList, _check_limit
+
+if TYPE_CHECKING:
+    from qualitylib.metrics.box_timeline import BoxHistory
 
 __all__ = [
     "ItemBoxes",
@@ -91,6 +92,7 @@ def box_misses(
     labels: tuple[str, ...] = (),
     iou_threshold: float = 0.5,
     limit: int = LIMIT,
+    history: BoxHistory | None = None,
 ) -> ItemList:
     """``annotator_id``'s submissions on committee-decided images with at least one error,
     latest first: ``item_id, uri, width, height, annotated_at, phase, policy_version,
@@ -98,11 +100,44 @@ def box_misses(
     ERRORS`), plus ``labels`` (the labels its errors involve, sorted).
 
     ``labels``: only errors that involve one of these labels, given or expected (all when
-    empty).
+    empty). ``history``: :func:`~qualitylib.metrics.box_timeline.box_history` of these
+    filters and threshold when the caller has it (its matching tells which submissions have
+    an error, so only the listed ones are matched again).
     """
+    from qualitylib.metrics.box_timeline import _SUBMISSION, _rows, grouped_box_counts
+
     _check_threshold(iou_threshold)
     _check_limit(limit)
-    _submissions(con, replace(filters, annotators=(annotator_id,)))
+    mine = replace(filters, annotators=(annotator_id,))
+    if history is None:
+        counts = grouped_box_counts(con, mine, _SUBMISSION, iou_threshold)
+    else:
+        key = history.people.loc[history.people["annotator_id"] == annotator_id, "annotator_key"]
+        groups = history.counts.groups
+        mask = groups["selected"].to_numpy(bool) & groups["annotator_key"].isin(key).to_numpy()
+        counts = _rows(history.counts, mask)
+    # a submission has an error when it has fewer matches than boxes on either side
+    tp = counts.tp.sum(axis=1)
+    wrong = (counts.given.sum(axis=1) > tp) | (counts.expected.sum(axis=1) > tp)
+    con.register("_box_wrong_rows", counts.groups.loc[wrong, list(_SUBMISSION)])
+    found = con.execute(
+        """SELECT w.*, i.item_id FROM _box_wrong_rows w JOIN items i USING (item_key)
+           ORDER BY w.annotated_at DESC, i.item_id"""
+    ).df()
+    con.unregister("_box_wrong_rows")
+    columns = ["item_id", "uri", "width", "height", "annotated_at", "phase", "policy_version"]
+    columns += ["n_boxes", "n_ref", "tp", *ERRORS, "labels"]
+    if found.empty:
+        return ItemList(pd.DataFrame(columns=columns), 0)
+    # the error table of the listed submissions only (of all, when a label focus needs them)
+    listed = found if labels else found.head(limit)
+    con.register("_box_listed_rows", listed[list(_SUBMISSION)])
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _box_subs AS
+           SELECT row_number() OVER () AS sub_id, s.* FROM box_sets s
+           JOIN _box_listed_rows USING (item_key, annotator_key, annotated_at)"""
+    )
+    con.unregister("_box_listed_rows")
     arrays = con.execute(
         """SELECT s.sub_id AS who, c.box_id AS "left",
                   s.sub_id * 4294967296 + c.ref_box_id AS "right",
@@ -118,30 +153,7 @@ def box_misses(
                   s.phase, s.policy_version, s.n_boxes, coalesce(s.n_ref, 0) AS n_ref
            FROM _box_subs s JOIN items i USING (item_key)"""
     ).df()
-    columns = [*subs.columns[1:], "tp", *ERRORS, "labels"]
-    # submissions with an error: fewer matches than boxes on either side (one matching), so
-    # the error table is built for the listed ones only (unless a label focus needs them all)
-    sub = edges.who.astype(np.int64)  # sub_id: 1..n
-    size = int(subs["who"].max()) + 1 if len(subs) else 0
-    same = edges.label == edges.ref_label
-    hit = np.zeros(len(edges.iou), dtype=bool)
-    keep = np.flatnonzero(same & (edges.iou >= iou_threshold))
-    hit[keep] = match(_compact(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
-    tp = np.bincount(sub[hit], minlength=size)
-    n_given = np.bincount(given["who"].to_numpy(np.int64), given["n"].to_numpy(float), size)
-    n_ref = np.bincount(reference["who"].to_numpy(np.int64), reference["n"].to_numpy(float), size)
-    at = subs["who"].to_numpy(np.int64)
-    wrong = subs[(n_given[at] > tp[at]) | (n_ref[at] > tp[at])]
-    wrong = wrong.sort_values(["annotated_at", "item_id"], ascending=[False, True])
-    if not labels:
-        listed = set(wrong["who"].head(limit))
-        picked = np.isin(edges.who, list(listed))
-        edges = Edges(*(getattr(edges, f)[picked] for f in Edges.__dataclass_fields__))
-        given = given[given["who"].isin(listed)]
-        reference = reference[reference["who"].isin(listed)]
     table = _error_table(edges, given, reference, iou_threshold)
-    if table.empty:
-        return ItemList(pd.DataFrame(columns=columns), 0)
     _, names = _names(con)
     table = table.assign(
         ref_name=table["ref_label"].map(lambda k: names.get(int(k))),
@@ -167,7 +179,7 @@ def box_misses(
     out = out.rename(columns={"l": "labels"}).sort_values(
         ["annotated_at", "item_id"], ascending=[False, True]
     )
-    total = len(out) if labels else len(wrong)
+    total = len(out) if labels else len(found)
     return ItemList(out[columns].head(limit).reset_index(drop=True), total)
 
 
