@@ -57,10 +57,11 @@ def summary(
         return boxes.box_summary(con, store.only(filters), iou, against, by_label)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)  # ~25 MB a person at 1M boxes
 def history(store: Store, filters: Filters, iou: float) -> box_timeline.BoxHistory:
     """The selection's scored submissions matched once (``box_history``, weeks): what the
-    debrief's scores, week by week, onboarding and drift alerts are derived from."""
+    debrief's scores, week by week, onboarding, drift alerts and images with errors are
+    derived from."""
     with _read(store) as con:
         return box_timeline.box_history(con, store.only(filters), iou, "week")
 
