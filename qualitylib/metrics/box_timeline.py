@@ -543,13 +543,14 @@ def box_weekly_controls(
 _WEEK = "date_trunc('week', s.annotated_at)"  # a submission's ISO week (its Monday)
 
 
-def _weekly_controls(counts: BoxCounts, people: pd.DataFrame) -> WeeklyControls:
-    """:func:`box_weekly_controls` from counts per annotator x :data:`_WEEK`."""
+def _weekly_controls(counts: BoxCounts, annotators: pd.DataFrame) -> WeeklyControls:
+    """:func:`box_weekly_controls` from counts per annotator x :data:`_WEEK` (``annotators``:
+    their keys and ids)."""
     k = len(counts.classes)
     if counts.groups.empty:
         empty = np.zeros((0, 0, k))
         return WeeklyControls([], np.array([], "datetime64[D]"), counts.classes, empty, empty)
-    ids = people.set_index("annotator_key")["annotator_id"]
+    ids = annotators.set_index("annotator_key")["annotator_id"]
     who = ids.reindex(counts.groups["annotator_key"]).to_numpy(dtype=str)
     people, a = np.unique(who, return_inverse=True)
     days = counts.groups["week_start"].to_numpy().astype("datetime64[D]")
