@@ -57,11 +57,19 @@ def summary(
         return boxes.box_summary(con, store.only(filters), iou, against, by_label)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)  # ~25 MB a person at 1M boxes
+def history(store: Store, filters: Filters, iou: float) -> box_timeline.BoxHistory:
+    """The selection's scored submissions matched once (``box_history``, weeks): what the
+    debrief's scores, week by week, onboarding, drift alerts and images with errors are
+    derived from."""
+    with _read(store) as con:
+        return box_timeline.box_history(con, store.only(filters), iou, "week")
+
+
 @st.cache_data(show_spinner=False)
 def scores(store: Store, filters: Filters, iou: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Box scores per annotator and per annotator and label, one matching (``box_scores``)."""
-    with _read(store) as con:
-        return box_items.box_scores(con, store.only(filters), iou)
+    """Box scores per annotator and per annotator and label (``box_scores``)."""
+    return history(store, filters, iou).scores()
 
 
 @st.cache_data(show_spinner=False)
@@ -82,9 +90,13 @@ def confusion(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
 def misses(
     store: Store, filters: Filters, person: str, labels: tuple[str, ...], iou: float
 ) -> tuple[pd.DataFrame, int]:
-    """A person's images with box errors, latest first, and their count (``box_misses``)."""
+    """A person's images with box errors, latest first, and their count (``box_misses``, told
+    which have errors by the matching of :func:`history`)."""
+    matched = history(store, filters, iou)
     with _read(store) as con:
-        found = box_items.box_misses(con, store.only(filters), person, labels, iou, MAX_ROWS)
+        found = box_items.box_misses(
+            con, store.only(filters), person, labels, iou, MAX_ROWS, history=matched
+        )
     return found.items, found.total
 
 
@@ -159,8 +171,7 @@ def consensus_overlay(
 @st.cache_data(show_spinner=False)
 def timeline(store: Store, filters: Filters, iou: float) -> pd.DataFrame:
     """Box precision, recall, F1 and mean IoU per annotator and week (``box_timeline``)."""
-    with _read(store) as con:
-        return box_timeline.box_timeline(con, store.only(filters), "week", iou)
+    return history(store, filters, iou).timeline()
 
 
 @st.cache_data(show_spinner=False)
@@ -168,10 +179,7 @@ def onboarding(
     store: Store, filters: Filters, recall: float, precision: float, iou: float
 ) -> pd.DataFrame:
     """Box onboarding status against the objective (``box_onboarding``)."""
-    with _read(store) as con:
-        return box_timeline.box_onboarding(
-            con, store.only(filters), recall, precision, threshold=iou
-        )
+    return history(store, filters, iou).onboarding(recall, precision)
 
 
 @st.cache_data(show_spinner=False)
@@ -179,11 +187,6 @@ def alerts(
     store: Store, filters: Filters, recall: float, precision: float, iou: float
 ) -> pd.DataFrame:
     """Box drift alerts on control images raised in the window (``box_drift_alerts``)."""
-    with _read(store) as con:
-        return box_timeline.box_drift_alerts(
-            con,
-            store.only(filters),
-            recall_objective=recall,
-            precision_objective=precision,
-            threshold=iou,
-        )
+    return history(store, filters, iou).drift_alerts(
+        recall_objective=recall, precision_objective=precision
+    )

@@ -1,10 +1,11 @@
 """Take the README's dashboard screenshots: serve the app on a store, shoot pages in Chromium.
 
 python docs/screenshots.py --db data/demo.duckdb [--page annotator ...] [--out docs]
-python docs/screenshots.py --db STORE --page boxes --height 2300 [--person ID]
+python docs/screenshots.py --db data/demo.duckdb --page boxes --height 2650 --person box05
 
-The box debrief is shot with its images shown (the "Hide images" switch turned off), whole
-page, of ``--person`` (default: the first person of the picker).
+The box debrief (written as ``box-debrief.png``, the README's) is shot with its images shown
+(the "Hide images" switch turned off), whole page, of ``--person`` (default: the first person
+of the picker; the README's is the demo's learner, box05, of the team-boxes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 # screenshot name -> url path (the annotator page opens the demo's learner)
 PAGES = {"overview": "", "annotator": "annotator?annotator=a07"}
+FILES = {"boxes": "box-debrief"}  # page name -> screenshot name, where they differ
 
 
 def _free_port() -> int:
@@ -80,8 +82,9 @@ def shoot(
                 if name == "boxes":
                     _show_images(page)
                 page.wait_for_timeout(1500)  # let charts finish their first layout
-                page.screenshot(path=str(out / f"{name}.png"), full_page=False)
-                print(f"wrote {out / f'{name}.png'}")
+                shot = out / f"{FILES.get(name, name)}.png"
+                page.screenshot(path=str(shot), full_page=False)
+                print(f"wrote {shot}")
             browser.close()
     finally:
         server.terminate()

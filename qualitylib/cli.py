@@ -361,9 +361,9 @@ def _box_time_exporter(
         print(f"error: --iou must be in (0, 1], got {args.iou}", file=sys.stderr)
         return None
     if args.table == "box-timeline":
-        return partial(exporter, period=args.period, threshold=args.iou)
+        return partial(exporter, period=args.period, iou_threshold=args.iou)
     if args.table == "box-sizes":
-        return partial(exporter, threshold=args.iou)
+        return partial(exporter, iou_threshold=args.iou)
     chosen = {
         "recall_objective": args.recall_min,
         "precision_objective": args.precision_min,
@@ -375,7 +375,7 @@ def _box_time_exporter(
         BoxObjective(**{k.removesuffix("_objective"): v for k, v in options.items()})
     except ValueError as error:
         raise QualitylibError(f"box onboarding objective: {error}") from error
-    return partial(exporter, threshold=args.iou, **options)
+    return partial(exporter, iou_threshold=args.iou, **options)
 
 
 def _gold_exporter(args: argparse.Namespace, exporter: Callable[..., object]) -> object:

@@ -106,7 +106,7 @@ def test_timeline_by_month_and_an_undecided_image(careers: Path, write: Write) -
         with pytest.raises(ValueError, match="period must be one of"):
             box_timeline(con, period="year")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="IoU threshold"):
-            box_timeline(con, threshold=0)
+            box_timeline(con, iou_threshold=0)
     # September holds weeks 0-3 (to Sept 30): 4 x 12 images; October the other 4 weeks
     assert months.loc["learner", "n_reference_images"].tolist() == [48, 48]
     assert steady["annotator_id"].unique().tolist() == ["steady"]
@@ -122,8 +122,8 @@ def test_timeline_threshold_turns_shifted_boxes_into_misses(db: Path, write: Wri
     rows = f"{BOXES}\nimg-0,a,car,30,0,130,100,2026-09-07T10:00:00Z,production"
     import_files(db, "boxes", [write("boxes.csv", rows)])
     with connect(db, read_only=True) as con:
-        loose = box_timeline(con, threshold=0.5).iloc[0]
-        strict = box_timeline(con, threshold=0.6).iloc[0]
+        loose = box_timeline(con, iou_threshold=0.5).iloc[0]
+        strict = box_timeline(con, iou_threshold=0.6).iloc[0]
     assert (loose.tp, loose.mean_iou) == (1, pytest.approx(70 / 130))
     assert (strict.tp, strict.fp, strict.fn) == (0, 1, 1) and np.isnan(strict.mean_iou)
 

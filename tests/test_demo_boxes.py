@@ -3,6 +3,8 @@ expert by none; the images are real pictures; the tag team's tables do not see t
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,10 @@ import pytest
 from PIL import Image
 
 from qualitylib import demo_boxes
+from qualitylib.metrics.box_items import box_misses, box_scores
 from qualitylib.metrics.box_timeline import (
     box_drift_alerts,
+    box_history,
     box_onboarding,
     box_sizes,
     box_timeline,
@@ -146,6 +150,52 @@ def test_the_gold_free_batch_finds_the_sloppy_worker_by_consensus(
     assert crowd["recall"].idxmin() == "w05" and crowd.loc["w05", "recall"] < 0.7
     assert (crowd.drop(index="w05")["recall"] > 0.85).all()
     assert (crowd["n_items"] == demo_boxes.CROWD_IMAGES).all()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        TEAM,
+        replace(TEAM, since=date(2026, 9, 21), until=date(2026, 10, 18)),  # weeks 3 to 6
+        replace(TEAM, phases=("production",), policy_versions=()),
+        replace(TEAM, phases=("training",), since=date(2026, 9, 7)),  # the learner's 2nd week
+    ],
+    ids=["team", "range", "production", "training-since"],
+)
+def test_one_matching_gives_what_the_separate_calls_give(
+    boxes_db: Path, personas: dict[str, str], filters: Filters
+) -> None:
+    # the debrief's numbers from one matching (box_history) equal the separate calls, for the
+    # team and for each persona alone (the drifter's alerts, the learner's onboarding, the
+    # confuser's images with errors)
+    chosen = [filters] + [replace(filters, annotators=(who,)) for who in personas.values()]
+    shown = []
+    with connect(boxes_db, read_only=True) as con:
+        for f in chosen:
+            history = box_history(con, f, iou_threshold=0.6)
+            scores, by_label = box_scores(con, f, 0.6)
+            shared_scores, shared_by_label = history.scores()
+            pd.testing.assert_frame_equal(shared_scores, scores)
+            pd.testing.assert_frame_equal(shared_by_label, by_label)
+            pd.testing.assert_frame_equal(history.timeline(), box_timeline(con, f, "week", 0.6))
+            pd.testing.assert_frame_equal(
+                history.onboarding(0.8, 0.85),
+                box_onboarding(con, f, 0.8, 0.85, iou_threshold=0.6),
+            )
+            pd.testing.assert_frame_equal(
+                history.drift_alerts(recall_objective=0.8, precision_objective=0.85),
+                box_drift_alerts(
+                    con, f, recall_objective=0.8, precision_objective=0.85, iou_threshold=0.6
+                ),
+            )
+            who = f.annotators[0] if f.annotators else personas["confuser"]
+            for labels in [(), ("car",)]:  # the images with errors, told which by the matching
+                alone = box_misses(con, f, who, labels, 0.6, limit=20)
+                told = box_misses(con, f, who, labels, 0.6, limit=20, history=history)
+                pd.testing.assert_frame_equal(told.items, alone.items)
+                assert told.total == alone.total
+            shown.append(len(by_label))
+    assert shown[0] > 0  # the team's tables are not empty
 
 
 def test_generation_is_seeded() -> None:

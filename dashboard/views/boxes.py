@@ -113,8 +113,8 @@ with st.expander("Onboarding objective for boxes"):
         "Precision at least", 0.0, 1.0, 0.90, 0.01, key="box_precision_min",
         help="Share of their boxes matching the committee's, over the same images.",
     )  # fmt: skip
-history = replace(mine, since=None)  # statuses judge the whole history up to the range's end
-status = box_data.onboarding(store, history, recall_min, precision_min, iou)
+# a status judges the whole history up to the range's end (box_onboarding)
+status = box_data.onboarding(store, mine, recall_min, precision_min, iou)
 if len(status):
     row = status.iloc[0]
     since = f" since {row['since']:%d %b %Y}" if pd.notna(row["since"]) else ""

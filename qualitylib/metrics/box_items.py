@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -24,18 +25,18 @@ from qualitylib.metrics.boxes import (
     _box_counts,
     _check_threshold,
     _clusters,
-    _compact,
-    _dense,
     _error_table,
     _names,
     _same_label_pairs,
-    _submissions,
     classify,
     iou_matrix,
     match,
 )
 from qualitylib.metrics.filters import Filters
 from qualitylib.metrics.items import LIMIT, ItemList, _check_limit
+
+if TYPE_CHECKING:
+    from qualitylib.metrics.box_timeline import BoxHistory
 
 __all__ = [
     "ItemBoxes",
@@ -94,6 +95,7 @@ def box_misses(
     labels: tuple[str, ...] = (),
     iou_threshold: float = 0.5,
     limit: int = LIMIT,
+    history: BoxHistory | None = None,
 ) -> ItemList:
     """``annotator_id``'s submissions on committee-decided images with at least one error,
     latest first: ``item_id, uri, width, height, annotated_at, phase, policy_version,
@@ -101,11 +103,44 @@ def box_misses(
     ERRORS`), plus ``labels`` (the labels its errors involve, sorted).
 
     ``labels``: only errors that involve one of these labels, given or expected (all when
-    empty).
+    empty). ``history``: :func:`~qualitylib.metrics.box_timeline.box_history` of these
+    filters and threshold when the caller has it (its matching tells which submissions have
+    an error, so only the listed ones are matched again).
     """
+    from qualitylib.metrics.box_timeline import _SUBMISSION, _rows, grouped_box_counts
+
     _check_threshold(iou_threshold)
     _check_limit(limit)
-    _submissions(con, replace(filters, annotators=(annotator_id,)))
+    mine = replace(filters, annotators=(annotator_id,))
+    if history is None:
+        counts = grouped_box_counts(con, mine, _SUBMISSION, iou_threshold)
+    else:
+        key = history.people.loc[history.people["annotator_id"] == annotator_id, "annotator_key"]
+        groups = history.counts.groups
+        mask = groups["selected"].to_numpy(bool) & groups["annotator_key"].isin(key).to_numpy()
+        counts = _rows(history.counts, mask)
+    # a submission has an error when it has fewer matches than boxes on either side
+    tp = counts.tp.sum(axis=1)
+    wrong = (counts.given.sum(axis=1) > tp) | (counts.expected.sum(axis=1) > tp)
+    con.register("_box_wrong_rows", counts.groups.loc[wrong, list(_SUBMISSION)])
+    found = con.execute(
+        """SELECT w.*, i.item_id FROM _box_wrong_rows w JOIN items i USING (item_key)
+           ORDER BY w.annotated_at DESC, i.item_id"""
+    ).df()
+    con.unregister("_box_wrong_rows")
+    columns = ["item_id", "uri", "width", "height", "annotated_at", "phase", "policy_version"]
+    columns += ["n_boxes", "n_ref", "tp", *ERRORS, "labels"]
+    if found.empty:
+        return ItemList(pd.DataFrame(columns=columns), 0)
+    # the error table of the listed submissions only (of all, when a label focus needs them)
+    listed = found if labels else found.head(limit)
+    con.register("_box_listed_rows", listed[list(_SUBMISSION)])
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _box_subs AS
+           SELECT row_number() OVER () AS sub_id, s.* FROM box_sets s
+           JOIN _box_listed_rows USING (item_key, annotator_key, annotated_at)"""
+    )
+    con.unregister("_box_listed_rows")
     arrays = con.execute(
         """SELECT s.sub_id AS who, c.box_id AS "left",
                   s.sub_id * 4294967296 + c.ref_box_id AS "right",
@@ -121,30 +156,7 @@ def box_misses(
                   s.phase, s.policy_version, s.n_boxes, coalesce(s.n_ref, 0) AS n_ref
            FROM _box_subs s JOIN items i USING (item_key)"""
     ).df()
-    columns = [*subs.columns[1:], "tp", *ERRORS, "labels"]
-    # submissions with an error: fewer matches than boxes on either side (one matching), so
-    # the error table is built for the listed ones only (unless a label focus needs them all)
-    sub = edges.who.astype(np.int64)  # sub_id: 1..n
-    size = int(subs["who"].max()) + 1 if len(subs) else 0
-    same = edges.label == edges.ref_label
-    hit = np.zeros(len(edges.iou), dtype=bool)
-    keep = np.flatnonzero(same & (edges.iou >= iou_threshold))
-    hit[keep] = match(_compact(edges.left[keep]), _dense(edges.right[keep]), edges.iou[keep])
-    tp = np.bincount(sub[hit], minlength=size)
-    n_given = np.bincount(given["who"].to_numpy(np.int64), given["n"].to_numpy(float), size)
-    n_ref = np.bincount(reference["who"].to_numpy(np.int64), reference["n"].to_numpy(float), size)
-    at = subs["who"].to_numpy(np.int64)
-    wrong = subs[(n_given[at] > tp[at]) | (n_ref[at] > tp[at])]
-    wrong = wrong.sort_values(["annotated_at", "item_id"], ascending=[False, True])
-    if not labels:
-        listed = set(wrong["who"].head(limit))
-        picked = np.isin(edges.who, list(listed))
-        edges = Edges(*(getattr(edges, f)[picked] for f in Edges.__dataclass_fields__))
-        given = given[given["who"].isin(listed)]
-        reference = reference[reference["who"].isin(listed)]
     table = _error_table(edges, given, reference, iou_threshold)
-    if table.empty:
-        return ItemList(pd.DataFrame(columns=columns), 0)
     _, names = _names(con)
     table = table.assign(
         ref_name=table["ref_label"].map(lambda k: names.get(int(k))),
@@ -170,7 +182,7 @@ def box_misses(
     out = out.rename(columns={"l": "labels"}).sort_values(
         ["annotated_at", "item_id"], ascending=[False, True]
     )
-    total = len(out) if labels else len(wrong)
+    total = len(out) if labels else len(found)
     return ItemList(out[columns].head(limit).reset_index(drop=True), total)
 
 
@@ -461,24 +473,8 @@ def box_scores(
     (``label``), ``n_items``, ``tp, fp, fn``, precision and recall (Wilson), ``f1, f1_n``,
     mean IoU (t). The values of :func:`~qualitylib.metrics.boxes.box_summary` (and its
     ``by_label``) without its ten COCO thresholds: what a page shows, at a page's speed."""
-    from qualitylib.metrics.box_timeline import box_rates, grouped_box_counts
+    from qualitylib.metrics.box_timeline import _scores, grouped_box_counts
 
     counts = grouped_box_counts(con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold)
     people, _ = _names(con)
-    ids = [people[int(k)] for k in counts.groups["annotator_key"]]
-    n_items = counts.groups["n_images"].to_numpy(np.int64)
-    arrays = (counts.tp, counts.given, counts.expected, counts.iou_sum, counts.iou_squares)
-    total = pd.DataFrame(box_rates(*(a.sum(axis=1) for a in arrays)))
-    total.insert(0, "annotator_id", ids)
-    total.insert(1, "n_items", n_items)
-    k = len(counts.classes)
-    cells = pd.DataFrame(box_rates(*(a.ravel() for a in arrays)))
-    cells.insert(0, "annotator_id", np.repeat(ids, k))
-    cells.insert(1, "label", np.tile(counts.classes, len(ids)))
-    cells.insert(2, "n_items", np.repeat(n_items, k))
-    cells = cells[cells["f1_n"] > 0]
-    order = ["annotator_id", "label"]
-    return (
-        total.sort_values("annotator_id", ignore_index=True),
-        cells.sort_values(order, ignore_index=True),
-    )
+    return _scores(counts, people)

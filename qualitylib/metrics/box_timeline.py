@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Literal
 
 import duckdb
@@ -54,9 +55,11 @@ from qualitylib.metrics.results import Estimate, proportion
 __all__ = [
     "STATUSES",
     "BoxCounts",
+    "BoxHistory",
     "BoxObjective",
     "SIZES",
     "box_drift_alerts",
+    "box_history",
     "box_onboarding",
     "box_rates",
     "box_timeline",
@@ -104,14 +107,14 @@ def grouped_box_counts(
     con: duckdb.DuckDBPyConnection,
     filters: Filters,
     keys: Mapping[str, str],
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
     params: Mapping[str, object] | None = None,
     classes: Literal["label", "size"] = "label",
 ) -> BoxCounts:
     """:class:`BoxCounts` of the scored submissions under ``filters`` grouped by ``keys``
     (output column -> SQL expression over the submission ``s``, a ``box_sets`` row), groups in
     the order of their keys; columns per label, or per COCO object size (:data:`SIZES`)."""
-    _check_threshold(threshold)
+    _check_threshold(iou_threshold)
     if classes not in ("label", "size"):
         raise ValueError(f"classes must be 'label' or 'size', got {classes!r}")
     _submissions(con, filters)
@@ -148,7 +151,7 @@ def grouped_box_counts(
             FROM box_candidates c JOIN _box_keyed k USING (item_key, annotator_key, annotated_at)
             JOIN box_reference r ON r.box_id = c.ref_box_id
             WHERE c.iou >= $t AND c.label_key = c.ref_label_key""",
-        {"t": threshold},
+        {"t": iou_threshold},
     ).fetchnumpy()
     cls = np.asarray(arrays.pop("cls"), dtype=np.int64)
     edges = Edges(**{k: np.asarray(v) for k, v in arrays.items()})
@@ -164,7 +167,7 @@ def grouped_box_counts(
         cell = np.asarray(gid, dtype=np.int64) * k + np.searchsorted(keys_present, key)
         return np.bincount(cell, weights=weights, minlength=n_groups * k).reshape(n_groups, k)
 
-    tp = classify(edges, threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
+    tp = classify(edges, iou_threshold)["tp"] if len(edges.iou) else np.zeros(0, dtype=bool)
     ious = edges.iou[tp]
     return BoxCounts(
         groups=groups.drop(columns="gid"),
@@ -199,6 +202,28 @@ def box_rates(
     )
 
 
+def _scores(counts: BoxCounts, people: Mapping[int, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`~qualitylib.metrics.box_items.box_scores` from counts per annotator
+    (``people``: annotator ids by key)."""
+    ids = [people[int(k)] for k in counts.groups["annotator_key"]]
+    n_items = counts.groups["n_images"].to_numpy(np.int64)
+    arrays = (counts.tp, counts.given, counts.expected, counts.iou_sum, counts.iou_squares)
+    total = pd.DataFrame(box_rates(*(a.sum(axis=1) for a in arrays)))
+    total.insert(0, "annotator_id", ids)
+    total.insert(1, "n_items", n_items)
+    k = len(counts.classes)
+    cells = pd.DataFrame(box_rates(*(a.ravel() for a in arrays)))
+    cells.insert(0, "annotator_id", np.repeat(ids, k))
+    cells.insert(1, "label", np.tile(counts.classes, len(ids)))
+    cells.insert(2, "n_items", np.repeat(n_items, k))
+    cells = cells[cells["f1_n"] > 0]
+    order = ["annotator_id", "label"]
+    return (
+        total.sort_values("annotator_id", ignore_index=True),
+        cells.sort_values(order, ignore_index=True),
+    )
+
+
 def _people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT annotator_key, annotator_id, name, team FROM annotators").df()
 
@@ -207,7 +232,7 @@ def box_timeline(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None = None,
     period: Period = "week",
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """One row per annotator x period: box volume and scores against the committee.
 
@@ -217,25 +242,37 @@ def box_timeline(
     in force when drawn), ``tp, fp, fn``, ``precision`` and ``recall`` with ``_ci_low,
     _ci_high, _n`` (95 % Wilson; ``_n`` = boxes given / expected), ``f1, f1_n`` (given +
     expected), ``mean_iou`` with ``_ci_low, _ci_high, _n`` (t interval over the matched
-    pairs). Rates are NaN (never 0) where their ``_n`` is 0. ``threshold``: the IoU a match
+    pairs). Rates are NaN (never 0) where their ``_n`` is 0. ``iou_threshold``: the IoU a match
     needs.
     """
     check_period(period)
     filters = filters or Filters()
-    bucket = "date_trunc($period, s.annotated_at)::DATE"
     counts = grouped_box_counts(
         con,
         filters,
-        {"annotator_key": "s.annotator_key", "period_start": bucket},
-        threshold,
+        {"annotator_key": "s.annotator_key", "period_start": _BUCKET},
+        iou_threshold,
         {"period": period},
     )
+    return _timeline(counts, _volume(con, filters, period), _people(con))
+
+
+_BUCKET = "date_trunc($period, s.annotated_at)::DATE"  # a submission's period, as a date
+
+
+def _volume(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period) -> pd.DataFrame:
+    """``annotator_key, period_start, n_images``: box submissions under ``filters``, decided
+    images or not."""
     where, params = filters.where("s")
-    volume = con.execute(
-        f"""SELECT s.annotator_key, {bucket} AS period_start, count(*) AS n_images
+    return con.execute(
+        f"""SELECT s.annotator_key, {_BUCKET} AS period_start, count(*) AS n_images
             FROM box_sets s WHERE {where} GROUP BY ALL""",
         params | {"period": period},
     ).df()
+
+
+def _timeline(counts: BoxCounts, volume: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """:func:`box_timeline` from counts per annotator x period and :func:`_volume`."""
     scored = counts.groups.rename(columns={"n_images": "n_reference_images"})
     rates = box_rates(
         *(a.sum(axis=1) for a in (counts.tp, counts.given, counts.expected)),
@@ -246,14 +283,14 @@ def box_timeline(
     out = volume.merge(scored, on=["annotator_key", "period_start"], how="left")
     counted = ["n_reference_images", "tp", "fp", "fn"] + [c for c in rates if c.endswith("_n")]
     out[counted] = out[counted].fillna(0).astype(np.int64)
-    out = out.merge(_people(con)[["annotator_key", "annotator_id"]], on="annotator_key")
+    out = out.merge(people[["annotator_key", "annotator_id"]], on="annotator_key")
     out = out.sort_values(["annotator_id", "period_start"], ignore_index=True)
     lead = ["annotator_id", "period_start", "n_images", "n_reference_images"]
     return out[lead + list(rates)]
 
 
 def box_sizes(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, iou_threshold: float = 0.5
 ) -> pd.DataFrame:
     """Recall by object size: one row per annotator x COCO size of the committee's boxes
     (:data:`SIZES`: area below 32^2 px, below 96^2, above), so a person who misses small
@@ -263,7 +300,7 @@ def box_sizes(
     """
     filters = filters or Filters()
     counts = grouped_box_counts(
-        con, filters, {"annotator_key": "s.annotator_key"}, threshold, classes="size"
+        con, filters, {"annotator_key": "s.annotator_key"}, iou_threshold, classes="size"
     )
     n_groups, k = counts.tp.shape
     tp, expected = counts.tp.ravel(), counts.expected.ravel()
@@ -327,22 +364,18 @@ def _windows(owner: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
     return total[position + 1] - total[low]
 
 
-def _submission_windows(
-    con: duckdb.DuckDBPyConnection, filters: Filters, objective: BoxObjective, threshold: float
-) -> pd.DataFrame:
-    """Every scored submission in time order per annotator, with its window's counts and
-    whether the window is ``enough``, ``meets`` or clearly ``fails`` the objective."""
-    counts = grouped_box_counts(
-        con,
-        filters,
-        {
-            "annotator_key": "s.annotator_key",
-            "annotated_at": "s.annotated_at",
-            "item_key": "s.item_key",
-        },
-        threshold,
-    )
-    table = counts.groups.drop(columns="n_images")
+_SUBMISSION = {  # one group per submission, in time order per annotator
+    "annotator_key": "s.annotator_key",
+    "annotated_at": "s.annotated_at",
+    "item_key": "s.item_key",
+}
+
+
+def _submission_windows(counts: BoxCounts, objective: BoxObjective) -> pd.DataFrame:
+    """Every scored submission in time order per annotator (``counts`` grouped by
+    :data:`_SUBMISSION`), with its window's counts and whether the window is ``enough``,
+    ``meets`` or clearly ``fails`` the objective."""
+    table = counts.groups[list(_SUBMISSION)].copy()
     owner = table["annotator_key"].to_numpy(np.int64)
     for name, array in (
         ("tp", counts.tp),
@@ -425,7 +458,7 @@ def box_onboarding(
     precision_objective: float = 0.90,
     window: int = 30,
     min_boxes: int = 50,
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Each annotator's box onboarding status after their latest reference image.
 
@@ -449,7 +482,22 @@ def box_onboarding(
     """
     objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
     filters = filters or Filters()
-    table = _submission_windows(con, replace(filters, since=None), objective, threshold)
+    counts = grouped_box_counts(con, replace(filters, since=None), _SUBMISSION, iou_threshold)
+    active = None
+    if filters.since is not None:
+        where, params = filters.where("s")
+        rows = con.execute(
+            f"SELECT DISTINCT annotator_key FROM box_sets s WHERE {where}", params
+        ).fetchall()
+        active = [row[0] for row in rows]
+    return _onboarding(_submission_windows(counts, objective), _people(con), active)
+
+
+def _onboarding(
+    table: pd.DataFrame, people: pd.DataFrame, active: list[int] | None
+) -> pd.DataFrame:
+    """:func:`box_onboarding` from :func:`_submission_windows`, listing the annotators
+    ``active`` (their keys; everyone when None)."""
     columns = ["annotator_id", "name", "team", "status", "since", "first_aligned"]
     counts = ["n_reference_images", "window_n"]
     if table.empty:
@@ -465,13 +513,9 @@ def box_onboarding(
     )
     out = out[["annotator_key", "status", "since", "first_aligned", *counts]]
     out = pd.concat([out.reset_index(drop=True), pd.DataFrame(rates)], axis=1)
-    out = _people(con).merge(out, on="annotator_key")
-    if filters.since is not None:
-        where, params = filters.where("s")
-        active = con.execute(
-            f"SELECT DISTINCT annotator_key FROM box_sets s WHERE {where}", params
-        ).fetchall()
-        out = out[out["annotator_key"].isin([row[0] for row in active])]
+    out = people.merge(out, on="annotator_key")
+    if active is not None:
+        out = out[out["annotator_key"].isin(active)]
     return out.sort_values("annotator_id", ignore_index=True)[[*columns, *counts, *rates]]
 
 
@@ -481,7 +525,7 @@ def box_onboarding(
 
 
 def box_weekly_controls(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, threshold: float = 0.5
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, iou_threshold: float = 0.5
 ) -> WeeklyControls:
     """Production box submissions on control images as drift counts per annotator x ISO week
     x label: ``x`` = (FP + FN) / 2 mistakes, ``n`` = (given + expected) / 2 boxes per side
@@ -490,14 +534,23 @@ def box_weekly_controls(
     counts = grouped_box_counts(
         con,
         production,
-        {"annotator_key": "s.annotator_key", "week_start": "date_trunc('week', s.annotated_at)"},
-        threshold,
+        {"annotator_key": "s.annotator_key", "week_start": _WEEK},
+        iou_threshold,
     )
+    return _weekly_controls(counts, _people(con))
+
+
+_WEEK = "date_trunc('week', s.annotated_at)"  # a submission's ISO week (its Monday)
+
+
+def _weekly_controls(counts: BoxCounts, annotators: pd.DataFrame) -> WeeklyControls:
+    """:func:`box_weekly_controls` from counts per annotator x :data:`_WEEK` (``annotators``:
+    their keys and ids)."""
     k = len(counts.classes)
     if counts.groups.empty:
         empty = np.zeros((0, 0, k))
         return WeeklyControls([], np.array([], "datetime64[D]"), counts.classes, empty, empty)
-    ids = _people(con).set_index("annotator_key")["annotator_id"]
+    ids = annotators.set_index("annotator_key")["annotator_id"]
     who = ids.reindex(counts.groups["annotator_key"]).to_numpy(dtype=str)
     people, a = np.unique(who, return_inverse=True)
     days = counts.groups["week_start"].to_numpy().astype("datetime64[D]")
@@ -517,7 +570,7 @@ def box_drift_alerts(
     rule: DriftRule | None = None,
     recall_objective: float = 0.85,
     precision_objective: float = 0.90,
-    threshold: float = 0.5,
+    iou_threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Box drift alerts, individual and team, raised in the weeks ``filters`` select.
 
@@ -537,11 +590,148 @@ def box_drift_alerts(
         replace(history, phases=()),
         recall_objective=recall_objective,
         precision_objective=precision_objective,
-        threshold=threshold,
+        iou_threshold=iou_threshold,
     )
+    controls = box_weekly_controls(con, history, iou_threshold)
+    return _drift_alerts(status, controls, rule, filters.since)
+
+
+def _drift_alerts(
+    status: pd.DataFrame,
+    controls: WeeklyControls,
+    rule: DriftRule | None,
+    since: date | datetime | None,
+) -> pd.DataFrame:
+    """:func:`box_drift_alerts` from the onboarding ``status`` (every phase) and the
+    production ``controls``, over the history; the alerts of the weeks from ``since`` on."""
     aligned_at = dict(zip(status["annotator_id"], status["first_aligned"], strict=True))
-    controls = box_weekly_controls(con, history, threshold)
     table = alerts_from_controls(controls, rule or DriftRule(), aligned_at)
     table["n"], table["errors"] = table["n"] * 2, table["errors"] * 2  # boxes, not halves
     table[["n", "errors"]] = table[["n", "errors"]].round().astype(np.int64)
-    return from_week(table, filters.since)
+    return from_week(table, since)
+
+
+# ------------------------------------------------------------------------------------------
+# One matching for a debrief
+# ------------------------------------------------------------------------------------------
+
+
+def _rows(counts: BoxCounts, rows: np.ndarray) -> BoxCounts:
+    """The groups of ``counts`` where ``rows`` (a mask) holds."""
+    return BoxCounts(
+        counts.groups[rows].reset_index(drop=True),
+        counts.classes,
+        *(getattr(counts, f)[rows] for f in ("given", "expected", "tp", "iou_sum", "iou_squares")),
+    )
+
+
+def _sum_rows(gid: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` (shape ``(n, k)``) summed into ``n_groups`` rows by ``gid``."""
+    out = np.zeros((n_groups, values.shape[1]))
+    for j in range(values.shape[1]):  # one bincount per class (np.add.at is 10x slower)
+        out[:, j] = np.bincount(gid, weights=values[:, j], minlength=n_groups)
+    return out
+
+
+def _regroup(counts: BoxCounts, rows: np.ndarray, keys: list[str]) -> BoxCounts:
+    """The groups of ``counts`` where ``rows`` holds, summed by the columns ``keys``: what
+    :func:`grouped_box_counts` gives for those keys over those submissions (groups in the
+    order of their keys; the labels that have a box there)."""
+    picked = _rows(counts, rows)
+    by = picked.groups.groupby(keys, sort=True)
+    gid, groups = by.ngroup().to_numpy(), by["n_images"].sum().reset_index()
+    arrays = {
+        name: _sum_rows(gid, len(groups), getattr(picked, name))
+        for name in ("given", "expected", "tp", "iou_sum", "iou_squares")
+    }
+    held = (arrays["given"] + arrays["expected"]).sum(axis=0) > 0
+    return BoxCounts(
+        groups,
+        [c for c, keep in zip(counts.classes, held, strict=True) if keep],
+        **{name: array[:, held] for name, array in arrays.items()},
+    )
+
+
+@dataclass(frozen=True)
+class BoxHistory:
+    """A selection's scored submissions matched once (:func:`box_history`), and what the box
+    debrief derives from them: the values of :func:`~qualitylib.metrics.box_items.box_scores`,
+    :func:`box_timeline`, :func:`box_onboarding` and :func:`box_drift_alerts` on the same
+    filters, from one matching instead of five.
+
+    ``counts``: one group per scored submission (:data:`_SUBMISSION`) of the filters' people
+    up to ``until`` (``since`` and ``phases`` dropped), with ``period_start``, ``week_start``
+    and the flags ``selected`` (under the filters), ``in_phases`` (under their phases) and
+    ``production``; ``volume``: :func:`_volume` under the filters; ``people``: annotator keys,
+    ids, names and teams; ``since``: the filters' start.
+    """
+
+    counts: BoxCounts
+    volume: pd.DataFrame
+    people: pd.DataFrame
+    since: date | datetime | None
+
+    def scores(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:func:`~qualitylib.metrics.box_items.box_scores`: per annotator, and per label."""
+        selected = self.counts.groups["selected"].to_numpy(bool)
+        counts = _regroup(self.counts, selected, ["annotator_key"])
+        ids = dict(zip(self.people["annotator_key"], self.people["annotator_id"], strict=True))
+        return _scores(counts, ids)
+
+    def timeline(self) -> pd.DataFrame:
+        """:func:`box_timeline` in the period :func:`box_history` was given."""
+        selected = self.counts.groups["selected"].to_numpy(bool)
+        counts = _regroup(self.counts, selected, ["annotator_key", "period_start"])
+        return _timeline(counts, self.volume, self.people)
+
+    def onboarding(
+        self,
+        recall_objective: float = 0.85,
+        precision_objective: float = 0.90,
+        window: int = 30,
+        min_boxes: int = 50,
+    ) -> pd.DataFrame:
+        """:func:`box_onboarding`."""
+        objective = BoxObjective(recall_objective, precision_objective, window, min_boxes)
+        counts = _rows(self.counts, self.counts.groups["in_phases"].to_numpy(bool))
+        active = None if self.since is None else self.volume["annotator_key"].unique().tolist()
+        return _onboarding(_submission_windows(counts, objective), self.people, active)
+
+    def drift_alerts(
+        self,
+        rule: DriftRule | None = None,
+        recall_objective: float = 0.85,
+        precision_objective: float = 0.90,
+    ) -> pd.DataFrame:
+        """:func:`box_drift_alerts`."""
+        objective = BoxObjective(recall_objective, precision_objective)
+        table = _submission_windows(self.counts, objective)  # every phase
+        status = _onboarding(table, self.people, None)
+        production = self.counts.groups["production"].to_numpy(bool)
+        counts = _regroup(self.counts, production, ["annotator_key", "week_start"])
+        return _drift_alerts(status, _weekly_controls(counts, self.people), rule, self.since)
+
+
+def box_history(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    iou_threshold: float = 0.5,
+    period: Period = "week",
+) -> BoxHistory:
+    """The scored submissions of ``filters``' people up to ``filters.until``, matched once
+    (:class:`BoxHistory`): a debrief's scores, timeline (in ``period``), onboarding and drift
+    alerts without matching the same boxes again for each."""
+    check_period(period)
+    filters = filters or Filters()
+    selected, params = Filters(since=filters.since, phases=filters.phases).where("s")
+    in_phases, _ = Filters(phases=filters.phases).where("s")
+    keys = _SUBMISSION | {
+        "period_start": _BUCKET,
+        "week_start": _WEEK,
+        "selected": f"coalesce({selected}, false)",
+        "in_phases": f"coalesce({in_phases}, false)",
+        "production": "coalesce(s.phase = 'production', false)",
+    }
+    history = replace(filters, since=None, phases=())
+    counts = grouped_box_counts(con, history, keys, iou_threshold, params | {"period": period})
+    return BoxHistory(counts, _volume(con, filters, period), _people(con), filters.since)

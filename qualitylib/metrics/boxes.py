@@ -43,6 +43,7 @@ from scipy.sparse.csgraph import connected_components
 from qualitylib.agreement import cohen_kappa_tables
 from qualitylib.intervals import wilson
 from qualitylib.metrics.filters import Filters
+from qualitylib.store import IOU_SQL
 
 __all__ = [
     "COCO_THRESHOLDS",
@@ -966,23 +967,28 @@ def _leave_one_out(
     given = mine.groupby(["who", "label"]).size().rename("n").reset_index()
     reference = consensus.groupby(["scope", "label"]).size().rename("n").reset_index()
     reference = reference.rename(columns={"scope": "who"})
-    cross = mine.merge(
-        consensus.reset_index(names="cluster").rename(columns={"scope": "who"}),
-        on=["who", "item_key"],
-        suffixes=("", "_c"),
-    )
-    overlap = iou(
-        cross[list(COORDINATES)].to_numpy(float),
-        cross[[c + "_c" for c in COORDINATES]].to_numpy(float),
-    )
-    hit = overlap > 0
+    # each worker's boxes against the consensus clusters of their items: the join and the IoU
+    # (IOU_SQL, the arithmetic of iou(), on doubles) in DuckDB, and only the overlapping pairs
+    # back, in the order of the boxes, then of the clusters
+    doubles = dict.fromkeys(COORDINATES, float)
+    con.register("_loo_mine", mine.astype(doubles))
+    con.register("_loo_consensus", consensus.reset_index(names="cluster").astype(doubles))
+    arrays = con.execute(
+        f"""SELECT * FROM (
+                SELECT a.who, a.box_id AS "left", b.cluster AS "right", a.label,
+                       b.label AS ref_label, {IOU_SQL} AS iou
+                FROM _loo_mine a JOIN _loo_consensus b
+                  ON a.who = b.scope AND a.item_key = b.item_key
+            ) WHERE iou > 0 AND NOT isnan(iou)
+            ORDER BY "left", "right"
+        """
+    ).fetchnumpy()
+    con.unregister("_loo_mine")
+    con.unregister("_loo_consensus")
     edges = Edges(
-        cross["who"].to_numpy(np.int64)[hit],
-        cross["box_id"].to_numpy(np.int64)[hit],
-        cross["cluster"].to_numpy(np.int64)[hit],
-        cross["label"].to_numpy(np.int64)[hit],
-        cross["label_c"].to_numpy(np.int64)[hit],
-        overlap[hit],
+        *(np.asarray(arrays[k], dtype=np.int64) for k in ("who", "left", "right", "label")),
+        np.asarray(arrays["ref_label"], dtype=np.int64),
+        np.asarray(arrays["iou"], dtype=float),
     )
     frame = _summary(edges, given, reference, n_items.astype(np.int64), threshold, people)
     return frame.drop(columns="key")

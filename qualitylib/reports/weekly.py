@@ -481,9 +481,9 @@ def _boxes(con: duckdb.DuckDBPyConnection, base: Filters, monday: date) -> dict[
     people_weeks.insert(1, "week", [iso_week(d.date()) for d in people_weeks["period_start"]])
     people = _box_people(con, base, monday, active, BOX_IOU)
     errors = box_errors(con, this_week, BOX_IOU)
-    status = box_onboarding(con, upto, threshold=BOX_IOU)
+    status = box_onboarding(con, upto, iou_threshold=BOX_IOU)
     status = status[status["annotator_id"].isin(active)].reset_index(drop=True)
-    alerts = open_alerts(box_drift_alerts(con, upto, threshold=BOX_IOU), sunday)
+    alerts = open_alerts(box_drift_alerts(con, upto, iou_threshold=BOX_IOU), sunday)
     examples, drawn = _box_examples(con, this_week, people, BOX_IOU)
     return {
         "has_boxes": True,
