@@ -9,6 +9,8 @@ session's first run) and ends early with :func:`common.stop`, never ``st.stop()`
 filters are drawn whatever the page shows (:func:`common.run_page`).
 """
 
+import importlib
+
 import streamlit as st
 
 from dashboard import auth, common
@@ -75,8 +77,12 @@ PAGES: dict[Page, tuple[str, st.Page]] = {
 user = auth.sign_in()
 sections: dict[str, list[st.Page]] = {}
 for name in pages_for(user):  # only these exist for this session, even by URL
-    if name == "boxes" and not common.store_has_boxes():
-        continue  # the box debrief only where there are boxes
+    if name == "boxes":
+        if not common.store_has_boxes():
+            continue  # the box debrief only where there are boxes
+        # The box pages' code (Pillow and its image formats, the overlays, the box charts)
+        # loads with this run, the server's warm-up, not with a person's first box page.
+        importlib.import_module("dashboard.box_views")
     section, page = PAGES[name]
     sections.setdefault(section, []).append(page)
 page = st.navigation(sections)

@@ -24,6 +24,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from qualitylib.metrics.box_items import ItemBoxes
 
+# Pillow registers its standard formats (PNG among them) on the first save, 0.1-0.2 s: done at
+# import instead, which the dashboard's warm-up run pays.
+Image.preinit()
+
 __all__ = ["COLOURS", "Layer", "item_overlay", "load_image", "overlay_png"]
 
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies): the first
