@@ -10,10 +10,11 @@ filters are drawn whatever the page shows (:func:`common.run_page`).
 """
 
 import importlib
+import os
 
 import streamlit as st
 
-from dashboard import auth, common
+from dashboard import auth, common, data
 from qualitylib.access import Page, pages_for
 
 st.set_page_config(page_title="qualitylib", page_icon=":material/fact_check:", layout="wide")
@@ -88,5 +89,7 @@ for name in pages_for(user):  # only these exist for this session, even by URL
 page = st.navigation(sections)
 auth.sidebar(user)
 sidebar_filters = st.sidebar.container()
-common.run_page(page)
-common.sidebar(sidebar_filters)
+writes = page.url_path == "data"  # the Data page imports into the store from this process
+with data.held_open(None if writes else os.environ.get(common.DB_ENV)):
+    common.run_page(page)
+    common.sidebar(sidebar_filters)

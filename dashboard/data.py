@@ -13,6 +13,8 @@ gets numbers about anyone else, and results are cached per scope.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,7 @@ import streamlit as st
 
 from qualitylib import log_scope
 from qualitylib.access import restrict
+from qualitylib.errors import QualitylibError
 from qualitylib.metrics import audit, catalog, items
 from qualitylib.metrics.drift import DriftRule, drift_alerts, weekly_divergence
 from qualitylib.metrics.filters import Filters, annotators_kept
@@ -67,6 +70,24 @@ def store_version(path: str) -> tuple[int, int, int]:
     wal = Path(f"{path}.wal")
     wal_mtime = wal.stat().st_mtime_ns if wal.exists() else 0
     return stat.st_mtime_ns, stat.st_size, wal_mtime
+
+
+@contextmanager
+def held_open(path: str | None) -> Iterator[None]:
+    """Hold a read-only connection to the store at ``path`` for one run of the app: DuckDB
+    then shares the open database with the run's short connections (:func:`_read`), each
+    opened in under 1 ms instead of 20-30 ms to read the file's catalog again, a third of a box
+    page's first render at 1M boxes (benchmarks/RESULTS.md). Released when the run ends, so a
+    writer in another process waits for one run at most; ``None`` (the Data page, which writes
+    in this process) holds nothing. A store that cannot be opened holds nothing either: the
+    page's own reads then say why."""
+    with ExitStack() as held:
+        if path and Path(path).is_file():
+            try:
+                held.enter_context(connect(path, read_only=True, on_busy=None))
+            except QualitylibError:
+                pass  # the page's own reads say why
+        yield
 
 
 def _read(store: Store) -> duckdb.DuckDBPyConnection:
@@ -313,7 +334,6 @@ def skill(store: Store, filters: Filters) -> tuple[pd.DataFrame, SkillAgreement]
 @st.cache_data(show_spinner=False)
 def label_needs(store: Store, filters: Filters, target: float) -> pd.DataFrame:
     """Items below ``target`` confidence (``label_needs``); empty without a reference set."""
-    from qualitylib.errors import QualitylibError
     from qualitylib.metrics.label_needs import label_needs as needs
 
     filters = store.only(filters)
