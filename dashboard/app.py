@@ -10,7 +10,6 @@ filters are drawn whatever the page shows (:func:`common.run_page`).
 """
 
 import importlib
-import os
 
 import streamlit as st
 
@@ -90,6 +89,6 @@ page = st.navigation(sections)
 auth.sidebar(user)
 sidebar_filters = st.sidebar.container()
 writes = page.url_path == "data"  # the Data page imports into the store from this process
-with data.held_open(None if writes else os.environ.get(common.DB_ENV)):
+with data.held_open(hold=not writes):
     common.run_page(page)
     common.sidebar(sidebar_filters)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -72,26 +73,41 @@ def store_version(path: str) -> tuple[int, int, int]:
     return stat.st_mtime_ns, stat.st_size, wal_mtime
 
 
+@dataclass
+class _Run:
+    """One run of the app: the stores it holds open, and what closes them at its end."""
+
+    stack: ExitStack
+    held: set[str]
+
+
+_RUN: ContextVar[_Run | None] = ContextVar("qualitylib_run", default=None)
+
+
 @contextmanager
-def held_open(path: str | None) -> Iterator[None]:
-    """Hold a read-only connection to the store at ``path`` for one run of the app: DuckDB
-    then shares the open database with the run's short connections (:func:`_read`), each
-    opened in under 1 ms instead of 20-30 ms to read the file's catalog again, a third of a box
-    page's first render at 1M boxes (benchmarks/RESULTS.md). Released when the run ends, so a
-    writer in another process waits for one run at most; ``None`` (the Data page, which writes
-    in this process) holds nothing. A store that cannot be opened holds nothing either: the
-    page's own reads then say why."""
-    with ExitStack() as held:
-        if path and Path(path).is_file():
-            try:
-                held.enter_context(connect(path, read_only=True, on_busy=None))
-            except QualitylibError:
-                pass  # the page's own reads say why
-        yield
+def held_open(hold: bool = True) -> Iterator[None]:
+    """Within this block (one run of the app), the first read of a store opens one more
+    read-only connection, held until the block ends: DuckDB then shares the open database
+    with the run's other short connections (:func:`_read`), each opened in under 1 ms instead
+    of 20-30 ms to read the file's catalog again, a fifth of a box page's first render at 1M
+    boxes (benchmarks/RESULTS.md). A run served from the cache opens nothing; a writer in
+    another process waits for one run at most. ``hold=False``: the Data page, which writes to
+    the store from this process (DuckDB refuses a writer beside a read-only connection)."""
+    with ExitStack() as stack:
+        token = _RUN.set(_Run(stack, set()) if hold else None)
+        try:
+            yield
+        finally:
+            _RUN.reset(token)
 
 
 def _read(store: Store) -> duckdb.DuckDBPyConnection:
-    """A short-lived read-only connection (context manager) to the store."""
+    """A short-lived read-only connection (context manager) to the store (see
+    :func:`held_open`)."""
+    run = _RUN.get()
+    if run is not None and store.path not in run.held:
+        run.stack.enter_context(connect(store.path, read_only=True, on_busy=None))
+        run.held.add(store.path)
     return connect(store.path, read_only=True, on_busy=None)
 
 
