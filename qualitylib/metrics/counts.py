@@ -27,8 +27,8 @@ def filtered_sql(filters: Filters) -> tuple[str, dict[str, object]]:
 
 # What needs each item's answers apart, so the label log (the one line that says so).
 TEAM_COEFFICIENTS = (
-    "The team coefficients (Fleiss, Krippendorff, Gwet, PABAK, percent agreement: each item's "
-    "answers)"
+    "Agreement of the whole team (Fleiss, Krippendorff, Gwet, PABAK, percent agreement: each "
+    "item's answers)"
 )
 
 # The columns of table ``activity`` a filter reads: its cells are whole days.
