@@ -105,10 +105,13 @@ def _read(store: Store) -> duckdb.DuckDBPyConnection:
     """A short-lived read-only connection (context manager) to the store (see
     :func:`held_open`)."""
     run = _RUN.get()
-    if run is not None and store.path not in run.held:
+    if run is None:
+        return connect(store.path, read_only=True, on_busy=None)
+    if store.path not in run.held:
         run.stack.enter_context(connect(store.path, read_only=True, on_busy=None))
         run.held.add(store.path)
-    return connect(store.path, read_only=True, on_busy=None)
+    # Held: no backing off for a waiting writer, who cannot get in before the run ends anyway.
+    return connect(store.path, read_only=True, retry_seconds=0, on_busy=None)
 
 
 @st.cache_data(show_spinner=False)

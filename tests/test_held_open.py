@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from dashboard import data
-from qualitylib.store import connect
+from qualitylib import store as store_module
+from qualitylib.store import WRITER_WAITING, connect
 
 
 @pytest.fixture
@@ -39,3 +40,19 @@ def test_the_data_page_holds_nothing(store: data.Store) -> None:
     with data.held_open(hold=False):
         _read_once(store)
         duckdb.connect(store.path).close()  # the page's own import can write
+
+
+def test_a_held_run_does_not_wait_for_a_writer_it_keeps_out(
+    store: data.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that starts waiting mid-run cannot get in before the run ends: the run's
+    later reads go on at once instead of backing off for it (30 s, then the run ends)."""
+    with data.held_open():
+        _read_once(store)
+        Path(store.path + WRITER_WAITING).touch()  # an import in another process waits
+
+        def no_backing_off(seconds: float) -> None:
+            raise AssertionError(f"a held run backed off for {seconds} s")
+
+        monkeypatch.setattr(store_module.time, "sleep", no_backing_off)
+        _read_once(store)
