@@ -35,11 +35,15 @@ TEAM_COEFFICIENTS = (
 _ACTIVITY = COLUMNS | {"annotated_at": "day"}
 
 
-def _whole_days(filters: Filters) -> bool:
-    """Whether a window starts and ends at midnight (UTC): a sum of day cells is then exact."""
+def _require_day_cells(filters: Filters) -> None:
+    """Refuse what count cells of whole days cannot tell: a slice of items, or a window that
+    does not start and end at midnight (UTC)."""
+    if filters.slice_column is not None:
+        raise LogNeeded("A slice of items")
     since = filters.since
     starts = not isinstance(since, datetime) or since.time() == time()
-    return starts and not isinstance(filters.until, datetime)
+    if not starts or isinstance(filters.until, datetime):
+        raise LogNeeded("A window within a day")
 
 
 def activity_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict[str, object]]:
@@ -59,10 +63,7 @@ def activity_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str,
             "x.annotated_at AS last_at, 1 AS n_labels, CAST(x.unsure AS INTEGER) AS n_unsure "
             f"FROM annotations x WHERE {where})"
         ), params
-    if filters.slice_column is not None:
-        raise LogNeeded("A slice of items")
-    if not _whole_days(filters):
-        raise LogNeeded("A window within a day")
+    _require_day_cells(filters)
     where, params = filters.where("c", _ACTIVITY)
     return (
         "(SELECT c.annotator_key, c.policy_version, c.phase, c.first_at, c.last_at, c.n_labels, "
@@ -146,10 +147,7 @@ def pair_counts_sql(
             f"(SELECT q.key_a, q.key_b, q.label_a, q.label_b, 1 AS n_items FROM {paired} AS q)",
             params,
         )
-    if filters.slice_column is not None:
-        raise LogNeeded("A slice of items")
-    if not _whole_days(filters):
-        raise LogNeeded("A window within a day")
+    _require_day_cells(filters)
     others = replace(filters, since=None, until=None)
     where_a, params = others.where("c", _side("a"))
     where_b, _ = others.where("c", _side("b"))
